@@ -1,0 +1,310 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"crmsync/contact"
+)
+
+var snakeRe = regexp.MustCompile(`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`)
+
+// applyDefaults fills every zero value that has a documented default, taking
+// base URLs and secrets from the environment when the file leaves them out.
+func (l *loader) applyDefaults(c *Config) {
+	env := func(v, name, def string) string {
+		if v != "" {
+			return v
+		}
+		if e := l.getenv(name); e != "" {
+			return e
+		}
+		return def
+	}
+	if c.TimeZone == "" {
+		c.TimeZone = "UTC"
+	}
+	o := &c.Omnichat
+	o.BaseURL = env(o.BaseURL, "OMNICHAT_BASE_URL", DefaultOmnichatURL)
+	o.Token = env(o.Token, "OMNICHAT_TOKEN", "")
+	if o.RatePerSecond == 0 {
+		o.RatePerSecond = 40
+	}
+	if o.PageSize == 0 {
+		o.PageSize = 100
+	}
+	if o.Window == 0 {
+		o.Window = 24 * time.Hour
+	}
+	if o.SafetyLag == 0 {
+		o.SafetyLag = 5 * time.Minute
+	}
+	if o.InitialLookback == 0 {
+		o.InitialLookback = 30 * 24 * time.Hour
+	}
+	if o.MaxWindowRows == 0 {
+		o.MaxWindowRows = 10000
+	}
+	if o.MaxRereads == 0 {
+		o.MaxRereads = 2
+	}
+	if len(o.Platforms) == 0 {
+		o.Platforms = []string{"line", "facebook", "instagram", "whatsapp", "wechat", "webchat"}
+	}
+	if o.TaggingLogZone == "" {
+		o.TaggingLogZone = "UTC"
+	}
+	c.Oho.BaseURL = env(c.Oho.BaseURL, "OHO_BASE_URL", DefaultOhoURL)
+	c.Oho.APIKey = env(c.Oho.APIKey, "OHO_API_KEY", "")
+	if c.Oho.RatePerSecond == 0 {
+		c.Oho.RatePerSecond = 5
+	}
+	if c.Oho.Concurrency == 0 {
+		c.Oho.Concurrency = 4
+	}
+	c.Line.BaseURL = env(c.Line.BaseURL, "LINE_BASE_URL", DefaultLineURL)
+	if c.Line.RatePerSecond == 0 {
+		c.Line.RatePerSecond = 20
+	}
+	c.Okeybot.BaseURL = env(c.Okeybot.BaseURL, "OKEYBOT_BASE_URL", DefaultOkeybotURL)
+	if c.Okeybot.RatePerMinute == 0 {
+		c.Okeybot.RatePerMinute = 100
+	}
+	if len(c.Reconcile.LinkKeys) == 0 {
+		c.Reconcile.LinkKeys = []string{"member_id", "phone", "email"}
+	}
+	if c.Reconcile.SharedKeyCeiling == 0 {
+		c.Reconcile.SharedKeyCeiling = 50
+	}
+	if c.Reconcile.DefaultRegion == "" {
+		c.Reconcile.DefaultRegion = "TH"
+	}
+	if c.Schedule.GracePeriod == 0 {
+		c.Schedule.GracePeriod = 30 * time.Second
+	}
+	if c.Schedule.CatchUp == nil {
+		t := true
+		c.Schedule.CatchUp = &t
+	}
+	if c.Schedule.MetricsAddr == "" {
+		c.Schedule.MetricsAddr = "127.0.0.1:9464"
+	}
+	for i := range c.Jobs {
+		if c.Jobs[i].Timeout == 0 {
+			c.Jobs[i].Timeout = 30 * time.Minute
+		}
+	}
+}
+
+// validate records every problem with c.
+func (l *loader) validate(c *Config) {
+	loc, err := time.LoadLocation(c.TimeZone)
+	if err != nil {
+		l.addf("timezone", "unknown time zone %q (use an IANA name such as Asia/Bangkok)", c.TimeZone)
+	} else {
+		c.loc = loc
+	}
+
+	o := c.Omnichat
+	l.checkURL("omnichat.base_url", o.BaseURL)
+	if o.RatePerSecond < 0 || o.RatePerSecond > 40 {
+		l.addf("omnichat.rate_per_second", "%v is outside 0 < rate <= 40 (Omnichat allows 40 requests/second per team)", o.RatePerSecond)
+	}
+	if o.PageSize < 1 || o.PageSize > 100 {
+		l.addf("omnichat.page_size", "%d is outside 1..100 (Omnichat's maximum page size)", o.PageSize)
+	}
+	if o.Window < time.Minute || o.Window > MaxWindow {
+		l.addf("omnichat.window", "%s is outside 1m..168h (Omnichat refuses ranges over 7 days)", o.Window)
+	}
+	if o.SafetyLag < 0 {
+		l.addf("omnichat.safety_lag", "%s is negative", o.SafetyLag)
+	}
+	if o.InitialLookback < 0 {
+		l.addf("omnichat.initial_lookback", "%s is negative", o.InitialLookback)
+	}
+	if o.MaxWindowRows < o.PageSize {
+		l.addf("omnichat.max_window_rows", "%d is below page_size %d", o.MaxWindowRows, o.PageSize)
+	}
+	if o.MaxRereads < 0 {
+		l.addf("omnichat.max_rereads", "%d is negative", o.MaxRereads)
+	}
+	for i, p := range o.Platforms {
+		if _, ok := contact.ParsePlatform(p); !ok {
+			l.addf(fmt.Sprintf("omnichat.platforms[%d]", i), "unknown platform %q (one of %s)", p, platformNames())
+		}
+	}
+	if _, err := time.LoadLocation(o.TaggingLogZone); err != nil {
+		l.addf("omnichat.tagging_log_zone", "unknown time zone %q", o.TaggingLogZone)
+	}
+
+	l.checkURL("oho.base_url", c.Oho.BaseURL)
+	if c.Oho.RatePerSecond <= 0 {
+		l.addf("oho.rate_per_second", "%v must be above 0", c.Oho.RatePerSecond)
+	}
+	if c.Oho.Concurrency < 1 || c.Oho.Concurrency > 64 {
+		l.addf("oho.concurrency", "%d is outside 1..64", c.Oho.Concurrency)
+	}
+	l.checkURL("line.base_url", c.Line.BaseURL)
+	if c.Line.RatePerSecond <= 0 {
+		l.addf("line.rate_per_second", "%v must be above 0", c.Line.RatePerSecond)
+	}
+	seenLine := map[string]bool{}
+	for i, ch := range c.Line.Channels {
+		k := fmt.Sprintf("line.channels[%d]", i)
+		if ch.ChannelID == "" {
+			l.addf(k+".channel_id", "missing (the LINE channel ID Omnichat reports)")
+		} else if seenLine[ch.ChannelID] {
+			l.addf(k+".channel_id", "channel %q configured twice", ch.ChannelID)
+		}
+		seenLine[ch.ChannelID] = true
+		l.checkSecret(k+".access_token", ch.AccessToken, true)
+	}
+
+	l.checkURL("okeybot.base_url", c.Okeybot.BaseURL)
+	if c.Okeybot.RatePerMinute < 1 || c.Okeybot.RatePerMinute > 100 {
+		l.addf("okeybot.rate_per_minute", "%d is outside 1..100 (Okeybot allows 100 calls/minute per token)", c.Okeybot.RatePerMinute)
+	}
+	seenOK := map[string]bool{}
+	for i, ch := range c.Okeybot.Channels {
+		k := fmt.Sprintf("okeybot.channels[%d]", i)
+		switch {
+		case !snakeRe.MatchString(ch.Name):
+			l.addf(k+".name", "%q must be snake_case", ch.Name)
+		case seenOK[ch.Name]:
+			l.addf(k+".name", "channel %q defined twice", ch.Name)
+		}
+		seenOK[ch.Name] = true
+		l.checkSecret(k+".token", ch.Token, true)
+		if len(ch.Sources) == 0 {
+			l.addf(k+".sources", "missing: list the Omnichat channels (platform/channelId) or platforms whose contacts go to this channel")
+		}
+		for j, s := range ch.Sources {
+			p, _, _ := strings.Cut(s, "/")
+			if _, ok := contact.ParsePlatform(p); !ok {
+				l.addf(fmt.Sprintf("%s.sources[%d]", k, j), "%q does not start with a known platform (%s)", s, platformNames())
+			}
+		}
+	}
+
+	r := c.Reconcile
+	for i, k := range r.LinkKeys {
+		if !slices.Contains([]string{"member_id", "phone", "email"}, k) {
+			l.addf(fmt.Sprintf("reconcile.link_keys[%d]", i), "unknown key %q (one of member_id, phone, email)", k)
+		}
+	}
+	if r.SharedKeyCeiling < 2 {
+		l.addf("reconcile.shared_key_ceiling", "%d must be at least 2", r.SharedKeyCeiling)
+	}
+	if len(r.DefaultRegion) != 2 || strings.ToUpper(r.DefaultRegion) != r.DefaultRegion {
+		l.addf("reconcile.default_region", "%q is not a two-letter upper-case country code such as TH", r.DefaultRegion)
+	}
+
+	if c.Schedule.GracePeriod < 0 {
+		l.addf("schedule.grace_period", "%s is negative", c.Schedule.GracePeriod)
+	}
+
+	l.validateJobs(c)
+	l.validateSecretsInUse(c)
+}
+
+func (l *loader) validateJobs(c *Config) {
+	seen := map[string]bool{}
+	parser := cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+	for i, j := range c.Jobs {
+		k := fmt.Sprintf("jobs[%d]", i)
+		switch {
+		case j.Name == "":
+			l.addf(k+".name", "missing")
+		case !snakeRe.MatchString(j.Name):
+			l.addf(k+".name", "%q must be snake_case (e.g. omnichat_to_oho_contacts)", j.Name)
+		case seen[j.Name]:
+			l.addf(k+".name", "job %q defined twice", j.Name)
+		}
+		seen[j.Name] = true
+		if j.Schedule == "" {
+			l.addf(k+".schedule", "missing (a cron expression such as \"*/15 * * * *\" or \"@every 15m\")")
+		} else if _, err := parser.Parse(j.Schedule); err != nil {
+			l.addf(k+".schedule", "%q is not a valid schedule: %v", j.Schedule, err)
+		}
+		if len(j.Steps) == 0 {
+			l.addf(k+".steps", "missing: list at least one of %s", strings.Join(Steps, ", "))
+		}
+		dup := map[string]bool{}
+		for n, s := range j.Steps {
+			sk := fmt.Sprintf("%s.steps[%d]", k, n)
+			switch {
+			case !slices.Contains(Steps, s):
+				l.addf(sk, "unknown step %q (one of %s)", s, strings.Join(Steps, ", "))
+			case dup[s]:
+				l.addf(sk, "step %q listed twice", s)
+			}
+			dup[s] = true
+		}
+		if j.Timeout < 0 {
+			l.addf(k+".timeout", "%s is negative", j.Timeout)
+		}
+	}
+}
+
+// validateSecretsInUse requires the secrets of every service a job uses.
+func (l *loader) validateSecretsInUse(c *Config) {
+	if c.Uses(StepPullContacts) || c.Uses(StepPullTaggingLogs) || c.Uses(StepPullMessages) {
+		l.checkSecret("omnichat.token", c.Omnichat.Token, true)
+	} else {
+		l.checkSecret("omnichat.token", c.Omnichat.Token, false)
+	}
+	if c.Uses(StepPushOho) {
+		l.checkSecret("oho.api_key", c.Oho.APIKey, true)
+	} else {
+		l.checkSecret("oho.api_key", c.Oho.APIKey, false)
+	}
+	if c.Uses(StepPushOkeybot) && len(c.Okeybot.Channels) == 0 {
+		l.addf("okeybot.channels", "a job runs push_okeybot but no Okeybot channel is configured")
+	}
+}
+
+// checkSecret refuses a secret written literally in the file and, when
+// required, an empty one, naming the unset environment variable.
+func (l *loader) checkSecret(key, value string, required bool) {
+	_, fromEnv := l.raw[key]
+	if _, written := l.lines[key]; written && !fromEnv && value != "" {
+		l.addf(key, "secrets must come from the environment: write ${VARIABLE} instead of the value")
+		return
+	}
+	if value != "" || !required {
+		return
+	}
+	if vars := l.unset[key]; len(vars) > 0 {
+		l.addf(key, "empty: environment variable %s is not set", strings.Join(vars, ", "))
+		return
+	}
+	switch key {
+	case "omnichat.token":
+		l.addf(key, "missing: set OMNICHAT_TOKEN (a job pulls from Omnichat)")
+	case "oho.api_key":
+		l.addf(key, "missing: set OHO_API_KEY (a job pushes to Oho)")
+	default:
+		l.addf(key, "missing")
+	}
+}
+
+func (l *loader) checkURL(key, v string) {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		l.addf(key, "%q is not an http(s) URL", v)
+	}
+}
+
+func platformNames() string {
+	names := make([]string, 0, len(contact.Platforms))
+	for _, p := range contact.Platforms {
+		names = append(names, string(p))
+	}
+	return strings.Join(names, ", ")
+}
