@@ -1,0 +1,186 @@
+// Package oho is a client for the Oho Developer API's Contact API
+// (api-docs/oho-developer-api.th.txt §2, digest in api-docs/README.md).
+//
+// Every request carries the x-oho-api-key header and goes through the shared
+// apiclient chain (retry on 429/5xx, throttle, log without secrets). Oho wraps
+// every answer in an envelope {"ok", "status_code", "message", "data"}; an
+// error envelope becomes an *apiclient.Error carrying Oho's message, so
+//
+//	errors.Is(err, apiclient.ErrNotFound)  // "Not found contact", "The contact not found"
+//	errors.Is(err, apiclient.ErrConflict)  // "The contact already exists"
+//	errors.Is(err, apiclient.ErrRejected)  // 400 "Bad request": the payload broke a rule
+//
+// This package enforces none of Oho's field limits: package mapping does,
+// before a request is built.
+package oho
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"golang.org/x/time/rate"
+
+	"crmsync/clients/apiclient"
+)
+
+// DefaultBaseURL is the production Oho Developer API.
+const DefaultBaseURL = "https://api.developer.oho.chat"
+
+// service names Oho in errors, logs and observations.
+const service = "oho"
+
+// Config holds what New needs. Zero values mean the documented default.
+type Config struct {
+	// BaseURL defaults to DefaultBaseURL; tests use the fake's URL.
+	BaseURL string
+	// APIKey is sent as x-oho-api-key on every request (required). It is
+	// never logged: apiclient logs neither headers nor bodies.
+	APIKey string
+	// Limiter bounds the request rate of the API account (Oho publishes no
+	// limit; the caller configures one). nil means unlimited.
+	Limiter *rate.Limiter
+	// Log receives one debug line per attempt; nil discards.
+	Log logrus.FieldLogger
+	// Observer, when set, is called once per attempt (metrics).
+	Observer func(apiclient.RequestInfo)
+	// SleepFunc waits between retries (default: a timer honouring ctx).
+	SleepFunc func(ctx context.Context, d time.Duration) error
+	// Retry bounds retries; zero fields take apiclient's defaults.
+	Retry apiclient.RetryPolicy
+}
+
+// Client talks to the Oho Developer API. It is safe for concurrent use.
+type Client struct {
+	baseURL *url.URL
+	hc      *http.Client
+
+	// Contacts reads, creates and updates contacts.
+	Contacts *ContactsService
+}
+
+// New validates cfg and builds a client.
+func New(cfg Config) (*Client, error) {
+	if cfg.APIKey == "" {
+		return nil, errors.New("new oho client: APIKey is required")
+	}
+	base, err := parseBaseURL(cfg.BaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("new oho client: %w", err)
+	}
+	key := cfg.APIKey
+	c := &Client{
+		baseURL: base,
+		hc: apiclient.NewHTTPClient(apiclient.Options{
+			Service:   service,
+			Limiter:   cfg.Limiter,
+			Auth:      func(r *http.Request) { r.Header.Set("x-oho-api-key", key) },
+			Log:       cfg.Log,
+			Retry:     cfg.Retry,
+			SleepFunc: cfg.SleepFunc,
+			Observer:  cfg.Observer,
+		}),
+	}
+	c.Contacts = &ContactsService{c: c}
+	return c, nil
+}
+
+// parseBaseURL returns the base URL without a trailing slash, or DefaultBaseURL for "".
+func parseBaseURL(s string) (*url.URL, error) {
+	if s == "" {
+		s = DefaultBaseURL
+	}
+	u, err := url.Parse(strings.TrimRight(s, "/"))
+	if err != nil {
+		return nil, fmt.Errorf("parse BaseURL: %w", err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("BaseURL %q: want http(s)://host", s)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("BaseURL %q: must not have a query or fragment", s)
+	}
+	return u, nil
+}
+
+// envelope is Oho's response body (§1 "Successful response" / "Error response").
+type envelope struct {
+	OK         bool            `json:"ok"`
+	StatusCode int             `json:"status_code"`
+	Message    string          `json:"message"`
+	Data       json.RawMessage `json:"data"`
+}
+
+// decodeError pulls the message out of an error envelope. Oho has no error
+// codes, only the message.
+func decodeError(body []byte) (code, msg string) {
+	var env envelope
+	if err := json.Unmarshal(body, &env); err != nil {
+		return "", ""
+	}
+	return "", env.Message
+}
+
+// do sends method to the escaped path segments (joined with "/") with body
+// encoded as JSON (when not nil) and decodes the envelope's data into out
+// (when not nil).
+func (c *Client) do(ctx context.Context, method string, segments []string, body, out any) error {
+	u := c.endpoint(segments...)
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return fmt.Errorf("encode body: %w", err)
+		}
+		rd = bytes.NewReader(b) // lets apiclient replay it on retry (GetBody)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
+	if err != nil {
+		return fmt.Errorf("build request: %w", err)
+	}
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+
+	var env envelope
+	if err := apiclient.Do(c.hc, req, service, &env, decodeError); err != nil {
+		return err
+	}
+	if !env.OK && env.StatusCode != 0 {
+		// A 2xx carrying an error envelope: trust the envelope.
+		return &apiclient.Error{Service: service, Method: method, Path: u.Path, Status: env.StatusCode, Message: env.Message}
+	}
+	if out != nil {
+		if len(env.Data) == 0 || string(env.Data) == "null" {
+			return fmt.Errorf("decode %s %s response: no data", method, u.Path)
+		}
+		if err := json.Unmarshal(env.Data, out); err != nil {
+			return fmt.Errorf("decode %s %s response: %w", method, u.Path, err)
+		}
+	}
+	return nil
+}
+
+// endpoint returns the base URL extended by the given path segments, each
+// escaped on its own so an id holding "/" or "?" stays one segment.
+func (c *Client) endpoint(segments ...string) *url.URL {
+	u := *c.baseURL
+	var raw, plain strings.Builder
+	raw.WriteString(c.baseURL.EscapedPath())
+	plain.WriteString(c.baseURL.Path)
+	for _, s := range segments {
+		raw.WriteString("/" + url.PathEscape(s))
+		plain.WriteString("/" + s)
+	}
+	u.Path, u.RawPath = plain.String(), raw.String()
+	return &u
+}
