@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -165,6 +166,7 @@ func (l *loader) load(data []byte) (*Config, error) {
 
 func (l *loader) result(cfg *Config) (*Config, error) {
 	if len(l.probs) > 0 {
+		sort.SliceStable(l.probs, func(i, j int) bool { return l.probs[i].Line < l.probs[j].Line })
 		return nil, &Error{Problems: l.probs}
 	}
 	return cfg, nil

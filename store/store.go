@@ -58,6 +58,7 @@ func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
 		TranslateError:         true,
 		SkipDefaultTransaction: true,
 		PrepareStmt:            false,
+		DisableAutomaticPing:   true, // Open pings itself, with a clear error
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", Redact(dsn), err)
