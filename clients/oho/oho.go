@@ -56,6 +56,10 @@ type Config struct {
 	SleepFunc func(ctx context.Context, d time.Duration) error
 	// Retry bounds retries; zero fields take apiclient's defaults.
 	Retry apiclient.RetryPolicy
+	// Base is the innermost transport (default: a clone of
+	// http.DefaultTransport). A sandbox or test may serve the fake in
+	// process through it.
+	Base http.RoundTripper
 }
 
 // Client talks to the Oho Developer API. It is safe for concurrent use.
@@ -87,6 +91,7 @@ func New(cfg Config) (*Client, error) {
 			Retry:     cfg.Retry,
 			SleepFunc: cfg.SleepFunc,
 			Observer:  cfg.Observer,
+			Base:      cfg.Base,
 		}),
 	}
 	c.Contacts = &ContactsService{c: c}
