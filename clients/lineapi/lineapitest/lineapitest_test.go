@@ -3,6 +3,7 @@ package lineapitest_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -158,4 +159,26 @@ func TestNewServer_servesOverHTTP(t *testing.T) {
 
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Equal(t, 1, srv.Count("/v2/bot/info"))
+}
+
+func TestServer_ServeHTTP_concurrent(t *testing.T) {
+	t.Parallel()
+	srv := newServer()
+	const n = 20
+
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			req := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/v2/bot/profile/"+userID, nil)
+			req.Header.Set("Authorization", "Bearer "+token)
+			srv.ServeHTTP(httptest.NewRecorder(), req)
+		})
+	}
+	wg.Wait()
+
+	require.Equal(t, n, srv.Count("/v2/bot/profile/"+userID))
+	for _, r := range srv.Requests() {
+		require.Equal(t, http.StatusOK, r.Status)
+		require.Equal(t, botID, r.Bot)
+	}
 }

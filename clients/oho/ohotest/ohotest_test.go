@@ -568,3 +568,29 @@ func TestServer_Get_escapedSegments(t *testing.T) {
 	require.NoError(t, json.Unmarshal(resp.Data, &c))
 	require.Equal(t, "x", c.DisplayName)
 }
+
+func TestServer_ServeHTTP_concurrentCreates(t *testing.T) {
+	t.Parallel()
+	srv := ohotest.New(ohotest.Options{})
+	const n = 20
+
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			body := createBody()
+			set("social_profile.id", fmt.Sprintf("U%032d", i))(body)
+			b, _ := json.Marshal(body)
+			req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/contact", bytes.NewReader(b))
+			req.Header.Set("x-oho-api-key", srv.APIKey())
+			req.Header.Set("Content-Type", "application/json")
+			srv.ServeHTTP(httptest.NewRecorder(), req)
+		})
+	}
+	wg.Wait()
+
+	require.Equal(t, n, srv.Len())
+	require.Equal(t, n, srv.Count(http.MethodPost))
+	for _, r := range srv.Requests() {
+		require.Equal(t, http.StatusCreated, r.Status)
+	}
+}
