@@ -131,6 +131,9 @@ type OkeybotChannel struct {
 	// LookupField is the Okeybot custom field used to find an existing contact
 	// before creating one (e.g. "phone" or "email"); "" creates without lookup.
 	LookupField string `yaml:"lookup_field"`
+	// Viber marks a Viber channel, whose contact ids Okeybot wants Base64
+	// encoded in request paths.
+	Viber bool `yaml:"viber"`
 }
 
 // Reconcile configures identity resolution.
