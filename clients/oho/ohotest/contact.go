@@ -106,7 +106,7 @@ const (
 	MaxAttributeText       = 2000 // attributes[].value.text: "max: 2000"
 	MaxTags                = 20   // tags: "max: 20" ("รองรับสูงสุด 20 แท็ก")
 	MaxLabels              = 10   // labels: "max: 10" ("รองรับสูงสุด 10 แท็ก")
-	MinAge, MaxAge         = 1, 99
+	MinAge, MaxAge         = 1, 99 // age: "min: 1 max: 99"
 )
 
 // Platforms are the values of the platform enum ("enum : line, facebook, instagram").
