@@ -90,22 +90,22 @@ func (c Contact) clone() Contact {
 // Limits from oho-developer-api.th.txt, §2.2 Create Contact and §2.3 Update
 // Contact (the "Length" column). Lengths count Unicode code points.
 const (
-	MaxSocialID            = 40   // social_profile.id, social_profile.platform_id: "max: 40"
-	MaxPlatformName        = 255  // social_profile.platform_name: "max: 255"
-	MaxLineBasicID         = 255  // social_profile.line_basic_id: "max: 255"
-	MaxProfilePictureURL   = 2000 // profile_picture_url: "max: 2000"
-	MaxPlatformDisplayName = 255  // platform_display_name: "max: 255"
-	MaxDisplayNameCreate   = 255  // display_name on create: "max: 255"
-	MaxDisplayNameUpdate   = 1000 // display_name on update: "max: 1000"
-	MaxFirstName           = 100  // first_name: "max: 100"
-	MaxLastName            = 100  // last_name: "max: 100"
-	MaxPhone               = 20   // phone: "max: 20"
-	MaxEmail               = 254  // email: "max: 254"
-	MaxBirthDate           = 24   // birth_date on update: "max: 24"
-	MaxAttributeName       = 100  // attributes[].display_name: "max: 100"
-	MaxAttributeText       = 2000 // attributes[].value.text: "max: 2000"
-	MaxTags                = 20   // tags: "max: 20" ("รองรับสูงสุด 20 แท็ก")
-	MaxLabels              = 10   // labels: "max: 10" ("รองรับสูงสุด 10 แท็ก")
+	MaxSocialID            = 40    // social_profile.id, social_profile.platform_id: "max: 40"
+	MaxPlatformName        = 255   // social_profile.platform_name: "max: 255"
+	MaxLineBasicID         = 255   // social_profile.line_basic_id: "max: 255"
+	MaxProfilePictureURL   = 2000  // profile_picture_url: "max: 2000"
+	MaxPlatformDisplayName = 255   // platform_display_name: "max: 255"
+	MaxDisplayNameCreate   = 255   // display_name on create: "max: 255"
+	MaxDisplayNameUpdate   = 1000  // display_name on update: "max: 1000"
+	MaxFirstName           = 100   // first_name: "max: 100"
+	MaxLastName            = 100   // last_name: "max: 100"
+	MaxPhone               = 20    // phone: "max: 20"
+	MaxEmail               = 254   // email: "max: 254"
+	MaxBirthDate           = 24    // birth_date on update: "max: 24"
+	MaxAttributeName       = 100   // attributes[].display_name: "max: 100"
+	MaxAttributeText       = 2000  // attributes[].value.text: "max: 2000"
+	MaxTags                = 20    // tags: "max: 20" ("รองรับสูงสุด 20 แท็ก")
+	MaxLabels              = 10    // labels: "max: 10" ("รองรับสูงสุด 10 แท็ก")
 	MinAge, MaxAge         = 1, 99 // age: "min: 1 max: 99"
 )
 
