@@ -1,0 +1,167 @@
+package mapping
+
+import (
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/rivo/uniseg"
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
+	"golang.org/x/text/width"
+)
+
+// Fitted reports what Fit did to a text.
+type Fitted struct {
+	Repaired  bool // invalid UTF-8 was replaced with U+FFFD
+	Stripped  bool // control characters other than tab, newline and carriage return were removed
+	Trimmed   bool // leading or trailing white space was removed
+	Truncated bool // the text was cut on a grapheme-cluster boundary to fit max
+}
+
+// Changed reports whether Fit changed anything.
+func (f Fitted) Changed() bool { return f.Repaired || f.Stripped || f.Trimmed || f.Truncated }
+
+// Fit makes s a clean text of at most max Unicode code points (max ≤ 0: no
+// limit). In order, it:
+//
+//  1. replaces each run of invalid UTF-8 with U+FFFD;
+//  2. removes control characters (Unicode Cc) other than tab, newline and
+//     carriage return: they are invisible, and PostgreSQL refuses U+0000;
+//  3. trims leading and trailing white space;
+//  4. cuts at the last grapheme-cluster boundary (UAX #29, github.com/rivo/uniseg)
+//     that keeps at most max code points, so a base letter keeps its
+//     combining marks and an emoji ZWJ sequence or flag stays whole, then
+//     trims trailing white space again.
+//
+// A single cluster longer than max is not split: the result is then "".
+// Fit is idempotent: Fit(Fit(s, n), n) returns the same text, unchanged.
+func Fit(s string, max int) (string, Fitted) {
+	var f Fitted
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+		f.Repaired = true
+	}
+	if strings.IndexFunc(s, isStripped) >= 0 {
+		s = strings.Map(func(r rune) rune {
+			if isStripped(r) {
+				return -1
+			}
+			return r
+		}, s)
+		f.Stripped = true
+	}
+	if t := strings.TrimSpace(s); len(t) != len(s) {
+		s = t
+		f.Trimmed = true
+	}
+	if max > 0 && utf8.RuneCountInString(s) > max {
+		s = cutClusters(s, max)
+		f.Truncated = true
+	}
+	return s, f
+}
+
+func isStripped(r rune) bool {
+	return unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r'
+}
+
+// cutClusters returns the longest prefix of s made of whole grapheme
+// clusters with at most max code points, without trailing white space.
+func cutClusters(s string, max int) string {
+	n, end, state := 0, 0, -1
+	for rest := s; rest != ""; {
+		var cluster string
+		cluster, rest, _, state = uniseg.FirstGraphemeClusterInString(rest, state)
+		k := utf8.RuneCountInString(cluster)
+		if n+k > max {
+			break
+		}
+		n += k
+		end += len(cluster)
+	}
+	return strings.TrimRightFunc(s[:end], unicode.IsSpace)
+}
+
+// Length returns the length of s in code points, the unit every documented
+// text limit uses.
+func Length(s string) int { return utf8.RuneCountInString(s) }
+
+// Key returns the form in which mapping compares two texts to find
+// duplicates: Unicode NFC, width-folded (ｖｉｐ = vip, ｶ = カ) and case-folded
+// (VIP = vip). It is only a comparison key: payloads carry the original text.
+func Key(s string) string {
+	s = norm.NFC.String(s)
+	s = width.Fold.String(s)
+	s = cases.Fold().String(s) // a Caser is not safe for concurrent use: one per call
+	return norm.NFC.String(s)
+}
+
+// fitText runs Fit on the value of field and records what it did.
+// Before values that contain invalid UTF-8 or control characters are
+// recorded Go-quoted (strconv.Quote), so the change itself is clean text.
+func fitText(cs *changes, field, s string, max int) string {
+	out, f := Fit(s, max)
+	if !f.Changed() {
+		return out
+	}
+	cur := s
+	if f.Repaired || f.Stripped {
+		cur = strings.Map(func(r rune) rune {
+			if isStripped(r) {
+				return -1
+			}
+			return r
+		}, strings.ToValidUTF8(s, "\uFFFD"))
+		why := "invalid UTF-8 replaced with U+FFFD"
+		switch {
+		case f.Repaired && f.Stripped:
+			why += "; control characters removed"
+		case f.Stripped:
+			why = "control characters removed"
+		}
+		cs.add(field, Normalised, strconv.Quote(s), cur, why)
+	}
+	if f.Trimmed {
+		trimmed := strings.TrimSpace(cur)
+		cs.add(field, Normalised, cur, trimmed, "leading/trailing white space trimmed")
+		cur = trimmed
+	}
+	if f.Truncated {
+		cs.add(field, Truncated, cur, out, "cut to "+strconv.Itoa(max)+" characters on a character boundary")
+	}
+	return out
+}
+
+// cleanID checks an identifier the destination keys contacts by: it must be
+// non-empty, valid UTF-8, free of control characters and surrounding space,
+// and within lim. Identifiers are never repaired or cut. It returns a
+// *LimitError or nil.
+func cleanID(lim Limit, s string) error {
+	if s == "" {
+		return &LimitError{Limit: lim, Why: "required"}
+	}
+	if !utf8.ValidString(s) {
+		return &LimitError{Limit: lim, Why: "invalid UTF-8"}
+	}
+	if out, f := Fit(s, 0); f.Changed() || out == "" {
+		return &LimitError{Limit: lim, Why: "surrounding white space or control characters"}
+	}
+	return lim.Check(s)
+}
+
+// printable returns s for a Change value, Go-quoted when it holds invalid
+// UTF-8 or control characters.
+func printable(s string) string {
+	if utf8.ValidString(s) && strings.IndexFunc(s, isStripped) < 0 {
+		return s
+	}
+	return strconv.Quote(s)
+}
+
+// isClean reports whether s is non-empty and Fit leaves it as it is.
+func isClean(s string) bool {
+	_, f := Fit(s, 0)
+	return s != "" && !f.Changed()
+}
