@@ -114,8 +114,13 @@ func normaliseEmail(s string) (out, why string, ok bool) {
 // receiver accepts what passes: local@domain, a dot-atom local part of at
 // most 64 bytes (ASCII atext or letters and digits of any script), a domain
 // of at least two labels of letters, digits and inner hyphens, a top-level
-// label that is not all digits, and at most 254 characters.
+// label that is not all digits, and at most 254 characters. It also
+// requires net/mail to read s back as exactly this bare address, which is
+// how receivers written in Go tend to check.
 func isEmail(s string) bool {
+	if a, err := mail.ParseAddress(s); err != nil || a.Address != s || a.Name != "" {
+		return false
+	}
 	local, domain, ok := strings.Cut(s, "@")
 	if !ok || local == "" || domain == "" || len(local) > 64 || Length(s) > ohoEmailLimit.Max {
 		return false

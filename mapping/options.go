@@ -21,9 +21,11 @@ type Options struct {
 	// national digits for Oho (0812345678) and against which numbers without
 	// a country code are read. Default "TH".
 	DefaultRegion string `yaml:"default_region"`
-	// TimeOffset is the UTC offset time facts are written in, "+07:00" or "Z".
-	// Default "+07:00" (Thailand).
-	TimeOffset string `yaml:"time_offset"`
+	// Location is the zone time facts are written in and "today" is judged
+	// in (a birth date after today is dropped). It is not read from the
+	// mapping section: package config sets it from jobs.yaml's top-level
+	// timezone. nil means UTC.
+	Location *time.Location `yaml:"-"`
 	// TagPriority ranks tags and labels when a list must be capped: a tag
 	// matching the first pattern comes first, one matching none comes last;
 	// ties go to the most recently applied, then the name. See Pattern syntax
@@ -136,7 +138,6 @@ type FieldRule struct {
 // The documented defaults.
 const (
 	DefaultRegion       = "TH"
-	DefaultTimeOffset   = "+07:00"
 	DefaultForeignPhone = "e164"
 )
 
@@ -144,7 +145,7 @@ const (
 const sourceNone = "none"
 
 // DefaultOptions returns the options used when jobs.yaml says nothing:
-// region TH, time offset +07:00, foreign phones as E.164, display_name from
+// region TH, times in UTC, foreign phones as E.164, display_name from
 // the master name, phone and email from the master record, every tag sent to
 // both destinations, no attributes, labels or Okeybot custom fields.
 // Decoding jobs.yaml on top of it and calling WithDefaults give the same result.
@@ -160,7 +161,9 @@ func (o Options) WithDefaults() Options {
 		}
 	}
 	def(&o.DefaultRegion, DefaultRegion)
-	def(&o.TimeOffset, DefaultTimeOffset)
+	if o.Location == nil {
+		o.Location = time.UTC
+	}
 	def(&o.Oho.ForeignPhone, DefaultForeignPhone)
 	def(&o.Oho.Fields.DisplayName, "name")
 	def(&o.Oho.Fields.Phone, "phone")
@@ -181,26 +184,6 @@ type problems []error
 
 func (p *problems) addf(key, format string, args ...any) {
 	*p = append(*p, fmt.Errorf("mapping.%s: %s", key, fmt.Sprintf(format, args...)))
-}
-
-// parseOffset reads "+07:00", "+0700", "-03:30", "Z" or "UTC".
-func parseOffset(s string) (*time.Location, error) {
-	switch strings.ToUpper(s) {
-	case "Z", "UTC":
-		return time.UTC, nil
-	}
-	for _, layout := range []string{"-07:00", "-0700", "-07"} {
-		t, err := time.Parse(layout, s)
-		if err != nil {
-			continue
-		}
-		_, off := t.Zone()
-		if off < -14*3600 || off > 14*3600 {
-			break
-		}
-		return time.FixedZone(s, off), nil
-	}
-	return nil, fmt.Errorf("%q is not a UTC offset such as +07:00 or Z", s)
 }
 
 // compiled is Options after defaults, validation and compilation.
@@ -266,11 +249,7 @@ func compile(in Options) (*compiled, error) {
 	if phonenumbers.GetCountryCodeForRegion(c.region) == 0 {
 		p.addf("default_region", "unknown region %q (want an ISO 3166 code such as TH)", o.DefaultRegion)
 	}
-	loc, err := parseOffset(o.TimeOffset)
-	if err != nil {
-		p.addf("time_offset", "%v", err)
-	}
-	c.offset = loc
+	c.offset = o.Location
 	c.priority = compilePatterns(&p, "tag_priority", o.TagPriority)
 
 	// Oho.
