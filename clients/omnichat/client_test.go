@@ -2,7 +2,6 @@ package omnichat_test
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -213,7 +212,7 @@ func TestClient_contextCancelled(t *testing.T) {
 	_, err := c.Messages.List(ctx, omnichat.MessageListOptions{Platform: contact.LINE, After: day0, Before: day0.Add(time.Hour)})
 
 	require.ErrorIs(t, err, context.Canceled)
-	require.False(t, errors.Is(err, apiclient.ErrUnavailable))
+	require.NotErrorIs(t, err, apiclient.ErrUnavailable)
 	require.Equal(t, 0, b.srv.RequestCount())
 }
 

@@ -1,7 +1,6 @@
 package omnichat_test
 
 import (
-	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -91,7 +90,7 @@ func TestMessagesService_List_refusals(t *testing.T) {
 			_, err := c.Messages.List(t.Context(), tt.give)
 
 			var apiErr *apiclient.Error
-			require.True(t, errors.As(err, &apiErr), "got %v", err)
+			require.ErrorAs(t, err, &apiErr)
 			require.Equal(t, 400, apiErr.Status)
 			require.Equal(t, "INVALID_REQUEST_PARAMETERS", apiErr.Code)
 			require.ErrorIs(t, err, apiclient.ErrRejected)
