@@ -285,6 +285,20 @@ func TestNewHTTPClient_Retry_postNeedsIdempotent(t *testing.T) {
 	}
 }
 
+// A 429 is a refusal before the server acted: any method may be sent again.
+func TestNewHTTPClient_Retry_postRetriedAfter429(t *testing.T) {
+	t.Parallel()
+	srv := newScriptServer(t, reply{status: 429, header: map[string]string{"Retry-After": "2"}}, reply{status: 201, body: `{}`})
+	rec := &sleepRecorder{}
+	hc := apiclient.NewHTTPClient(apiclient.Options{SleepFunc: rec.Sleep})
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+"/v1/contact", strings.NewReader(`{"id":"u1"}`))
+	require.NoError(t, err)
+
+	require.NoError(t, apiclient.Do(hc, req, "test", nil, nil))
+	require.Equal(t, 2, srv.Calls())
+	require.Equal(t, []time.Duration{2 * time.Second}, rec.Waits())
+}
+
 func TestNewHTTPClient_Retry_limiterPerAttempt(t *testing.T) {
 	t.Parallel()
 	srv := newScriptServer(t, reply{status: 503}, reply{status: 503}, reply{status: 200, body: `{}`})

@@ -12,7 +12,9 @@
 //     backoff and full jitter. Each wait is capped by RetryPolicy.MaxDelay and
 //     all waits together by RetryPolicy.MaxWait. Only idempotent methods are
 //     retried, and POST/PATCH only when the context is marked with
-//     WithIdempotent. Bodies are replayed through Request.GetBody.
+//     WithIdempotent, except after a 429, which the server answers before
+//     acting, so any request whose body can be replayed is sent again.
+//     Bodies are replayed through Request.GetBody.
 //   - throttle waits on the shared *rate.Limiter before every attempt, so
 //     retries spend tokens too.
 //   - log writes one debug line per attempt (method, path without the query

@@ -58,6 +58,7 @@ type retryTransport struct {
 func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	canRetry := retryable(req)
+	canReplay := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
 	var waited time.Duration
 	for attempt := 1; ; attempt++ {
 		r, err := attemptRequest(req, attempt)
@@ -69,7 +70,10 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err // the caller gave up: stop at once
 		}
 		wait, again := t.decide(resp, err, attempt)
-		if !again || !canRetry || attempt >= t.policy.MaxAttempts || waited+wait > t.policy.MaxWait {
+		// A 429 means the server refused before acting, so even a POST that
+		// is not idempotent may be sent again (when its body can be replayed).
+		refusedUnacted := err == nil && resp.StatusCode == http.StatusTooManyRequests && canReplay
+		if !again || !(canRetry || refusedUnacted) || attempt >= t.policy.MaxAttempts || waited+wait > t.policy.MaxWait {
 			return resp, err
 		}
 		drainClose(resp)
