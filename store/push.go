@@ -1,0 +1,454 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"gorm.io/gorm"
+
+	"crmsync/contact"
+)
+
+// Destinations as push_state.destination and the other push tables name them.
+const (
+	DestinationOho     = "oho"
+	DestinationOkeybot = "okeybot"
+)
+
+// Outcomes of a contact's push, as push_contacts.outcome stores them.
+const (
+	PushOutcomePushed    = "pushed"    // at least one write confirmed
+	PushOutcomeUnchanged = "unchanged" // nothing to send
+	PushOutcomeRejected  = "rejected"  // at least one target refused (push_rejections)
+	PushOutcomeNoTarget  = "no_target" // no identity the destination serves
+)
+
+// MaxRejectionValue is how many characters of an offending value
+// push_rejections.value keeps.
+const MaxRejectionValue = 500
+
+// PushState is the last payload a destination confirmed for one of its
+// records (table push_state).
+type PushState struct {
+	Destination string
+	// TargetKey is the destination's key of the record: Oho
+	// "platform/platform_id/user_id", Okeybot "<channel>/<contact id>".
+	TargetKey string
+	// ContactID is the master contact whose data the record holds.
+	ContactID contact.ID
+	// Identity is the identity the record is keyed by (Oho); nil when the
+	// record is not tied to one. Stored as identity_id.
+	Identity *contact.Identity
+	// RemoteID is the destination's own id of the record (Okeybot); "" for none.
+	RemoteID string
+	// Payload is the confirmed payload as JSON; PayloadHash its hash.
+	Payload     json.RawMessage
+	PayloadHash string
+	// Adjustments is a JSON array of the changes mapping made to produce
+	// Payload (mapping.Change values); nil stores [].
+	Adjustments json.RawMessage
+	// FirstPushedAt is set by the store on the first save and kept after.
+	FirstPushedAt time.Time
+	// PushedAt is when the destination confirmed the write.
+	PushedAt time.Time
+	// RunID is the sync_runs row of the push; 0 stores NULL.
+	RunID int64
+}
+
+// PushTarget is what the store knows about one destination record.
+type PushTarget struct {
+	// State is the last confirmed state; nil when crmsync never wrote the record.
+	State *PushState
+	// Refused holds the hashes of payloads the destination refused for the
+	// record (rejections with an HTTP status): they are not sent again.
+	Refused map[string]bool
+}
+
+// PushTargets returns, in one query, the state and the refused payload
+// hashes of each given target key of destination that has either. Keys
+// without either are absent from the map.
+func (s *Store) PushTargets(ctx context.Context, destination string, keys []string) (map[string]PushTarget, error) {
+	out := make(map[string]PushTarget, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	rows, err := s.db.WithContext(ctx).Raw(`
+		SELECT k.key, s.contact_id, i.platform, i.channel_id, i.user_id, s.remote_id,
+		       s.payload::text, s.payload_hash, s.adjustments::text, s.first_pushed_at, s.pushed_at,
+		       COALESCE(s.run_id, 0),
+		       (SELECT string_agg(DISTINCT r.payload_hash, ' ') FROM push_rejections r
+		         WHERE r.destination = ? AND r.target_key = k.key AND r.http_status IS NOT NULL)
+		FROM unnest(?::text[]) AS k (key)
+		LEFT JOIN push_state s ON s.destination = ? AND s.target_key = k.key
+		LEFT JOIN contact_identities i ON i.id = s.identity_id`,
+		destination, textArray(keys), destination).Rows()
+	if err != nil {
+		return nil, fmt.Errorf("load push state of %d %s targets: %w", len(keys), destination, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			key                             string
+			contactID                       sql.NullInt64
+			platform, channel, user, remote sql.NullString
+			payload, hash, adjustments      sql.NullString
+			firstPushed, pushed             sql.NullTime
+			runID                           int64
+			refused                         sql.NullString
+		)
+		if err := rows.Scan(&key, &contactID, &platform, &channel, &user, &remote,
+			&payload, &hash, &adjustments, &firstPushed, &pushed, &runID, &refused); err != nil {
+			return nil, fmt.Errorf("load push state: %w", err)
+		}
+		var t PushTarget
+		if contactID.Valid {
+			st := &PushState{
+				Destination:   destination,
+				TargetKey:     key,
+				ContactID:     contact.ID(contactID.Int64),
+				RemoteID:      remote.String,
+				Payload:       json.RawMessage(payload.String),
+				PayloadHash:   hash.String,
+				Adjustments:   json.RawMessage(adjustments.String),
+				FirstPushedAt: firstPushed.Time,
+				PushedAt:      pushed.Time,
+				RunID:         runID,
+			}
+			if platform.Valid {
+				st.Identity = &contact.Identity{Platform: contact.Platform(platform.String), ChannelID: channel.String, UserID: user.String}
+			}
+			t.State = st
+		}
+		if refused.Valid {
+			t.Refused = make(map[string]bool)
+			for _, h := range strings.Fields(refused.String) {
+				t.Refused[h] = true
+			}
+		}
+		if t.State != nil || t.Refused != nil {
+			out[key] = t
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load push state: %w", err)
+	}
+	return out, nil
+}
+
+// SavePushState records st as the last payload the destination confirmed
+// for st.TargetKey, replacing the previous one. The first save of a key
+// sets first_pushed_at to st.PushedAt; later saves keep it. contact_id is
+// set to st.ContactID, which re-points the record after a merge or split.
+func (s *Store) SavePushState(ctx context.Context, st PushState) error {
+	var platform, channel, user string
+	if st.Identity != nil {
+		platform, channel, user = string(st.Identity.Platform), st.Identity.ChannelID, st.Identity.UserID
+	}
+	adjustments := string(st.Adjustments)
+	if adjustments == "" || adjustments == "null" {
+		adjustments = "[]"
+	}
+	err := s.db.WithContext(ctx).Exec(`
+		INSERT INTO push_state (destination, target_key, contact_id, identity_id, remote_id, payload, payload_hash,
+		                        adjustments, first_pushed_at, pushed_at, run_id)
+		VALUES (?, ?, ?, (SELECT id FROM contact_identities WHERE platform = ? AND channel_id = ? AND user_id = ?),
+		        NULLIF(?, ''), ?::jsonb, ?, ?::jsonb, ?, ?, NULLIF(?::bigint, 0))
+		ON CONFLICT (destination, target_key) DO UPDATE SET
+		    contact_id   = EXCLUDED.contact_id,
+		    identity_id  = COALESCE(EXCLUDED.identity_id, push_state.identity_id),
+		    remote_id    = COALESCE(EXCLUDED.remote_id, push_state.remote_id),
+		    payload      = EXCLUDED.payload,
+		    payload_hash = EXCLUDED.payload_hash,
+		    adjustments  = EXCLUDED.adjustments,
+		    pushed_at    = EXCLUDED.pushed_at,
+		    run_id       = EXCLUDED.run_id`,
+		st.Destination, st.TargetKey, int64(st.ContactID), platform, channel, user,
+		st.RemoteID, string(st.Payload), st.PayloadHash, adjustments, st.PushedAt.UTC(), st.PushedAt.UTC(), st.RunID).Error
+	if err != nil {
+		return fmt.Errorf("save push state %s %s: %w", st.Destination, st.TargetKey, err)
+	}
+	return nil
+}
+
+// MovePushState re-points the records with the given keys at contact to,
+// without touching their payloads: after a merge or split, the identity a
+// record is keyed by belongs to another contact while the payload is
+// unchanged.
+func (s *Store) MovePushState(ctx context.Context, destination string, keys []string, to contact.ID) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	err := s.db.WithContext(ctx).Exec(`
+		UPDATE push_state SET contact_id = ?
+		WHERE destination = ? AND target_key = ANY (?::text[]) AND contact_id <> ?`,
+		int64(to), destination, textArray(keys), int64(to)).Error
+	if err != nil {
+		return fmt.Errorf("move %d %s push states to contact %d: %w", len(keys), destination, to, err)
+	}
+	return nil
+}
+
+// PushRejection is a record crmsync could not push (table push_rejections).
+type PushRejection struct {
+	Destination string
+	ContactID   contact.ID
+	// TargetKey is the destination record, or the identity
+	// ("platform/channel/user") when the destination key cannot be known.
+	TargetKey string
+	// Field is the destination field at fault; "" stores NULL.
+	Field string
+	// Value is the offending value, cut to MaxRejectionValue characters;
+	// nil stores NULL.
+	Value *string
+	// Reason is the API's message, mapping's reason or the setup problem.
+	Reason string
+	// HTTPStatus is the status of the refusal; 0 (no request sent) stores NULL.
+	HTTPStatus int
+	// PayloadHash is the hash of the refused payload (or of mapping's input
+	// when no payload could be built).
+	PayloadHash string
+	// RunID is the sync_runs row; 0 stores NULL.
+	RunID int64
+	// At is when the refusal happened.
+	At time.Time
+}
+
+// RecordPushRejections stores refusals. A refusal already recorded for the
+// same destination, target, payload hash, field and reason only updates
+// last_seen_at and times_seen.
+func (s *Store) RecordPushRejections(ctx context.Context, rs ...PushRejection) error {
+	for _, r := range rs {
+		var value any
+		if r.Value != nil {
+			value = cut(*r.Value, MaxRejectionValue)
+		}
+		err := s.db.WithContext(ctx).Exec(`
+			INSERT INTO push_rejections (destination, contact_id, target_key, field, value, reason, http_status,
+			                             payload_hash, run_id, created_at, last_seen_at)
+			VALUES (?, ?, ?, NULLIF(?, ''), ?, ?, NULLIF(?::integer, 0), ?, NULLIF(?::bigint, 0), ?, ?)
+			ON CONFLICT (destination, target_key, payload_hash, (COALESCE(field, '')), reason) DO UPDATE SET
+			    contact_id   = EXCLUDED.contact_id,
+			    last_seen_at = EXCLUDED.last_seen_at,
+			    times_seen   = push_rejections.times_seen + 1`,
+			r.Destination, int64(r.ContactID), r.TargetKey, r.Field, value, r.Reason, r.HTTPStatus,
+			r.PayloadHash, r.RunID, r.At.UTC(), r.At.UTC()).Error
+		if err != nil {
+			return fmt.Errorf("record %s rejection of %s: %w", r.Destination, r.TargetKey, err)
+		}
+	}
+	return nil
+}
+
+// cut returns s cut to at most n characters, on a character boundary.
+func cut(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	i := 0
+	for k := range s {
+		if i == n {
+			return s[:k]
+		}
+		i++
+	}
+	return s
+}
+
+// PushCandidateQuery selects the contacts a push run examines.
+type PushCandidateQuery struct {
+	Destination string
+	// ConfigHash is the fingerprint of the settings that shape payloads: a
+	// contact last finished under another fingerprint is a candidate again.
+	ConfigHash string
+	// RecheckBefore, when not zero, makes a contact last finished before it
+	// a candidate again (time-based facts move without the record changing).
+	RecheckBefore time.Time
+	// AfterID and Limit page through the contacts in id order.
+	AfterID contact.ID
+	Limit   int
+}
+
+// PushCandidates returns, in id order, up to q.Limit ids after q.AfterID of
+// live contacts (not merged, not excluded from push by an override) that
+// q.Destination has not finished with in their current version: never
+// examined, changed since (contacts.updated_at), examined under another
+// q.ConfigHash, or examined before q.RecheckBefore.
+func (s *Store) PushCandidates(ctx context.Context, q PushCandidateQuery) ([]contact.ID, error) {
+	var recheck any
+	if !q.RecheckBefore.IsZero() {
+		recheck = q.RecheckBefore.UTC()
+	}
+	var ids []int64
+	err := s.db.WithContext(ctx).Raw(`
+		SELECT c.id
+		FROM contacts c
+		LEFT JOIN push_contacts pc ON pc.destination = ? AND pc.contact_id = c.id
+		WHERE c.id > ? AND c.merged_into IS NULL AND NOT c.excluded_from_push
+		  AND (pc.contact_id IS NULL
+		       OR pc.contact_updated_at <> c.updated_at
+		       OR pc.config_hash <> ?
+		       OR pc.checked_at < ?::timestamptz)
+		ORDER BY c.id
+		LIMIT ?`,
+		q.Destination, int64(q.AfterID), q.ConfigHash, recheck, q.Limit).Scan(&ids).Error
+	if err != nil {
+		return nil, fmt.Errorf("select %s push candidates after %d: %w", q.Destination, q.AfterID, err)
+	}
+	out := make([]contact.ID, len(ids))
+	for i, id := range ids {
+		out[i] = contact.ID(id)
+	}
+	return out, nil
+}
+
+// PushCheck says the push stage finished with one version of a contact.
+type PushCheck struct {
+	ContactID contact.ID
+	// ContactUpdatedAt is the contacts.updated_at of the version pushed.
+	ContactUpdatedAt time.Time
+	// Outcome is one of the PushOutcome constants.
+	Outcome string
+	// Targets is the number of destination records the contact maps to.
+	Targets int
+}
+
+// MarkPushChecked records, in one statement, that destination finished with
+// the given contacts under configHash at now.
+func (s *Store) MarkPushChecked(ctx context.Context, destination, configHash string, runID int64, now time.Time, checks []PushCheck) error {
+	if len(checks) == 0 {
+		return nil
+	}
+	ids := make([]string, len(checks))
+	updated := make([]string, len(checks))
+	outcomes := make([]string, len(checks))
+	targets := make([]string, len(checks))
+	for i, c := range checks {
+		ids[i] = strconv.FormatInt(int64(c.ContactID), 10)
+		updated[i] = c.ContactUpdatedAt.UTC().Format(time.RFC3339Nano)
+		outcomes[i] = c.Outcome
+		targets[i] = strconv.Itoa(c.Targets)
+	}
+	err := s.db.WithContext(ctx).Exec(`
+		INSERT INTO push_contacts (destination, contact_id, contact_updated_at, config_hash, outcome, targets, checked_at, run_id)
+		SELECT ?, u.id, u.updated_at, ?, u.outcome, u.targets, ?, NULLIF(?::bigint, 0)
+		FROM unnest(?::bigint[], ?::timestamptz[], ?::text[], ?::integer[]) AS u (id, updated_at, outcome, targets)
+		ON CONFLICT (destination, contact_id) DO UPDATE SET
+		    contact_updated_at = EXCLUDED.contact_updated_at,
+		    config_hash        = EXCLUDED.config_hash,
+		    outcome            = EXCLUDED.outcome,
+		    targets            = EXCLUDED.targets,
+		    checked_at         = EXCLUDED.checked_at,
+		    run_id             = EXCLUDED.run_id`,
+		destination, configHash, now.UTC(), runID,
+		textArray(ids), textArray(updated), textArray(outcomes), textArray(targets)).Error
+	if err != nil {
+		return fmt.Errorf("mark %d contacts checked for %s: %w", len(checks), destination, err)
+	}
+	return nil
+}
+
+// PushChannel is an Omnichat channel as the push stage needs it.
+type PushChannel struct {
+	Platform  contact.Platform
+	ChannelID string
+	Name      string // omnichat_channels.channel_name
+}
+
+// PushChannels returns the Omnichat channels on the given platforms (all
+// when none is given), keyed by "platform/channel_id".
+func (s *Store) PushChannels(ctx context.Context, platforms ...contact.Platform) (map[string]PushChannel, error) {
+	ps := make([]string, len(platforms))
+	for i, p := range platforms {
+		ps[i] = string(p)
+	}
+	var rows []struct {
+		Platform    string
+		ChannelID   string
+		ChannelName string
+	}
+	err := s.db.WithContext(ctx).Raw(`
+		SELECT platform, channel_id, channel_name FROM omnichat_channels
+		WHERE cardinality(?::text[]) = 0 OR platform = ANY (?::text[])`,
+		textArray(ps), textArray(ps)).Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("load omnichat channels: %w", err)
+	}
+	out := make(map[string]PushChannel, len(rows))
+	for _, r := range rows {
+		out[r.Platform+"/"+r.ChannelID] = PushChannel{Platform: contact.Platform(r.Platform), ChannelID: r.ChannelID, Name: r.ChannelName}
+	}
+	return out, nil
+}
+
+// PushReason is one line of the push summary (view v_push_reasons).
+type PushReason struct {
+	Destination string
+	What        string // adjustment or rejection
+	Kind        string // truncated, dropped, normalised, defaulted; rejected or refused_by_api
+	Reason      string
+	Contacts    int
+	Occurrences int
+}
+
+// PushReasons returns the adjustments and rejections of destination counted
+// by reason, most frequent first.
+func (s *Store) PushReasons(ctx context.Context, destination string) ([]PushReason, error) {
+	var rows []PushReason
+	err := s.db.WithContext(ctx).Raw(`
+		SELECT destination, what, kind, reason, contacts, occurrences FROM v_push_reasons
+		WHERE destination = ? ORDER BY what, occurrences DESC, reason`, destination).Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("load %s push reasons: %w", destination, err)
+	}
+	return rows, nil
+}
+
+// ReadOnly runs fn with a Store bound to one read-only transaction, rolled
+// back at the end: any write fn attempts fails. It is what a dry run reads
+// through. The Store given to fn is not safe for concurrent use.
+func (s *Store) ReadOnly(ctx context.Context, fn func(ro *Store) error) error {
+	errDone := fmt.Errorf("read-only transaction done")
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := fn(&Store{db: tx, sql: s.sql, log: s.log}); err != nil {
+			return err
+		}
+		return errDone // roll back: nothing to keep
+	}, &sql.TxOptions{ReadOnly: true})
+	if err == errDone { //nolint:errorlint // our own sentinel, returned unwrapped
+		return nil
+	}
+	return err
+}
+
+// textArray is a PostgreSQL array literal of text, so a list travels as one
+// parameter (gorm would expand a Go slice into a parenthesised list).
+// Cast it in SQL: ?::text[], ?::bigint[], ?::timestamptz[].
+type textArray []string
+
+// Value implements driver.Valuer.
+func (a textArray) Value() (driver.Value, error) {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, s := range a {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('"')
+		for _, r := range s {
+			if r == '"' || r == '\\' {
+				b.WriteByte('\\')
+			}
+			b.WriteRune(r)
+		}
+		b.WriteByte('"')
+	}
+	b.WriteByte('}')
+	return b.String(), nil
+}

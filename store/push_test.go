@@ -1,0 +1,185 @@
+package store_test
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"crmsync/contact"
+	"crmsync/store"
+	"crmsync/store/storetest"
+)
+
+// seedPushContact inserts a live contact with one identity and returns its id.
+func seedPushContact(t *testing.T, s *store.Store, updated time.Time, id contact.Identity) contact.ID {
+	t.Helper()
+	var cid int64
+	require.NoError(t, s.SQL().QueryRowContext(t.Context(),
+		`INSERT INTO contacts (name, identities, created_at, updated_at) VALUES ('x', 1, $1, $1) RETURNING id`, updated).Scan(&cid))
+	_, err := s.SQL().ExecContext(t.Context(), `
+		INSERT INTO contact_identities (platform, channel_id, user_id, contact_id, first_seen_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $5)`, string(id.Platform), id.ChannelID, id.UserID, cid, updated)
+	require.NoError(t, err)
+	return contact.ID(cid)
+}
+
+func TestStore_SavePushState(t *testing.T) {
+	t.Parallel()
+	s := storetest.New(t)
+	ctx := t.Context()
+	t0 := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
+	id := contact.Identity{Platform: contact.LINE, ChannelID: "1656", UserID: "U1"}
+	a := seedPushContact(t, s, t0, id)
+	b := seedPushContact(t, s, t0, contact.Identity{Platform: contact.LINE, ChannelID: "1656", UserID: "U2"})
+
+	t.Run("RoundTripsAndKeepsFirstPushedAt", func(t *testing.T) {
+		st := store.PushState{
+			Destination: store.DestinationOho, TargetKey: "line/Ubot/U1", ContactID: a, Identity: &id,
+			Payload: json.RawMessage(`{"display_name": "A"}`), PayloadHash: "h1",
+			Adjustments: json.RawMessage(`[{"field":"first_name","kind":"truncated","before":"x","after":"y","reason":"r"}]`),
+			PushedAt:    t0,
+		}
+		require.NoError(t, s.SavePushState(ctx, st))
+		st.Payload, st.PayloadHash, st.PushedAt, st.ContactID = json.RawMessage(`{"display_name": "B"}`), "h2", t0.Add(time.Hour), b
+		require.NoError(t, s.SavePushState(ctx, st))
+
+		got, err := s.PushTargets(ctx, store.DestinationOho, []string{"line/Ubot/U1", "line/Ubot/none"})
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		g := got["line/Ubot/U1"].State
+		require.NotNil(t, g)
+		require.Equal(t, b, g.ContactID, "a save re-points the record at the contact given")
+		require.Equal(t, "h2", g.PayloadHash)
+		require.JSONEq(t, `{"display_name": "B"}`, string(g.Payload))
+		require.True(t, t0.Equal(g.FirstPushedAt), "first_pushed_at %v", g.FirstPushedAt)
+		require.True(t, t0.Add(time.Hour).Equal(g.PushedAt))
+		require.Equal(t, &id, g.Identity)
+		require.Empty(t, g.RemoteID)
+
+		var n int
+		require.NoError(t, s.SQL().QueryRowContext(ctx, `SELECT count(*) FROM v_push_adjustments WHERE kind = 'truncated' AND field = 'first_name'`).Scan(&n))
+		require.Equal(t, 1, n)
+	})
+
+	t.Run("MoveRepointsWithoutTouchingThePayload", func(t *testing.T) {
+		require.NoError(t, s.MovePushState(ctx, store.DestinationOho, []string{"line/Ubot/U1"}, a))
+		got, err := s.PushTargets(ctx, store.DestinationOho, []string{"line/Ubot/U1"})
+		require.NoError(t, err)
+		require.Equal(t, a, got["line/Ubot/U1"].State.ContactID)
+		require.Equal(t, "h2", got["line/Ubot/U1"].State.PayloadHash)
+	})
+}
+
+func TestStore_RecordPushRejections(t *testing.T) {
+	t.Parallel()
+	s := storetest.New(t)
+	ctx := t.Context()
+	t0 := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
+	a := seedPushContact(t, s, t0, contact.Identity{Platform: contact.Facebook, ChannelID: "p1", UserID: "u1"})
+	long := make([]rune, 700)
+	for i := range long {
+		long[i] = 'ก'
+	}
+	v := string(long)
+	r := store.PushRejection{
+		Destination: store.DestinationOho, ContactID: a, TargetKey: "facebook/p1/u1", Field: "first_name", Value: &v,
+		Reason: "Bad request", HTTPStatus: 400, PayloadHash: "h1", At: t0,
+	}
+	require.NoError(t, s.RecordPushRejections(ctx, r))
+	r.At = t0.Add(time.Hour)
+	require.NoError(t, s.RecordPushRejections(ctx, r)) // same refusal again
+	noStatus := r
+	noStatus.HTTPStatus, noStatus.Field, noStatus.Value, noStatus.Reason, noStatus.PayloadHash = 0, "", nil, "no LINE token for channel 1", "h0"
+	require.NoError(t, s.RecordPushRejections(ctx, noStatus))
+
+	var n, seen, valueLen int
+	require.NoError(t, s.SQL().QueryRowContext(ctx, `
+		SELECT count(*), max(times_seen), max(char_length(value)) FROM push_rejections`).Scan(&n, &seen, &valueLen))
+	require.Equal(t, 2, n)
+	require.Equal(t, 2, seen)
+	require.Equal(t, store.MaxRejectionValue, valueLen)
+
+	got, err := s.PushTargets(ctx, store.DestinationOho, []string{"facebook/p1/u1"})
+	require.NoError(t, err)
+	require.Nil(t, got["facebook/p1/u1"].State)
+	require.Equal(t, map[string]bool{"h1": true}, got["facebook/p1/u1"].Refused, "only refusals by the API block a payload")
+
+	reasons, err := s.PushReasons(ctx, store.DestinationOho)
+	require.NoError(t, err)
+	require.Len(t, reasons, 2)
+	require.Equal(t, "rejection", reasons[0].What)
+}
+
+func TestStore_PushCandidates(t *testing.T) {
+	t.Parallel()
+	s := storetest.New(t)
+	ctx := t.Context()
+	t0 := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
+	ids := make([]contact.ID, 5)
+	for i := range ids {
+		ids[i] = seedPushContact(t, s, t0, contact.Identity{Platform: contact.Facebook, ChannelID: "p", UserID: string(rune('a' + i))})
+	}
+	// ids[3] is excluded, ids[4] merged into ids[0].
+	_, err := s.SQL().ExecContext(ctx, `UPDATE contacts SET excluded_from_push = true WHERE id = $1`, int64(ids[3]))
+	require.NoError(t, err)
+	_, err = s.SQL().ExecContext(ctx, `UPDATE contacts SET merged_into = $1 WHERE id = $2`, int64(ids[0]), int64(ids[4]))
+	require.NoError(t, err)
+
+	q := store.PushCandidateQuery{Destination: store.DestinationOho, ConfigHash: "c1", Limit: 10}
+	got, err := s.PushCandidates(ctx, q)
+	require.NoError(t, err)
+	require.Equal(t, ids[:3], got, "live, not excluded, never checked")
+
+	require.NoError(t, s.MarkPushChecked(ctx, store.DestinationOho, "c1", 0, t0.Add(time.Minute), []store.PushCheck{
+		{ContactID: ids[0], ContactUpdatedAt: t0, Outcome: store.PushOutcomePushed, Targets: 1},
+		{ContactID: ids[1], ContactUpdatedAt: t0, Outcome: store.PushOutcomeNoTarget},
+		{ContactID: ids[2], ContactUpdatedAt: t0, Outcome: store.PushOutcomeUnchanged, Targets: 1},
+	}))
+	_, err = s.SQL().ExecContext(ctx, `UPDATE contacts SET updated_at = $1 WHERE id = $2`, t0.Add(time.Hour), int64(ids[2]))
+	require.NoError(t, err)
+
+	tests := []struct {
+		name string
+		give store.PushCandidateQuery
+		want []contact.ID
+	}{
+		{"OnlyTheChangedOne", q, ids[2:3]},
+		{"OtherConfigMeansAll", store.PushCandidateQuery{Destination: store.DestinationOho, ConfigHash: "c2", Limit: 10}, ids[:3]},
+		{"OtherDestinationMeansAll", store.PushCandidateQuery{Destination: store.DestinationOkeybot, ConfigHash: "c1", Limit: 10}, ids[:3]},
+		{"RecheckOldChecks", store.PushCandidateQuery{Destination: store.DestinationOho, ConfigHash: "c1", Limit: 10, RecheckBefore: t0.Add(2 * time.Minute)}, ids[:3]},
+		{"Pages", store.PushCandidateQuery{Destination: store.DestinationOho, ConfigHash: "c2", AfterID: ids[0], Limit: 1}, ids[1:2]},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.PushCandidates(ctx, tt.give)
+			require.NoError(t, err)
+			require.Equal(t, tt.want, got)
+		})
+	}
+
+	var state string
+	require.NoError(t, s.SQL().QueryRowContext(ctx,
+		`SELECT state FROM v_push_status WHERE contact_id = $1 AND destination = 'oho'`, int64(ids[2])).Scan(&state))
+	require.Equal(t, "pending", state)
+}
+
+func TestStore_ReadOnly_refusesWrites(t *testing.T) {
+	t.Parallel()
+	s := storetest.New(t)
+	ctx := t.Context()
+	t0 := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
+	a := seedPushContact(t, s, t0, contact.Identity{Platform: contact.Facebook, ChannelID: "p", UserID: `we"ird\key`})
+	err := s.ReadOnly(ctx, func(ro *store.Store) error {
+		got, err := ro.PushCandidates(ctx, store.PushCandidateQuery{Destination: store.DestinationOho, ConfigHash: "c", Limit: 5})
+		require.NoError(t, err)
+		require.Equal(t, []contact.ID{a}, got)
+		return ro.SavePushState(ctx, store.PushState{Destination: store.DestinationOho, TargetKey: `facebook/p/we"ird\key`,
+			ContactID: a, Payload: json.RawMessage(`{}`), PayloadHash: "h", PushedAt: t0})
+	})
+	require.ErrorContains(t, err, "read-only transaction")
+	got, err := s.PushTargets(ctx, store.DestinationOho, []string{`facebook/p/we"ird\key`})
+	require.NoError(t, err)
+	require.Empty(t, got)
+}
