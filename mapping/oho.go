@@ -132,11 +132,11 @@ func (r *ohoRun) firstFit(field string, max int, fbs ...fallback) (string, bool)
 		if out, _ := Fit(fb.value, max); out == "" {
 			continue
 		}
-		out := fitText(&r.cs, field, fb.value, max)
 		if fb.why != "" {
+			out, _ := Fit(fb.value, max)
 			r.cs.add(field, Defaulted, "", out, fb.why)
 		}
-		return out, true
+		return fitText(&r.cs, field, fb.value, max), true
 	}
 	return "", false
 }
@@ -279,7 +279,7 @@ func (r *ohoRun) build(t OhoTarget) OhoContact {
 
 	p.Attributes = r.attributes()
 	tags := cleanTags(&r.cs, "tags", in.c.Tags)
-	p.Tags = chooseTags(&r.cs, "tags", in, tags, c.oho.tags, c.priority, ohoTagsLimit.Max, "Oho tags")
+	p.Tags = chooseTags(&r.cs, "tags", in, tags, c.oho.tags, c.priority, ohoTagsLimit.Max)
 	p.Labels = chooseLabels(&r.cs, in, tags, c.oho.labels, c.priority)
 	if p.Attributes == nil {
 		p.Attributes = []OhoAttribute{}

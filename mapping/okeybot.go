@@ -74,7 +74,7 @@ func (m *Mapper) ToOkeybot(c contact.Contact, id contact.Identity, last OkeybotC
 	var plan OkeybotPlan
 	plan.Desired.CustomFields = m.okeybotFields(&cs, in)
 	tags := cleanTags(&cs, "tags", c.Tags)
-	plan.Desired.Tags = chooseTags(&cs, "tags", in, tags, m.c.okeybot.tags, m.c.priority, 0, "Okeybot tags")
+	plan.Desired.Tags = chooseTags(&cs, "tags", in, tags, m.c.okeybot.tags, m.c.priority, 0)
 
 	// Fields: changed or cleared, sorted by name.
 	// Entries of last that are not clean text cannot have come from mapping

@@ -58,8 +58,8 @@ func newCandidate(priority []pattern, name string, applied time.Time) candidate 
 
 // choose orders the candidates, keeps the first of each Key, keeps at most
 // max (max ≤ 0: all) and returns the kept names sorted by bytes. Every
-// candidate left out is recorded as Dropped under field.
-func choose(cs *changes, field string, cands []candidate, max int, what string) []string {
+// candidate left out is recorded as Dropped under field ("tags" or "labels").
+func choose(cs *changes, field string, cands []candidate, max int) []string {
 	slices.SortStableFunc(cands, compareCandidates)
 	seen := map[string]string{}
 	var kept []string
@@ -72,7 +72,7 @@ func choose(cs *changes, field string, cands []candidate, max int, what string) 
 		}
 		seen[c.key] = c.name
 		if max > 0 && len(kept) == max {
-			cs.add(field, Dropped, c.name, "", fmt.Sprintf("%s keeps at most %d; lower in tag_priority, recency and name order", what, max))
+			cs.add(field, Dropped, c.name, "", fmt.Sprintf("Oho keeps at most %d %s; lower in tag_priority, then recency, then name", max, field))
 			continue
 		}
 		kept = append(kept, c.name)
@@ -83,7 +83,7 @@ func choose(cs *changes, field string, cands []candidate, max int, what string) 
 
 // chooseTags selects the tags for a destination: master tags passing the
 // include and exclude patterns, plus the fact tags that hold.
-func chooseTags(cs *changes, field string, in *input, tags []contact.Tag, r tagRules, priority []pattern, max int, what string) []string {
+func chooseTags(cs *changes, field string, in *input, tags []contact.Tag, r tagRules, priority []pattern, max int) []string {
 	var cands []candidate
 	for _, t := range tags {
 		k := Key(t.Name)
@@ -100,7 +100,7 @@ func chooseTags(cs *changes, field string, in *input, tags []contact.Tag, r tagR
 			cands = append(cands, newCandidate(priority, ft.tag, time.Time{}))
 		}
 	}
-	return choose(cs, field, cands, max, what)
+	return choose(cs, field, cands, max)
 }
 
 // chooseLabels applies the label rules: tags matching a pattern rule become
@@ -125,5 +125,5 @@ func chooseLabels(cs *changes, in *input, tags []contact.Tag, rules []labelRule,
 			cands = append(cands, newCandidate(priority, name, t.AppliedAt))
 		}
 	}
-	return choose(cs, "labels", cands, ohoLabelsLimit.Max, "Oho labels")
+	return choose(cs, "labels", cands, ohoLabelsLimit.Max)
 }

@@ -98,12 +98,15 @@ func Key(s string) string {
 	return norm.NFC.String(s)
 }
 
-// fitText runs Fit on the value of field and records what it did.
+// fitText runs Fit on the value of field and records what it did, step by step.
 // Before values that contain invalid UTF-8 or control characters are
 // recorded Go-quoted (strconv.Quote), so the change itself is clean text.
 func fitText(cs *changes, field, s string, max int) string {
 	out, f := Fit(s, max)
-	if !f.Changed() {
+	if !f.Changed() || (out == "" && !f.Truncated) {
+		// Nothing done, or nothing there: a text of only space and control
+		// characters is empty, which callers treat as absent (and record as
+		// dropped where a value was expected).
 		return out
 	}
 	cur := s
