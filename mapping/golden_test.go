@@ -63,7 +63,7 @@ func messy() contact.Contact {
 			{Key: "long", Value: "x", DisplayName: strings.Repeat("˚♡̴", 40)},
 			{Key: "dob", Value: "๒๙/๑๑/๒๕๔๑", DisplayName: "วันเกิด"},
 		},
-		Facts: contact.Facts{LastCustomerMessageAt: now.Add(-40 * 24 * time.Hour), MessagesTotal: 1, FirstMessageAt: now.Add(-40 * 24 * time.Hour)},
+		Facts:      contact.Facts{LastCustomerMessageAt: now.Add(-40 * 24 * time.Hour), MessagesTotal: 1, FirstMessageAt: now.Add(-40 * 24 * time.Hour)},
 		Identities: []contact.Profile{{Identity: lineID}},
 	}
 	for i := range 24 {
