@@ -58,7 +58,7 @@ COMMENT ON COLUMN omnichat_contacts.unsubscribed_at   IS 'When the user unsubscr
 COMMENT ON COLUMN omnichat_contacts.last_message_at   IS 'Omnichat lastMessageTime.';
 COMMENT ON COLUMN omnichat_contacts.tags              IS 'Tags on the contact in Omnichat at updated_at.';
 COMMENT ON COLUMN omnichat_contacts.custom_attributes IS 'Custom attributes as a JSON array of {key, value, type, displayName}.';
-COMMENT ON COLUMN omnichat_contacts.updated_at        IS 'Omnichat updatedAt of this version.';
+COMMENT ON COLUMN omnichat_contacts.updated_at        IS 'Omnichat updatedAt of this version; when Omnichat sent none, the start of the pull window that returned the contact (the API matched it as updated at or after that time).';
 COMMENT ON COLUMN omnichat_contacts.raw               IS 'The contact object as received.';
 COMMENT ON COLUMN omnichat_contacts.first_pulled_at   IS 'When a pull first stored the contact.';
 COMMENT ON COLUMN omnichat_contacts.last_changed_at   IS 'When a pull last changed the row (a re-read of the same version changes nothing).';
@@ -130,6 +130,9 @@ COMMENT ON COLUMN omnichat_messages.media_url        IS 'URL of the media, when 
 COMMENT ON COLUMN omnichat_messages.raw              IS 'The message object as received (sender phone and email stay here only).';
 COMMENT ON COLUMN omnichat_messages.pulled_at        IS 'When a pull first stored the message.';
 
+-- Incremental pulls start from the end of the last done window of each stream and scope.
+CREATE INDEX sync_windows_done_end_idx ON sync_windows (stream, scope, window_end) WHERE status = 'done';
+
 -- Identities whose raw rows changed since reconcile last ran. Pull adds to it in the same
 -- transaction as the rows it writes; reconcile removes what it has processed.
 CREATE TABLE reconcile_queue (
@@ -147,6 +150,7 @@ COMMENT ON COLUMN reconcile_queue.user_id    IS 'User id of the changed identity
 COMMENT ON COLUMN reconcile_queue.queued_at  IS 'When the identity was first queued.';
 
 -- +goose Down
+DROP INDEX sync_windows_done_end_idx;
 DROP TABLE reconcile_queue;
 DROP TABLE omnichat_messages;
 DROP TABLE omnichat_tagging_logs;
