@@ -67,7 +67,7 @@ func TestStore_WriteMessagesPage(t *testing.T) {
 	rows := []store.MessageRow{
 		pullMessage("m2", "u1", `{"id":"m2"}`),
 		pullMessage("m1", "u1", `{"id":"m1"}`),
-		pullMessage("m3", "", `{"id":"m3"}`), // no customer: stored, not queued
+		pullMessage("m3", "", `{"id":"m3"}`),   // no customer: stored, not queued
 		pullMessage("m1", "u1", `{"id":"m1"}`), // duplicate within the page
 	}
 
