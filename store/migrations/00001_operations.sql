@@ -5,6 +5,7 @@ CREATE TABLE sync_runs (
     id          bigserial   PRIMARY KEY,
     job         text        NOT NULL,
     trigger     text        NOT NULL CHECK (trigger IN ('schedule', 'manual', 'backfill', 'catch-up', 'demo')),
+    scheduled_for timestamptz,
     status      text        NOT NULL DEFAULT 'running'
                             CHECK (status IN ('running', 'ok', 'failed', 'skipped', 'interrupted')),
     started_at  timestamptz NOT NULL DEFAULT now(),
@@ -15,15 +16,20 @@ CREATE TABLE sync_runs (
     pid         integer     NOT NULL DEFAULT 0
 );
 CREATE INDEX sync_runs_job_started_idx ON sync_runs (job, started_at DESC);
+-- One run per job and schedule tick across every process: a second replica
+-- that reaches the same tick records a skipped run instead.
+CREATE UNIQUE INDEX sync_runs_tick_key ON sync_runs (job, scheduled_for)
+    WHERE scheduled_for IS NOT NULL AND status <> 'skipped';
 
 COMMENT ON TABLE  sync_runs IS 'One row per job run (scheduled, manual, backfill, catch-up or demo), written when the run starts and finished when it ends.';
 COMMENT ON COLUMN sync_runs.id          IS 'Run id; log lines carry it as run_id.';
 COMMENT ON COLUMN sync_runs.job         IS 'Job name from jobs.yaml (e.g. omnichat_to_oho_contacts), or the step name for a one-off command.';
 COMMENT ON COLUMN sync_runs.trigger     IS 'What started the run: schedule, manual (crmsync run), backfill, catch-up (missed while down) or demo.';
-COMMENT ON COLUMN sync_runs.status      IS 'running while in progress; then ok, failed (error set), skipped (another process held the job lock) or interrupted (stopped by a signal).';
+COMMENT ON COLUMN sync_runs.scheduled_for IS 'The schedule tick the run is for (trigger schedule or catch-up); NULL for manual and backfill runs. At most one run per job and tick is not skipped.';
+COMMENT ON COLUMN sync_runs.status      IS 'running while in progress; then ok, failed (error set; also a run whose process died, found by the next run of the job), skipped (another process held the job lock, or had already run this tick) or interrupted (stopped by a signal; units in hand were committed).';
 COMMENT ON COLUMN sync_runs.started_at  IS 'When the run started.';
 COMMENT ON COLUMN sync_runs.finished_at IS 'When the run ended; NULL while running or if the process died.';
-COMMENT ON COLUMN sync_runs.counts      IS 'Counters per step, e.g. {"pull_messages": {"pages": 12, "rows": 1180, "requests": 12, "rate_limited": 0, "rejections": 0}}.';
+COMMENT ON COLUMN sync_runs.counts      IS 'Counters per step that ran, e.g. {"pull_messages": {"pages": 12, "rows": 1180, "requests": 12, "rate_limited": 0, "rejections": 0, "duration_ms": 5321}}; pages, rows, requests, rate_limited, rejections and duration_ms are always present, steps may add their own keys. Updated after each step.';
 COMMENT ON COLUMN sync_runs.error       IS 'The error that ended the run, when status is failed or interrupted.';
 COMMENT ON COLUMN sync_runs.host        IS 'Host name of the process that ran it.';
 COMMENT ON COLUMN sync_runs.pid         IS 'Process id of the process that ran it.';
