@@ -19,6 +19,7 @@ CREATE TABLE contacts (
 );
 CREATE INDEX contacts_updated_idx ON contacts (updated_at, id) WHERE merged_into IS NULL;
 CREATE INDEX contacts_merged_into_idx ON contacts (merged_into) WHERE merged_into IS NOT NULL;
+CREATE INDEX contacts_overridden_idx ON contacts (id) WHERE pinned_fields <> '{}' OR excluded_from_push;
 
 COMMENT ON TABLE  contacts IS 'Master record: one row per person, linked from one or more identities (contact_identities). The id is stable across runs; a contact merged into another stays as a tombstone with merged_into set, so nothing that references it is orphaned.';
 COMMENT ON COLUMN contacts.id                 IS 'Stable contact id. When two contacts merge the older (smaller) id survives.';
@@ -118,30 +119,28 @@ CREATE TABLE contact_facts (
     bot_messages_total       integer     NOT NULL DEFAULT 0,
     bot_messages_7d          integer     NOT NULL DEFAULT 0,
     bot_messages_30d         integer     NOT NULL DEFAULT 0,
-    channels                 text[]      NOT NULL DEFAULT '{}',
-    as_of                    timestamptz NOT NULL
+    channels                 text[]      NOT NULL DEFAULT '{}'
 );
 
-COMMENT ON TABLE  contact_facts IS 'Facts derived from the chat history (omnichat_messages) of all of a live contact''s identities. The 7- and 30-day counts are as of the reconcile run in as_of: windows (as_of - 7 days, as_of] and (as_of - 30 days, as_of].';
+COMMENT ON TABLE  contact_facts IS 'Facts derived from the chat history (omnichat_messages) of all of a live contact''s identities. The 7- and 30-day counts are as of the last reconcile run (reconcile_state.as_of): windows (as_of - 7 days, as_of] and (as_of - 30 days, as_of]; every run refreshes the counts that time moved.';
 COMMENT ON COLUMN contact_facts.contact_id               IS 'The contact (contacts.id).';
 COMMENT ON COLUMN contact_facts.first_message_at         IS 'Time of the contact''s first message of any sender type; NULL when it has none.';
 COMMENT ON COLUMN contact_facts.last_message_at          IS 'Time of the last message of any sender type.';
 COMMENT ON COLUMN contact_facts.last_customer_message_at IS 'Time of the last message the customer sent (sender_type customer).';
 COMMENT ON COLUMN contact_facts.last_agent_message_at    IS 'Time of the last message a human agent sent (sender_type agent; bots not included).';
 COMMENT ON COLUMN contact_facts.messages_total           IS 'All messages in the contact''s conversations, any sender type.';
-COMMENT ON COLUMN contact_facts.messages_7d              IS 'Messages in the 7 days up to as_of.';
-COMMENT ON COLUMN contact_facts.messages_30d             IS 'Messages in the 30 days up to as_of.';
+COMMENT ON COLUMN contact_facts.messages_7d              IS 'Messages in the 7 days up to reconcile_state.as_of.';
+COMMENT ON COLUMN contact_facts.messages_30d             IS 'Messages in the 30 days up to reconcile_state.as_of.';
 COMMENT ON COLUMN contact_facts.customer_messages_total  IS 'Messages with sender_type customer.';
-COMMENT ON COLUMN contact_facts.customer_messages_7d     IS 'Customer messages in the 7 days up to as_of.';
-COMMENT ON COLUMN contact_facts.customer_messages_30d    IS 'Customer messages in the 30 days up to as_of.';
+COMMENT ON COLUMN contact_facts.customer_messages_7d     IS 'Customer messages in the 7 days up to reconcile_state.as_of.';
+COMMENT ON COLUMN contact_facts.customer_messages_30d    IS 'Customer messages in the 30 days up to reconcile_state.as_of.';
 COMMENT ON COLUMN contact_facts.agent_messages_total     IS 'Messages with sender_type agent.';
-COMMENT ON COLUMN contact_facts.agent_messages_7d        IS 'Agent messages in the 7 days up to as_of.';
-COMMENT ON COLUMN contact_facts.agent_messages_30d       IS 'Agent messages in the 30 days up to as_of.';
+COMMENT ON COLUMN contact_facts.agent_messages_7d        IS 'Agent messages in the 7 days up to reconcile_state.as_of.';
+COMMENT ON COLUMN contact_facts.agent_messages_30d       IS 'Agent messages in the 30 days up to reconcile_state.as_of.';
 COMMENT ON COLUMN contact_facts.bot_messages_total       IS 'Messages with sender_type bot or ai-chat.';
-COMMENT ON COLUMN contact_facts.bot_messages_7d          IS 'Bot and AI messages in the 7 days up to as_of.';
-COMMENT ON COLUMN contact_facts.bot_messages_30d         IS 'Bot and AI messages in the 30 days up to as_of.';
+COMMENT ON COLUMN contact_facts.bot_messages_7d          IS 'Bot and AI messages in the 7 days up to reconcile_state.as_of.';
+COMMENT ON COLUMN contact_facts.bot_messages_30d         IS 'Bot and AI messages in the 30 days up to reconcile_state.as_of.';
 COMMENT ON COLUMN contact_facts.channels                 IS 'Channels with messages, as sorted "platform/channel_id" strings.';
-COMMENT ON COLUMN contact_facts.as_of                    IS 'The reconcile run clock the 7- and 30-day windows end at.';
 
 CREATE TABLE contact_merges (
     id              bigserial   PRIMARY KEY,
@@ -165,17 +164,17 @@ COMMENT ON COLUMN contact_merges.merged_at       IS 'When the merge happened (th
 CREATE TABLE contact_splits (
     id              bigserial   PRIMARY KEY,
     from_contact_id bigint      NOT NULL REFERENCES contacts (id),
-    new_contact_id  bigint      NOT NULL REFERENCES contacts (id),
+    to_contact_id   bigint      NOT NULL REFERENCES contacts (id),
     identities      integer     NOT NULL,
     split_at        timestamptz NOT NULL
 );
 CREATE INDEX contact_splits_from_idx ON contact_splits (from_contact_id);
 
-COMMENT ON TABLE  contact_splits IS 'One row per split: identities of a contact no longer linked (a key changed or was held back). The part holding the contact''s oldest identity keeps the id; each other part gets a new id recorded here.';
+COMMENT ON TABLE  contact_splits IS 'One row per split: identities of a contact no longer linked to the rest (a key changed or was held back). The part holding the contact''s oldest identity keeps the id; each other part moves to a new contact (or to the contact it now links to), recorded here.';
 COMMENT ON COLUMN contact_splits.id              IS 'Surrogate key.';
 COMMENT ON COLUMN contact_splits.from_contact_id IS 'The contact the identities left (it keeps its id).';
-COMMENT ON COLUMN contact_splits.new_contact_id  IS 'The contact created for the part that left.';
-COMMENT ON COLUMN contact_splits.identities      IS 'How many identities moved from from_contact_id to new_contact_id.';
+COMMENT ON COLUMN contact_splits.to_contact_id   IS 'The contact the part that left now belongs to: a new contact, or an existing one it links to.';
+COMMENT ON COLUMN contact_splits.identities      IS 'How many identities moved from from_contact_id to to_contact_id.';
 COMMENT ON COLUMN contact_splits.split_at        IS 'When the split happened (the run''s clock).';
 
 CREATE TABLE contact_overrides (
@@ -203,7 +202,7 @@ COMMENT ON COLUMN contact_overrides.note       IS 'Why the override exists.';
 COMMENT ON COLUMN contact_overrides.created_by IS 'Who wrote it (defaults to the database user).';
 COMMENT ON COLUMN contact_overrides.created_at IS 'When it was written; among pins of the same field the latest wins.';
 
-CREATE TABLE held_back_keys (
+CREATE TABLE shared_keys (
     kind          text        NOT NULL CHECK (kind IN ('member_id', 'phone', 'email')),
     value         text        NOT NULL,
     identities    integer     NOT NULL,
@@ -212,12 +211,12 @@ CREATE TABLE held_back_keys (
     PRIMARY KEY (kind, value)
 );
 
-COMMENT ON TABLE  held_back_keys IS 'Link keys shared by more identities than the configured ceiling (e.g. a shop''s own phone typed into hundreds of contacts). They do not link identities; listed here for review.';
-COMMENT ON COLUMN held_back_keys.kind          IS 'member_id, phone or email.';
-COMMENT ON COLUMN held_back_keys.value         IS 'The normalised key value.';
-COMMENT ON COLUMN held_back_keys.identities    IS 'How many identities carry the key.';
-COMMENT ON COLUMN held_back_keys.first_held_at IS 'When reconcile first held the key back (the run''s clock).';
-COMMENT ON COLUMN held_back_keys.updated_at    IS 'When the row last changed.';
+COMMENT ON TABLE  shared_keys IS 'Link keys shared by more identities than the configured ceiling (e.g. a shop''s own phone typed into hundreds of contacts). They do not link identities; listed here for review.';
+COMMENT ON COLUMN shared_keys.kind          IS 'member_id, phone or email.';
+COMMENT ON COLUMN shared_keys.value         IS 'The normalised key value.';
+COMMENT ON COLUMN shared_keys.identities    IS 'How many identities carry the key.';
+COMMENT ON COLUMN shared_keys.first_held_at IS 'When reconcile first held the key back (the run''s clock).';
+COMMENT ON COLUMN shared_keys.updated_at    IS 'When the row last changed.';
 
 CREATE TABLE phone_numbers (
     raw           text        NOT NULL,
@@ -255,7 +254,7 @@ COMMENT ON COLUMN reconcile_state.default_region     IS 'Default phone region in
 -- +goose Down
 DROP TABLE reconcile_state;
 DROP TABLE phone_numbers;
-DROP TABLE held_back_keys;
+DROP TABLE shared_keys;
 DROP TABLE contact_overrides;
 DROP TABLE contact_splits;
 DROP TABLE contact_merges;

@@ -1,0 +1,315 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+)
+
+// reconcileLockKey is the advisory lock one reconcile run holds for its whole
+// transaction, so two runs (in one process or several) take turns.
+const reconcileLockKey = 7370101
+
+// Link key kinds, as stored in shared_keys.kind and contact_merges.key_kind.
+const (
+	KeyMemberID = "member_id"
+	KeyPhone    = "phone"
+	KeyEmail    = "email"
+)
+
+// LinkKeys lists every link key kind, in a fixed order.
+var LinkKeys = []string{KeyMemberID, KeyPhone, KeyEmail}
+
+// emailPattern is the test an email must pass, after trimming and
+// lower-casing, to be a link key: something@something.something, without
+// spaces or a second @. docs/analysts.md quotes it.
+const emailPattern = `^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$`
+
+// ReconcileConfig is what a reconcile run links identities by.
+type ReconcileConfig struct {
+	LinkKeys         []string // some of KeyMemberID, KeyPhone, KeyEmail
+	SharedKeyCeiling int      // a key on more identities than this does not link
+	DefaultRegion    string   // phone region for numbers without a country code, e.g. "TH"
+}
+
+func (c ReconcileConfig) equal(o ReconcileConfig) bool {
+	a, b := slices.Clone(c.LinkKeys), slices.Clone(o.LinkKeys)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b) && c.SharedKeyCeiling == o.SharedKeyCeiling && c.DefaultRegion == o.DefaultRegion
+}
+
+func (c ReconcileConfig) links(kind string) bool { return slices.Contains(c.LinkKeys, kind) }
+
+// ReconcileState is what the last committed reconcile run used (table
+// reconcile_state).
+type ReconcileState struct {
+	AsOf       time.Time // the run's clock
+	FullAsOf   time.Time // the clock of the last full rebuild; zero if none
+	FinishedAt time.Time
+	Config     ReconcileConfig
+}
+
+// NeedsFull reports whether a run with cfg must rebuild everything: no run
+// has committed yet, or the link settings changed since.
+func (st ReconcileState) NeedsFull(cfg ReconcileConfig) bool {
+	return st.AsOf.IsZero() || !st.Config.equal(cfg)
+}
+
+// ReconcileTx is one reconcile run: a transaction holding the reconcile
+// advisory lock. Its methods are the run's set-based steps, in the order
+// package sync/reconcile calls them; each works on temporary tables that
+// live until the transaction ends.
+type ReconcileTx struct {
+	tx  pgx.Tx
+	now time.Time
+}
+
+// ErrReconcileAborted is returned by Reconcile when fn asked for a rollback.
+var ErrReconcileAborted = errors.New("reconcile rolled back")
+
+// Reconcile runs fn in one transaction that holds the reconcile advisory
+// lock (waiting for another run to finish first). now is the run's clock:
+// every timestamp the run writes is now. The transaction commits when fn
+// returns nil and rolls back otherwise, so a crash or an error leaves the
+// master tables and reconcile_queue as they were.
+func (s *Store) Reconcile(ctx context.Context, now time.Time, fn func(ctx context.Context, rt *ReconcileTx) error) error {
+	conn, err := s.sql.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("reconcile: connect: %w", err)
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		sc, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("reconcile: driver connection is %T, want pgx", dc)
+		}
+		tx, err := sc.Conn().Begin(ctx)
+		if err != nil {
+			return fmt.Errorf("reconcile: begin: %w", err)
+		}
+		defer tx.Rollback(context.Background()) //nolint:errcheck // no-op after commit
+		for _, q := range []string{
+			`SET LOCAL work_mem = '256MB'`,
+			`SET LOCAL temp_buffers = '256MB'`,
+			fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d)`, reconcileLockKey),
+		} {
+			if _, err := tx.Exec(ctx, q); err != nil {
+				return fmt.Errorf("reconcile: prepare transaction: %w", err)
+			}
+		}
+		if err := fn(ctx, &ReconcileTx{tx: tx, now: now}); err != nil {
+			return err
+		}
+		if err := tx.Commit(ctx); err != nil {
+			return fmt.Errorf("reconcile: commit: %w", err)
+		}
+		return nil
+	})
+}
+
+// exec runs one statement, wrapping an error with what.
+func (r *ReconcileTx) exec(ctx context.Context, what, q string, args ...any) (int64, error) {
+	tag, err := r.tx.Exec(ctx, q, args...)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", what, err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// execAll runs argument-free statements in order.
+func (r *ReconcileTx) execAll(ctx context.Context, what string, stmts ...string) error {
+	for _, q := range stmts {
+		if _, err := r.exec(ctx, what, q); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *ReconcileTx) count(ctx context.Context, what, q string, args ...any) (int, error) {
+	var n int
+	if err := r.tx.QueryRow(ctx, q, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("%s: %w", what, err)
+	}
+	return n, nil
+}
+
+// State returns the state the last committed run left; zero when none.
+func (r *ReconcileTx) State(ctx context.Context) (ReconcileState, error) {
+	var st ReconcileState
+	var full *time.Time
+	err := r.tx.QueryRow(ctx, `
+		SELECT as_of, full_as_of, finished_at, link_keys, shared_key_ceiling, default_region
+		FROM reconcile_state WHERE id = 1`).
+		Scan(&st.AsOf, &full, &st.FinishedAt, &st.Config.LinkKeys, &st.Config.SharedKeyCeiling, &st.Config.DefaultRegion)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ReconcileState{}, nil
+	}
+	if err != nil {
+		return ReconcileState{}, fmt.Errorf("read reconcile state: %w", err)
+	}
+	if full != nil {
+		st.FullAsOf = *full
+	}
+	return st, nil
+}
+
+// SaveState records the run as the last committed one (it commits with the
+// run).
+func (r *ReconcileTx) SaveState(ctx context.Context, cfg ReconcileConfig, full bool) error {
+	_, err := r.tx.Exec(ctx, `
+		INSERT INTO reconcile_state (id, as_of, full_as_of, finished_at, link_keys, shared_key_ceiling, default_region)
+		VALUES (1, $1, CASE WHEN $2 THEN $1::timestamptz END, clock_timestamp(), $3, $4, $5)
+		ON CONFLICT (id) DO UPDATE SET
+			as_of = EXCLUDED.as_of,
+			full_as_of = COALESCE(EXCLUDED.full_as_of, reconcile_state.full_as_of),
+			finished_at = EXCLUDED.finished_at,
+			link_keys = EXCLUDED.link_keys,
+			shared_key_ceiling = EXCLUDED.shared_key_ceiling,
+			default_region = EXCLUDED.default_region`,
+		r.now, full, cfg.LinkKeys, cfg.SharedKeyCeiling, cfg.DefaultRegion)
+	if err != nil {
+		return fmt.Errorf("save reconcile state: %w", err)
+	}
+	return nil
+}
+
+// TakeQueue removes every row of reconcile_queue into the run's work list
+// (temporary table rq) and returns how many. The rows are gone only if the
+// run commits; a pull that queues one of them again meanwhile waits for the
+// run to end and then queues it afresh, so no change is lost.
+func (r *ReconcileTx) TakeQueue(ctx context.Context) (int, error) {
+	if err := r.execAll(ctx, "take reconcile queue",
+		`CREATE TEMP TABLE rq (platform text, channel_id text, user_id text, PRIMARY KEY (platform, channel_id, user_id)) ON COMMIT DROP`,
+		`WITH d AS (DELETE FROM reconcile_queue RETURNING platform, channel_id, user_id)
+		 INSERT INTO rq SELECT DISTINCT platform, channel_id, user_id FROM d`,
+		`ANALYZE rq`,
+	); err != nil {
+		return 0, err
+	}
+	return r.count(ctx, "take reconcile queue", `SELECT count(*) FROM rq`)
+}
+
+// PendingPhones returns the distinct raw phones of the queued identities
+// (every contact when full) that phone_numbers does not know yet for region.
+func (r *ReconcileTx) PendingPhones(ctx context.Context, region string, full bool) ([]string, error) {
+	q := `SELECT DISTINCT c.phone FROM omnichat_contacts c JOIN rq USING (platform, channel_id, user_id)
+		WHERE c.phone <> '' AND NOT EXISTS (SELECT 1 FROM phone_numbers p WHERE p.raw = c.phone AND p.region = $1)`
+	if full {
+		q = `SELECT DISTINCT c.phone FROM omnichat_contacts c
+		WHERE c.phone <> '' AND NOT EXISTS (SELECT 1 FROM phone_numbers p WHERE p.raw = c.phone AND p.region = $1)`
+	}
+	rows, err := r.tx.Query(ctx, q, region)
+	if err != nil {
+		return nil, fmt.Errorf("list phones to normalise: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("list phones to normalise: %w", err)
+	}
+	return out, nil
+}
+
+// PhoneNumber is one row of the phone lookup: a raw phone and its E.164
+// form ("" when it is not a valid number).
+type PhoneNumber struct {
+	Raw, E164 string
+}
+
+// SavePhones adds normalised phones for region to phone_numbers with one COPY.
+func (r *ReconcileTx) SavePhones(ctx context.Context, region string, phones []PhoneNumber) error {
+	if len(phones) == 0 {
+		return nil
+	}
+	_, err := r.tx.CopyFrom(ctx, pgx.Identifier{"phone_numbers"}, []string{"raw", "region", "e164", "normalised_at"},
+		pgx.CopyFromSlice(len(phones), func(i int) ([]any, error) {
+			return []any{phones[i].Raw, region, phones[i].E164, r.now}, nil
+		}))
+	if err != nil {
+		return fmt.Errorf("save normalised phones: %w", err)
+	}
+	return nil
+}
+
+// IdentityStats counts what SyncIdentities did.
+type IdentityStats struct {
+	New         int // identities seen for the first time
+	KeysChanged int // existing identities whose link keys or profile presence changed
+}
+
+// identityKeysSQL computes an identity's link keys from its raw contact row
+// (alias c, joined by identityKeysJoin to alias i; $1 is the region).
+const identityKeysSQL = `
+	(c.user_id IS NOT NULL) AS has_profile,
+	COALESCE(btrim(c.member_id), '') AS member_id,
+	CASE WHEN lower(btrim(c.email)) ~ '` + emailPattern + `' THEN lower(btrim(c.email)) ELSE '' END AS email,
+	COALESCE(p.e164, '') AS phone_e164`
+
+const identityKeysJoin = `
+	LEFT JOIN omnichat_contacts c ON c.platform = i.platform AND c.channel_id = i.channel_id AND c.user_id = i.user_id
+	LEFT JOIN phone_numbers p ON p.raw = c.phone AND p.region = $1`
+
+// SyncIdentities adds the identities seen for the first time (from the
+// queue, or from every raw table when full) with their link keys, and
+// recomputes the keys of the queued existing ones (all when full). New
+// identities get ids in (platform, channel_id, user_id) order, so the same
+// history always gives the same ids. Old and new keys stay in temporary
+// table wk for HoldBackKeys.
+func (r *ReconcileTx) SyncIdentities(ctx context.Context, region string, full bool) (IdentityStats, error) {
+	var st IdentityStats
+	work := `JOIN rq USING (platform, channel_id, user_id)`
+	src := `SELECT platform, channel_id, user_id FROM rq q
+		WHERE user_id <> '' AND (
+		   EXISTS (SELECT 1 FROM omnichat_contacts c WHERE (c.platform, c.channel_id, c.user_id) = (q.platform, q.channel_id, q.user_id))
+		OR EXISTS (SELECT 1 FROM omnichat_messages m WHERE (m.platform, m.channel_id, m.customer_user_id) = (q.platform, q.channel_id, q.user_id))
+		OR EXISTS (SELECT 1 FROM omnichat_tagging_logs l WHERE (l.platform, l.channel_id, l.user_id) = (q.platform, q.channel_id, q.user_id)))`
+	if full {
+		work = ``
+		src = `SELECT platform, channel_id, user_id FROM omnichat_contacts WHERE user_id <> ''
+		UNION SELECT platform, channel_id, customer_user_id FROM omnichat_messages WHERE customer_user_id <> ''
+		UNION SELECT platform, channel_id, user_id FROM omnichat_tagging_logs WHERE user_id <> ''`
+	}
+	if _, err := r.exec(ctx, "sync identities", `
+		CREATE TEMP TABLE wk ON COMMIT DROP AS
+		SELECT i.id, false AS is_new, i.has_profile AS old_has_profile, i.member_id AS old_member_id,
+		       i.email AS old_email, i.phone_e164 AS old_phone_e164, `+identityKeysSQL+`
+		FROM contact_identities i `+work+identityKeysJoin, region); err != nil {
+		return st, err
+	}
+	n, err := r.exec(ctx, "add new identities", `
+		WITH ins AS (
+			INSERT INTO contact_identities (platform, channel_id, user_id, has_profile, member_id, email, phone_e164, first_seen_at, updated_at)
+			SELECT i.platform, i.channel_id, i.user_id, `+identityKeysSQL+`, $2, $2
+			FROM (`+src+`) i `+identityKeysJoin+`
+			WHERE NOT EXISTS (SELECT 1 FROM contact_identities x
+			                  WHERE x.platform = i.platform AND x.channel_id = i.channel_id AND x.user_id = i.user_id)
+			ORDER BY i.platform, i.channel_id, i.user_id
+			RETURNING id, has_profile, member_id, email, phone_e164)
+		INSERT INTO wk (id, is_new, old_has_profile, old_member_id, old_email, old_phone_e164, has_profile, member_id, email, phone_e164)
+		SELECT id, true, false, '', '', '', has_profile, member_id, email, phone_e164 FROM ins`, region, r.now)
+	if err != nil {
+		return st, err
+	}
+	st.New = int(n)
+	n, err = r.exec(ctx, "update identity keys", `
+		UPDATE contact_identities i
+		SET has_profile = w.has_profile, member_id = w.member_id, email = w.email, phone_e164 = w.phone_e164, updated_at = $1
+		FROM wk w
+		WHERE i.id = w.id AND NOT w.is_new
+		  AND (w.has_profile, w.member_id, w.email, w.phone_e164) IS DISTINCT FROM
+		      (w.old_has_profile, w.old_member_id, w.old_email, w.old_phone_e164)`, r.now)
+	if err != nil {
+		return st, err
+	}
+	st.KeysChanged = int(n)
+	if err := r.execAll(ctx, "sync identities", `ALTER TABLE wk ADD PRIMARY KEY (id)`, `ANALYZE wk`); err != nil {
+		return st, err
+	}
+	return st, nil
+}

@@ -1,0 +1,252 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// MasterStats counts what RebuildContacts did.
+type MasterStats struct {
+	Recomputed int // contacts whose master record was recomputed
+	Changed    int // of those, contacts whose record really changed (updated_at moved)
+}
+
+// byRecency orders an identity's values for "the most recently updated
+// identity that has a value": the raw contact's updated_at, newest first,
+// then the identity key, so ties resolve the same way every time.
+const byRecency = `oc.updated_at DESC NULLS LAST, ai.platform, ai.channel_id, ai.user_id`
+
+// epoch renders a timestamptz for hashing independently of the session's
+// TimeZone.
+func epoch(col string) string { return `COALESCE(extract(epoch FROM ` + col + `)::text, '')` }
+
+// RebuildContacts recomputes the master record (fields, attributes, tags,
+// facts, overrides) of every contact the run may have changed, and writes
+// only the records whose content really changed (content_hash), moving
+// their updated_at to the run's clock. When full that is every live
+// contact; otherwise the contacts of the affected identities, the contacts
+// with overrides (or that had some applied), and the contacts with messages
+// that crossed a 7- or 30-day boundary between prev (the last run's clock)
+// and this run's clock, so every count stays as of this run.
+func (r *ReconcileTx) RebuildContacts(ctx context.Context, full bool, prev time.Time) (MasterStats, error) {
+	var st MasterStats
+	what := "rebuild contacts"
+	// Overrides written against an id that has since been merged away follow it.
+	if err := r.execAll(ctx, what, `
+		UPDATE contact_overrides o SET contact_id = c.merged_into
+		FROM contacts c WHERE c.id = o.contact_id AND c.merged_into IS NOT NULL`,
+		`CREATE TEMP TABLE ac (contact_id bigint PRIMARY KEY) ON COMMIT DROP`,
+	); err != nil {
+		return st, err
+	}
+	if full {
+		if err := r.execAll(ctx, what, `INSERT INTO ac SELECT id FROM contacts WHERE merged_into IS NULL`); err != nil {
+			return st, err
+		}
+	} else {
+		if err := r.execAll(ctx, what,
+			`INSERT INTO ac SELECT DISTINCT i.contact_id FROM aff JOIN contact_identities i USING (id) ON CONFLICT DO NOTHING`,
+			`INSERT INTO ac SELECT DISTINCT contact_id FROM contact_overrides ON CONFLICT DO NOTHING`,
+			`INSERT INTO ac SELECT id FROM contacts
+			 WHERE (pinned_fields <> '{}' OR excluded_from_push) AND merged_into IS NULL ON CONFLICT DO NOTHING`,
+		); err != nil {
+			return st, err
+		}
+		lo, hi := prev, r.now
+		if hi.Before(lo) {
+			lo, hi = hi, lo
+		}
+		if _, err := r.exec(ctx, what, `
+			INSERT INTO ac
+			SELECT DISTINCT i.contact_id
+			FROM omnichat_messages m
+			JOIN contact_identities i ON i.platform = m.platform AND i.channel_id = m.channel_id AND i.user_id = m.customer_user_id
+			WHERE (m.sent_at > $1::timestamptz - interval '7 days' AND m.sent_at <= $2::timestamptz - interval '7 days')
+			   OR (m.sent_at > $1::timestamptz - interval '30 days' AND m.sent_at <= $2::timestamptz - interval '30 days')
+			   OR (m.sent_at > $1::timestamptz AND m.sent_at <= $2::timestamptz)
+			ON CONFLICT DO NOTHING`, lo, hi); err != nil {
+			return st, err
+		}
+	}
+	if err := r.execAll(ctx, what, `ANALYZE ac`, `
+		CREATE TEMP TABLE ai ON COMMIT DROP AS
+		SELECT i.id, i.contact_id, i.platform, i.channel_id, i.user_id, i.has_profile, i.member_id, i.email, i.phone_e164
+		FROM contact_identities i JOIN ac USING (contact_id)`,
+		`ANALYZE ai`,
+		// Fields from the most recently updated identity that has them, and a
+		// hash of every identity's profile (part of the master record).
+		`CREATE TEMP TABLE np ON COMMIT DROP AS
+		SELECT ai.contact_id, count(*)::int AS identities,
+		       COALESCE((array_agg(oc.name ORDER BY `+byRecency+`) FILTER (WHERE oc.name <> ''))[1], '') AS name,
+		       COALESCE((array_agg(ai.email ORDER BY `+byRecency+`) FILTER (WHERE ai.email <> ''))[1], '') AS email,
+		       COALESCE((array_agg(ai.phone_e164 ORDER BY `+byRecency+`) FILTER (WHERE ai.phone_e164 <> ''))[1], '') AS phone,
+		       COALESCE((array_agg(ai.member_id ORDER BY `+byRecency+`) FILTER (WHERE ai.member_id <> ''))[1], '') AS member_id,
+		       md5(string_agg(concat_ws(E'\x1f', ai.platform, ai.channel_id, ai.user_id, oc.name, oc.email, oc.phone,
+		                                oc.member_id, oc.subscribed::text, `+epoch("oc.updated_at")+`),
+		                      E'\x1e' ORDER BY ai.platform, ai.channel_id, ai.user_id)) AS identities_hash
+		FROM ai
+		LEFT JOIN omnichat_contacts oc ON oc.platform = ai.platform AND oc.channel_id = ai.channel_id AND oc.user_id = ai.user_id
+		GROUP BY ai.contact_id`,
+		// Overrides: the latest pin per field, and exclusions.
+		`CREATE TEMP TABLE pins ON COMMIT DROP AS
+		SELECT DISTINCT ON (o.contact_id, o.field) o.contact_id, o.field, o.value
+		FROM contact_overrides o JOIN ac USING (contact_id)
+		WHERE o.kind = 'pin'
+		ORDER BY o.contact_id, o.field, o.created_at DESC, o.id DESC`,
+		`CREATE TEMP TABLE nc ON COMMIT DROP AS
+		SELECT np.contact_id, np.identities,
+		       COALESCE(pn.value, np.name) AS name, COALESCE(pe.value, np.email) AS email,
+		       COALESCE(pp.value, np.phone) AS phone, COALESCE(pm.value, np.member_id) AS member_id,
+		       COALESCE(pf.fields, '{}') AS pinned_fields,
+		       EXISTS (SELECT 1 FROM contact_overrides o WHERE o.contact_id = np.contact_id AND o.kind = 'exclude_from_push') AS excluded
+		FROM np
+		LEFT JOIN pins pn ON pn.contact_id = np.contact_id AND pn.field = 'name'
+		LEFT JOIN pins pe ON pe.contact_id = np.contact_id AND pe.field = 'email'
+		LEFT JOIN pins pp ON pp.contact_id = np.contact_id AND pp.field = 'phone'
+		LEFT JOIN pins pm ON pm.contact_id = np.contact_id AND pm.field = 'member_id'
+		LEFT JOIN (SELECT contact_id, array_agg(field ORDER BY field) AS fields FROM pins GROUP BY contact_id) pf
+		       ON pf.contact_id = np.contact_id`,
+		// Attributes: per key, the most recently updated identity's value and type.
+		`CREATE TEMP TABLE na (contact_id bigint, key text, value text, type text, display_name text,
+		                       updated_at timestamptz, identity_id bigint, PRIMARY KEY (contact_id, key)) ON COMMIT DROP`,
+		`INSERT INTO na
+		SELECT DISTINCT ON (ai.contact_id, a.key) ai.contact_id, a.key, a.value, a.type, a.display_name, oc.updated_at, ai.id
+		FROM ai
+		JOIN omnichat_contacts oc ON oc.platform = ai.platform AND oc.channel_id = ai.channel_id AND oc.user_id = ai.user_id
+		CROSS JOIN LATERAL (
+			SELECT e->>'key' AS key, e->>'value' AS value,
+			       COALESCE(NULLIF(lower(e->>'type'), ''), 'text') AS type, COALESCE(e->>'displayName', '') AS display_name
+			FROM jsonb_array_elements(CASE WHEN jsonb_typeof(oc.custom_attributes) = 'array' THEN oc.custom_attributes ELSE '[]'::jsonb END) AS e
+			WHERE jsonb_typeof(e) = 'object'
+		) a
+		WHERE COALESCE(a.key, '') <> '' AND a.value IS NOT NULL
+		ORDER BY ai.contact_id, a.key, `+byRecency,
+		`INSERT INTO na
+		SELECT contact_id, substr(field, 11), value, 'text', substr(field, 11), NULL, NULL
+		FROM pins WHERE field LIKE 'attribute:%'
+		ON CONFLICT (contact_id, key) DO UPDATE SET value = EXCLUDED.value, updated_at = NULL, identity_id = NULL`,
+		// Tags: the union of the identities' current tags, each with its most
+		// recent application in the tagging logs.
+		`CREATE TEMP TABLE nt ON COMMIT DROP AS
+		WITH it AS (
+			SELECT ai.contact_id, ai.platform, ai.channel_id, ai.user_id, t.tag
+			FROM ai
+			JOIN omnichat_contacts oc ON oc.platform = ai.platform AND oc.channel_id = ai.channel_id AND oc.user_id = ai.user_id
+			CROSS JOIN LATERAL unnest(oc.tags) AS t (tag)
+			WHERE t.tag <> ''
+			UNION
+			SELECT ai.contact_id, ai.platform, ai.channel_id, ai.user_id, l.tag
+			FROM ai
+			JOIN omnichat_tagging_logs l ON l.platform = ai.platform AND l.channel_id = ai.channel_id AND l.user_id = ai.user_id
+			WHERE NOT ai.has_profile AND l.tag <> ''
+		)
+		SELECT DISTINCT ON (it.contact_id, it.tag) it.contact_id, it.tag, l.tagged_at AS applied_at, COALESCE(l.source, '') AS source
+		FROM it
+		LEFT JOIN omnichat_tagging_logs l
+		       ON l.platform = it.platform AND l.channel_id = it.channel_id AND l.user_id = it.user_id AND l.tag = it.tag
+		ORDER BY it.contact_id, it.tag, l.tagged_at DESC NULLS LAST, l.source, l.platform, l.channel_id, l.user_id, l.message_id`,
+	); err != nil {
+		return st, err
+	}
+	// Facts from the chat history, per channel first, then per contact.
+	if _, err := r.exec(ctx, what, `
+		CREATE TEMP TABLE fch ON COMMIT DROP AS
+		SELECT ai.contact_id, ai.platform || '/' || ai.channel_id AS channel,
+		       min(m.sent_at) AS first_at, max(m.sent_at) AS last_at,
+		       max(m.sent_at) FILTER (WHERE m.sender_type = 'customer') AS last_customer_at,
+		       max(m.sent_at) FILTER (WHERE m.sender_type = 'agent') AS last_agent_at,
+		       count(*) AS total,
+		       count(*) FILTER (WHERE m.sent_at > $1::timestamptz - interval '7 days' AND m.sent_at <= $1) AS d7,
+		       count(*) FILTER (WHERE m.sent_at > $1::timestamptz - interval '30 days' AND m.sent_at <= $1) AS d30,
+		       count(*) FILTER (WHERE m.sender_type = 'customer') AS c_total,
+		       count(*) FILTER (WHERE m.sender_type = 'customer' AND m.sent_at > $1::timestamptz - interval '7 days' AND m.sent_at <= $1) AS c7,
+		       count(*) FILTER (WHERE m.sender_type = 'customer' AND m.sent_at > $1::timestamptz - interval '30 days' AND m.sent_at <= $1) AS c30,
+		       count(*) FILTER (WHERE m.sender_type = 'agent') AS a_total,
+		       count(*) FILTER (WHERE m.sender_type = 'agent' AND m.sent_at > $1::timestamptz - interval '7 days' AND m.sent_at <= $1) AS a7,
+		       count(*) FILTER (WHERE m.sender_type = 'agent' AND m.sent_at > $1::timestamptz - interval '30 days' AND m.sent_at <= $1) AS a30,
+		       count(*) FILTER (WHERE m.sender_type IN ('bot', 'ai-chat')) AS b_total,
+		       count(*) FILTER (WHERE m.sender_type IN ('bot', 'ai-chat') AND m.sent_at > $1::timestamptz - interval '7 days' AND m.sent_at <= $1) AS b7,
+		       count(*) FILTER (WHERE m.sender_type IN ('bot', 'ai-chat') AND m.sent_at > $1::timestamptz - interval '30 days' AND m.sent_at <= $1) AS b30
+		FROM ai
+		JOIN omnichat_messages m ON m.platform = ai.platform AND m.channel_id = ai.channel_id AND m.customer_user_id = ai.user_id
+		GROUP BY ai.contact_id, ai.platform, ai.channel_id`, r.now); err != nil {
+		return st, err
+	}
+	if err := r.execAll(ctx, what, `
+		CREATE TEMP TABLE nf ON COMMIT DROP AS
+		SELECT ac.contact_id,
+		       min(f.first_at) AS first_message_at, max(f.last_at) AS last_message_at,
+		       max(f.last_customer_at) AS last_customer_message_at, max(f.last_agent_at) AS last_agent_message_at,
+		       COALESCE(sum(f.total), 0)::int AS messages_total, COALESCE(sum(f.d7), 0)::int AS messages_7d,
+		       COALESCE(sum(f.d30), 0)::int AS messages_30d,
+		       COALESCE(sum(f.c_total), 0)::int AS customer_messages_total, COALESCE(sum(f.c7), 0)::int AS customer_messages_7d,
+		       COALESCE(sum(f.c30), 0)::int AS customer_messages_30d,
+		       COALESCE(sum(f.a_total), 0)::int AS agent_messages_total, COALESCE(sum(f.a7), 0)::int AS agent_messages_7d,
+		       COALESCE(sum(f.a30), 0)::int AS agent_messages_30d,
+		       COALESCE(sum(f.b_total), 0)::int AS bot_messages_total, COALESCE(sum(f.b7), 0)::int AS bot_messages_7d,
+		       COALESCE(sum(f.b30), 0)::int AS bot_messages_30d,
+		       COALESCE(array_agg(f.channel ORDER BY f.channel) FILTER (WHERE f.channel IS NOT NULL), '{}') AS channels
+		FROM ac LEFT JOIN fch f USING (contact_id)
+		GROUP BY ac.contact_id`,
+		// One hash over everything the master record holds.
+		`CREATE TEMP TABLE chg ON COMMIT DROP AS
+		WITH h AS (
+			SELECT nc.contact_id, md5(concat_ws(E'\x1d',
+				nc.name, nc.email, nc.phone, nc.member_id, nc.excluded::text, array_to_string(nc.pinned_fields, E'\x1f'),
+				nc.identities::text, np.identities_hash,
+				(SELECT string_agg(concat_ws(E'\x1f', a.key, a.value, a.type, a.display_name, `+epoch("a.updated_at")+`), E'\x1e' ORDER BY a.key)
+				 FROM na a WHERE a.contact_id = nc.contact_id),
+				(SELECT string_agg(concat_ws(E'\x1f', t.tag, `+epoch("t.applied_at")+`, t.source), E'\x1e' ORDER BY t.tag)
+				 FROM nt t WHERE t.contact_id = nc.contact_id),
+				concat_ws(E'\x1f', `+epoch("f.first_message_at")+`, `+epoch("f.last_message_at")+`,
+				          `+epoch("f.last_customer_message_at")+`, `+epoch("f.last_agent_message_at")+`,
+				          f.messages_total, f.messages_7d, f.messages_30d,
+				          f.customer_messages_total, f.customer_messages_7d, f.customer_messages_30d,
+				          f.agent_messages_total, f.agent_messages_7d, f.agent_messages_30d,
+				          f.bot_messages_total, f.bot_messages_7d, f.bot_messages_30d, array_to_string(f.channels, E'\x1f'))
+			)) AS hash
+			FROM nc JOIN np USING (contact_id) JOIN nf f USING (contact_id)
+		)
+		SELECT h.contact_id, h.hash FROM h JOIN contacts c ON c.id = h.contact_id WHERE c.content_hash <> h.hash`,
+		`ALTER TABLE chg ADD PRIMARY KEY (contact_id)`,
+		`ANALYZE chg`,
+		`DELETE FROM contact_attributes a USING chg WHERE a.contact_id = chg.contact_id`,
+		`DELETE FROM contact_tags t USING chg WHERE t.contact_id = chg.contact_id`,
+		`INSERT INTO contact_attributes (contact_id, key, value, type, display_name, updated_at, identity_id)
+		 SELECT na.contact_id, na.key, na.value, na.type, na.display_name, na.updated_at, na.identity_id
+		 FROM na JOIN chg USING (contact_id)`,
+		`INSERT INTO contact_tags (contact_id, tag, applied_at, source)
+		 SELECT nt.contact_id, nt.tag, nt.applied_at, nt.source FROM nt JOIN chg USING (contact_id)`,
+		`INSERT INTO contact_facts
+		 SELECT nf.contact_id, first_message_at, last_message_at, last_customer_message_at, last_agent_message_at,
+		        messages_total, messages_7d, messages_30d, customer_messages_total, customer_messages_7d, customer_messages_30d,
+		        agent_messages_total, agent_messages_7d, agent_messages_30d, bot_messages_total, bot_messages_7d, bot_messages_30d,
+		        channels
+		 FROM nf JOIN chg USING (contact_id)
+		 ON CONFLICT (contact_id) DO UPDATE SET
+		        first_message_at = EXCLUDED.first_message_at, last_message_at = EXCLUDED.last_message_at,
+		        last_customer_message_at = EXCLUDED.last_customer_message_at, last_agent_message_at = EXCLUDED.last_agent_message_at,
+		        messages_total = EXCLUDED.messages_total, messages_7d = EXCLUDED.messages_7d, messages_30d = EXCLUDED.messages_30d,
+		        customer_messages_total = EXCLUDED.customer_messages_total, customer_messages_7d = EXCLUDED.customer_messages_7d,
+		        customer_messages_30d = EXCLUDED.customer_messages_30d,
+		        agent_messages_total = EXCLUDED.agent_messages_total, agent_messages_7d = EXCLUDED.agent_messages_7d,
+		        agent_messages_30d = EXCLUDED.agent_messages_30d,
+		        bot_messages_total = EXCLUDED.bot_messages_total, bot_messages_7d = EXCLUDED.bot_messages_7d,
+		        bot_messages_30d = EXCLUDED.bot_messages_30d, channels = EXCLUDED.channels`,
+	); err != nil {
+		return st, err
+	}
+	n, err := r.exec(ctx, what, `
+		UPDATE contacts c
+		SET name = nc.name, email = nc.email, phone = nc.phone, member_id = nc.member_id,
+		    excluded_from_push = nc.excluded, pinned_fields = nc.pinned_fields, identities = nc.identities,
+		    content_hash = chg.hash, updated_at = $1
+		FROM chg JOIN nc USING (contact_id)
+		WHERE c.id = chg.contact_id`, r.now)
+	if err != nil {
+		return st, err
+	}
+	st.Changed = int(n)
+	st.Recomputed, err = r.count(ctx, what, `SELECT count(*) FROM ac`)
+	return st, err
+}
