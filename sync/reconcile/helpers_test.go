@@ -139,12 +139,16 @@ func (s *seed) tagLog(l rawTagLog) {
 }
 
 func (s *seed) override(contactID int64, kind, field, value string) {
+	s.overrideAt(contactID, kind, field, value, t0)
+}
+
+func (s *seed) overrideAt(contactID int64, kind, field, value string, at time.Time) {
 	var f, v any
 	if field != "" {
 		f, v = field, value
 	}
-	s.add(`INSERT INTO contact_overrides (contact_id, kind, field, value, note, created_by) VALUES ($1, $2, $3, $4, 'test', 'test')`,
-		contactID, kind, f, v)
+	s.add(`INSERT INTO contact_overrides (contact_id, kind, field, value, note, created_by, created_at)
+		VALUES ($1, $2, $3, $4, 'test', 'test', $5)`, contactID, kind, f, v, at)
 }
 
 // apply writes the accumulated rows to every store and forgets them.
