@@ -31,7 +31,7 @@ func TestResolve_components(t *testing.T) {
 				Edges:      []store.LinkEdge{{A: 2, B: 0, Kind: store.KeyPhone}},
 			},
 			want: store.LinkChanges{
-				NewContacts: []int64{IdentityID: 101, ContactID: 102},
+				NewContacts: []int64{101, 102},
 				Assign:      []store.Assignment{{IdentityID: 1, ContactID: 101}, {IdentityID: 2, ContactID: 102}, {IdentityID: 3, ContactID: 101}},
 			},
 		},
@@ -77,8 +77,8 @@ func TestResolve_components(t *testing.T) {
 		{
 			name: "NothingChanges",
 			give: store.LinkGraph{
-				Identities: []int64{IdentityID: 1, ContactID: 2},
-				Contacts:   []int64{IdentityID: 3, ContactID: 3},
+				Identities: []int64{1, 2},
+				Contacts:   []int64{3, 3},
 				Edges:      []store.LinkEdge{{A: 1, B: 0, Kind: store.KeyPhone}},
 			},
 			want: store.LinkChanges{},
