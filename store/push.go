@@ -261,7 +261,8 @@ func cut(s string, n int) string {
 	return s
 }
 
-// PushCandidateQuery selects the contacts a push run examines.
+// PushCandidateQuery selects the contacts a push run examines
+// (ContactsToPush, PushCandidates).
 type PushCandidateQuery struct {
 	Destination string
 	// ConfigHash is the fingerprint of the settings that shape payloads: a
@@ -275,29 +276,33 @@ type PushCandidateQuery struct {
 	Limit   int
 }
 
-// PushCandidates returns, in id order, up to q.Limit ids after q.AfterID of
-// live contacts (not merged, not excluded from push by an override) that
-// q.Destination has not finished with in their current version: never
-// examined, changed since (contacts.updated_at), examined under another
-// q.ConfigHash, or examined before q.RecheckBefore.
-func (s *Store) PushCandidates(ctx context.Context, q PushCandidateQuery) ([]contact.ID, error) {
+// pushCandidateWhere selects, in id order, the live contacts (not merged,
+// not excluded from push by an override) after an id that a destination has
+// not finished with in their current version: never examined, changed since
+// (contacts.updated_at), examined under another config hash, or examined
+// before the recheck time. Arguments: see pushCandidateArgs.
+const pushCandidateWhere = `
+	WHERE c.id > ? AND c.merged_into IS NULL AND NOT c.excluded_from_push
+	  AND NOT EXISTS (SELECT 1 FROM push_contacts pc
+	                  WHERE pc.destination = ? AND pc.contact_id = c.id
+	                    AND pc.contact_updated_at = c.updated_at
+	                    AND pc.config_hash = ?
+	                    AND (?::timestamptz IS NULL OR pc.checked_at >= ?::timestamptz))
+	ORDER BY c.id
+	LIMIT ?`
+
+func pushCandidateArgs(q PushCandidateQuery) []any {
 	var recheck any
 	if !q.RecheckBefore.IsZero() {
 		recheck = q.RecheckBefore.UTC()
 	}
+	return []any{int64(q.AfterID), q.Destination, q.ConfigHash, recheck, recheck, q.Limit}
+}
+
+// PushCandidates returns the ids of the contacts ContactsToPush would load.
+func (s *Store) PushCandidates(ctx context.Context, q PushCandidateQuery) ([]contact.ID, error) {
 	var ids []int64
-	err := s.db.WithContext(ctx).Raw(`
-		SELECT c.id
-		FROM contacts c
-		LEFT JOIN push_contacts pc ON pc.destination = ? AND pc.contact_id = c.id
-		WHERE c.id > ? AND c.merged_into IS NULL AND NOT c.excluded_from_push
-		  AND (pc.contact_id IS NULL
-		       OR pc.contact_updated_at <> c.updated_at
-		       OR pc.config_hash <> ?
-		       OR pc.checked_at < ?::timestamptz)
-		ORDER BY c.id
-		LIMIT ?`,
-		q.Destination, int64(q.AfterID), q.ConfigHash, recheck, q.Limit).Scan(&ids).Error
+	err := s.db.WithContext(ctx).Raw(`SELECT c.id FROM contacts c`+pushCandidateWhere, pushCandidateArgs(q)...).Scan(&ids).Error
 	if err != nil {
 		return nil, fmt.Errorf("select %s push candidates after %d: %w", q.Destination, q.AfterID, err)
 	}
@@ -306,6 +311,17 @@ func (s *Store) PushCandidates(ctx context.Context, q PushCandidateQuery) ([]con
 		out[i] = contact.ID(id)
 	}
 	return out, nil
+}
+
+// ContactsToPush returns, with one query, up to q.Limit complete master
+// records (as ContactsForPush loads them) with id > q.AfterID, in id order,
+// of live contacts (not merged, not excluded from push by an override) that
+// q.Destination has not finished with in their current version: never
+// examined, changed since (contacts.updated_at), examined under another
+// q.ConfigHash, or examined before q.RecheckBefore. Page with the last id.
+func (s *Store) ContactsToPush(ctx context.Context, q PushCandidateQuery) ([]contact.Contact, error) {
+	return s.queryContacts(ctx, fmt.Sprintf("load %s push candidates after %d", q.Destination, q.AfterID),
+		pushCandidateWhere, pushCandidateArgs(q)...)
 }
 
 // PushCheck says the push stage finished with one version of a contact.

@@ -156,6 +156,14 @@ func TestStore_PushCandidates(t *testing.T) {
 			got, err := s.PushCandidates(ctx, tt.give)
 			require.NoError(t, err)
 			require.Equal(t, tt.want, got)
+			cs, err := s.ContactsToPush(ctx, tt.give)
+			require.NoError(t, err)
+			loaded := make([]contact.ID, len(cs))
+			for i, c := range cs {
+				loaded[i] = c.ID
+				require.Len(t, c.Identities, 1, "whole master records")
+			}
+			require.Equal(t, tt.want, loaded)
 		})
 	}
 
