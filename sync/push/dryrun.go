@@ -1,0 +1,105 @@
+package push
+
+import (
+	"cmp"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+)
+
+// WriteReport writes one contact's report, as crmsync push --dry-run prints
+// it: per target the action, then each field written (old → new, quoted),
+// each adjustment mapping made, and each rejection.
+//
+//	contact 42
+//	  line/Ubot…/U1… create
+//	    display_name: "" → "Somchai"
+//	    adjusted first_name (truncated): "…" → "…": longer than 100 characters
+//	  facebook/1234/5678 update
+//	    tags: "[a]" → "[a, b]"
+func WriteReport(w io.Writer, r ContactReport) error {
+	if _, err := fmt.Fprintf(w, "contact %d\n", r.ContactID); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	for _, t := range r.Targets {
+		key := t.Key
+		if key == "" {
+			key = "(targets)"
+		}
+		line := "  " + key + " " + t.Action.String()
+		if t.Err != nil {
+			line += ": " + t.Err.Error()
+		}
+		if _, err := fmt.Fprintln(w, line); err != nil {
+			return fmt.Errorf("write report: %w", err)
+		}
+		for _, c := range t.Changes {
+			s := fmt.Sprintf("    %s: %s → %s", c.Field, strconv.Quote(c.Old), strconv.Quote(c.New))
+			if c.Unsent != "" {
+				s += " (not sent: " + c.Unsent + ")"
+			}
+			if _, err := fmt.Fprintln(w, s); err != nil {
+				return fmt.Errorf("write report: %w", err)
+			}
+		}
+		for _, a := range t.Adjustments {
+			if _, err := fmt.Fprintf(w, "    adjusted %s (%s): %s → %s: %s\n", a.Field, a.Kind, strconv.Quote(a.Before), strconv.Quote(a.After), a.Reason); err != nil {
+				return fmt.Errorf("write report: %w", err)
+			}
+		}
+		for _, rj := range t.Rejections {
+			s := "    rejected"
+			if rj.Field != "" {
+				s += " " + rj.Field
+			}
+			if rj.HTTPStatus != 0 {
+				s += fmt.Sprintf(" (HTTP %d)", rj.HTTPStatus)
+			}
+			s += ": " + rj.Reason
+			if _, err := fmt.Fprintln(w, s); err != nil {
+				return fmt.Errorf("write report: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// WriteSummary writes the counts of a run, then its adjustments and
+// rejections by reason, most frequent first.
+func WriteSummary(w io.Writer, r Result, dryRun bool) error {
+	mode := "push"
+	if dryRun {
+		mode = "dry run (nothing sent, nothing written)"
+	}
+	_, err := fmt.Fprintf(w, "%s %s: %d contacts, %d targets: %d create, %d update, %d unchanged, %d record, %d rejected, %d skipped (refused before), %d failed; %d %s requests, %d LINE requests\n",
+		r.Destination, mode, r.Contacts, r.Targets, r.Created, r.Updated, r.Unchanged, r.Recorded, r.Rejected, r.Skipped, r.Failed,
+		r.Requests, r.Destination, r.HelperRequests)
+	if err != nil {
+		return fmt.Errorf("write summary: %w", err)
+	}
+	for _, part := range []struct {
+		title  string
+		counts map[string]int
+	}{{"adjustments", r.Adjustments}, {"rejections", r.Rejections}} {
+		if len(part.counts) == 0 {
+			continue
+		}
+		if _, err := fmt.Fprintf(w, "%s by reason:\n", part.title); err != nil {
+			return fmt.Errorf("write summary: %w", err)
+		}
+		for _, k := range byCount(part.counts) {
+			if _, err := fmt.Fprintf(w, "  %6d  %s\n", part.counts[k], k); err != nil {
+				return fmt.Errorf("write summary: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// byCount returns the keys of m, most frequent first, then by name.
+func byCount(m map[string]int) []string {
+	ks := sortedKeys(m)
+	slices.SortStableFunc(ks, func(a, b string) int { return cmp.Compare(m[b], m[a]) })
+	return ks
+}

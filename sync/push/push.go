@@ -1,0 +1,598 @@
+package push
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"crmsync/clients/apiclient"
+	"crmsync/contact"
+	"crmsync/mapping"
+	"crmsync/store"
+)
+
+// ErrStopped is returned by Run when Options.Stopping asked it to stop: the
+// contacts in hand were finished and recorded; the next run goes on from there.
+var ErrStopped = errors.New("push stopped")
+
+// Defaults of Options.
+const (
+	DefaultBatchSize    = 200
+	DefaultConcurrency  = 4
+	DefaultRecheckAfter = 24 * time.Hour
+	DefaultMaxFailures  = 20
+)
+
+// Destination is one service contacts are pushed to. Run owns the loop,
+// the state, the rejections, concurrency and the report; a Destination only
+// says where a contact goes and pushes one target. Its methods must be safe
+// for concurrent use (Push is called from several workers).
+type Destination interface {
+	// Name is the destination as the push tables store it
+	// (store.DestinationOho, store.DestinationOkeybot).
+	Name() string
+	// Start is called once per run before the first contact, with the store
+	// the run reads through (read-only in a dry run). It returns the
+	// fingerprint of the settings that shape payloads besides the master
+	// record (mapping rules, configured channels): when it differs from the
+	// one a contact was last pushed under, the contact is examined again.
+	Start(ctx context.Context, st *store.Store) (fingerprint string, err error)
+	// Targets returns the destination records contact c maps to, each with
+	// its target key (unique within the destination). It may do read-only
+	// I/O (LINE bot info). A record that cannot be addressed is returned
+	// with Rejection set; an error fails the contact for now (retried by the
+	// next run), or ends the run when it matches apiclient.ErrUnauthorized.
+	Targets(ctx context.Context, c contact.Contact) ([]Target, error)
+	// Push brings target t to the state c should give it. prev is what the
+	// store knows about t (zero for a record never written). In a dry run it
+	// sends no write and returns what it would do. It never writes to the
+	// store: Run records the Outcome.
+	Push(ctx context.Context, c contact.Contact, t Target, prev store.PushTarget, dryRun bool) Outcome
+}
+
+// Target is one destination record a contact maps to.
+type Target struct {
+	// Key is the target key (push_state.target_key).
+	Key string
+	// Identity is the identity the record is keyed by, if any (Oho).
+	Identity *contact.Identity
+	// Rejection, when set, says the record cannot be pushed at all (e.g. no
+	// LINE token for its channel); Run records it and does not call Push.
+	Rejection *Rejection
+	// Data is the destination's own resolved information (Oho: the key and
+	// LINE bot); Run never looks at it.
+	Data any
+}
+
+// Action is what happened to one target.
+type Action int
+
+// The actions, in report order.
+const (
+	Unchanged Action = iota + 1 // desired payload equals the last confirmed one: nothing sent
+	Created                     // created (or, after a conflict, found and updated)
+	Updated                     // changed fields sent
+	Recorded                    // the payload changed only where no request can change it: recorded, nothing sent
+	Rejected                    // refused (by mapping, setup or the destination): recorded in push_rejections
+	Skipped                     // this exact payload was refused before: not sent again
+	Failed                      // transient failure: not recorded, retried by the next run
+)
+
+var actionNames = [...]string{Unchanged: "unchanged", Created: "create", Updated: "update", Recorded: "record",
+	Rejected: "rejected", Skipped: "skipped", Failed: "failed"}
+
+// String returns the lower-case name of the action ("create", "update", …).
+func (a Action) String() string {
+	if a >= Unchanged && a <= Failed {
+		return actionNames[a]
+	}
+	return fmt.Sprintf("Action(%d)", int(a))
+}
+
+// Rejection is why a target cannot be pushed.
+type Rejection struct {
+	Field  string  // destination field at fault; "" when none is named
+	Value  *string // offending value; nil when none
+	Reason string
+	// HTTPStatus is the status of the destination's refusal; 0 when no
+	// request was sent (mapping or setup refused it). Only refusals with a
+	// status block the same payload from being sent again.
+	HTTPStatus int
+	// PayloadHash is the hash of the refused payload, or of mapping's input
+	// when no payload could be built.
+	PayloadHash string
+}
+
+// FieldChange is one top-level field that is (or would be) written.
+type FieldChange struct {
+	Field string
+	Old   string // "" for a create
+	New   string
+	// Unsent says why the change cannot be sent (e.g. "create only"); "" when it is sent.
+	Unsent string
+}
+
+// Outcome is what Destination.Push did to one target.
+type Outcome struct {
+	Action Action
+	// State is the new confirmed state to record (Created, Updated, Recorded);
+	// Run fills Destination, TargetKey, ContactID, RunID and PushedAt when zero.
+	State *store.PushState
+	// Rejections are recorded when Action is Rejected.
+	Rejections []Rejection
+	// Changes are the top-level fields written (or, in a dry run, to be written).
+	Changes []FieldChange
+	// Adjustments are what mapping did to make the payload fit.
+	Adjustments []mapping.Change
+	// Requests counts requests to the destination; HelperRequests those to
+	// helper APIs (LINE bot info and profiles), which have their own quota.
+	Requests, HelperRequests int
+	// Err is the failure when Action is Failed.
+	Err error
+}
+
+// TargetReport is the report of one target of a contact.
+type TargetReport struct {
+	Key         string
+	Action      Action
+	Changes     []FieldChange
+	Adjustments []mapping.Change
+	Rejections  []Rejection
+	Err         error
+}
+
+// ContactReport is the report of one contact, given to Options.ReportFunc.
+type ContactReport struct {
+	ContactID contact.ID
+	Targets   []TargetReport
+}
+
+// Options configures Run. Zero values mean the documented default.
+type Options struct {
+	// Store is the database (required).
+	Store *store.Store
+	// Log receives one line per failure and one per run; nil discards.
+	Log logrus.FieldLogger
+	// DryRun sends no write to the destination and writes nothing to the
+	// database; the report says what would happen.
+	DryRun bool
+	// Limit caps the contacts examined (0: all).
+	Limit int
+	// BatchSize is contacts loaded per query (default 200).
+	BatchSize int
+	// Concurrency is contacts pushed at once (default 4; 1 in a dry run).
+	Concurrency int
+	// RecheckAfter examines again a contact last examined longer ago than
+	// this, though its record did not change (facts such as "inactive 30
+	// days" move with time). Default 24h; negative turns it off.
+	RecheckAfter time.Duration
+	// Full examines every contact, changed or not (a desired payload equal to
+	// the confirmed one still sends nothing).
+	Full bool
+	// MaxFailures ends the run after this many transient failures in a row
+	// (the destination is probably down). Default 20.
+	MaxFailures int
+	// RunID is the sync_runs row of this run, recorded with state and
+	// rejections; 0 records NULL.
+	RunID int64
+	// NowFunc is the clock (default time.Now).
+	NowFunc func() time.Time
+	// Stopping is asked between contacts and batches; when it returns true
+	// the run finishes the contacts in hand, records them and returns
+	// ErrStopped.
+	Stopping func() bool
+	// ReportFunc, when set, receives each contact's report once the contact
+	// is done (one call at a time, in completion order; in id order in a dry run).
+	ReportFunc func(ContactReport)
+}
+
+// Result counts what a run did. Counts are per target except Contacts.
+type Result struct {
+	Destination string
+	// Contacts is how many contacts were examined.
+	Contacts int
+	// Targets is how many destination records they map to.
+	Targets                                                          int
+	Created, Updated, Unchanged, Recorded, Rejected, Skipped, Failed int
+	// Requests are requests sent to the destination; HelperRequests to
+	// helper APIs (LINE).
+	Requests, HelperRequests int
+	// Adjustments counts mapping's changes in the payloads sent (or, in a
+	// dry run, to be sent), by "kind: reason".
+	Adjustments map[string]int
+	// Rejections counts rejections by reason.
+	Rejections map[string]int
+	// LastID is the last contact id examined.
+	LastID contact.ID
+}
+
+func (r *Result) add(t TargetReport, o Outcome) {
+	r.Targets++
+	r.Requests += o.Requests
+	r.HelperRequests += o.HelperRequests
+	switch t.Action {
+	case Created:
+		r.Created++
+	case Updated:
+		r.Updated++
+	case Unchanged:
+		r.Unchanged++
+	case Recorded:
+		r.Recorded++
+	case Rejected:
+		r.Rejected++
+	case Skipped:
+		r.Skipped++
+	case Failed:
+		r.Failed++
+	}
+	if t.Action == Created || t.Action == Updated || t.Action == Recorded {
+		for _, c := range t.Adjustments {
+			r.Adjustments[c.Kind.String()+": "+c.Reason]++
+		}
+	}
+	for _, rj := range t.Rejections {
+		r.Rejections[rj.Reason]++
+	}
+}
+
+// Run pushes the contacts destination d has not finished with. See the
+// package documentation. The Result counts what was done even when the
+// error is not nil.
+func Run(ctx context.Context, d Destination, o Options) (Result, error) {
+	res := Result{Destination: d.Name(), Adjustments: map[string]int{}, Rejections: map[string]int{}}
+	if o.Store == nil {
+		return res, errors.New("push: no store")
+	}
+	o = o.withDefaults()
+	if o.DryRun {
+		var out Result
+		err := o.Store.ReadOnly(ctx, func(ro *store.Store) error {
+			oo := o
+			oo.Store = ro
+			var err error
+			out, err = run(ctx, d, oo, res)
+			return err
+		})
+		if out.Destination == "" {
+			out = res
+		}
+		return out, err
+	}
+	return run(ctx, d, o, res)
+}
+
+func (o Options) withDefaults() Options {
+	if o.Log == nil {
+		l := logrus.New()
+		l.SetOutput(io.Discard)
+		o.Log = l
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = DefaultBatchSize
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = DefaultConcurrency
+	}
+	if o.DryRun {
+		o.Concurrency = 1 // one read-only transaction, and a report in id order
+	}
+	if o.RecheckAfter == 0 {
+		o.RecheckAfter = DefaultRecheckAfter
+	}
+	if o.MaxFailures <= 0 {
+		o.MaxFailures = DefaultMaxFailures
+	}
+	if o.NowFunc == nil {
+		o.NowFunc = time.Now
+	}
+	if o.Stopping == nil {
+		o.Stopping = func() bool { return false }
+	}
+	return o
+}
+
+// runner is the state of one Run.
+type runner struct {
+	d           Destination
+	o           Options
+	fingerprint string
+	log         logrus.FieldLogger
+
+	mu          sync.Mutex // guards the fields below
+	res         Result
+	consecutive int   // transient failures in a row
+	abort       error // first error that ends the run
+}
+
+func run(ctx context.Context, d Destination, o Options, res Result) (Result, error) {
+	r := &runner{d: d, o: o, res: res, log: o.Log.WithField("destination", d.Name())}
+	fp, err := d.Start(ctx, o.Store)
+	if err != nil {
+		return r.res, fmt.Errorf("push %s: %w", d.Name(), err)
+	}
+	r.fingerprint = fp
+	q := store.PushCandidateQuery{Destination: d.Name(), ConfigHash: fp}
+	if o.Full {
+		q.ConfigHash = "" // no contact was pushed under "": every one is a candidate
+	}
+	if o.RecheckAfter > 0 {
+		q.RecheckBefore = o.NowFunc().Add(-o.RecheckAfter)
+	}
+	for {
+		if o.Stopping() {
+			return r.res, ErrStopped
+		}
+		q.Limit = o.BatchSize
+		if o.Limit > 0 {
+			q.Limit = min(q.Limit, o.Limit-r.res.Contacts)
+			if q.Limit <= 0 {
+				break
+			}
+		}
+		batch, err := o.Store.ContactsToPush(ctx, q)
+		if err != nil {
+			return r.res, fmt.Errorf("push %s: %w", d.Name(), err)
+		}
+		if len(batch) == 0 {
+			break
+		}
+		q.AfterID = batch[len(batch)-1].ID
+		if err := r.batch(ctx, batch); err != nil {
+			return r.res, err
+		}
+	}
+	r.log.WithFields(logrus.Fields{
+		"contacts": r.res.Contacts, "created": r.res.Created, "updated": r.res.Updated, "unchanged": r.res.Unchanged,
+		"rejected": r.res.Rejected, "failed": r.res.Failed, "requests": r.res.Requests, "dry_run": o.DryRun,
+	}).Info("push done")
+	return r.res, nil
+}
+
+// work is one contact of a batch with its resolved targets.
+type work struct {
+	c       contact.Contact
+	targets []Target
+	err     error // Targets failed
+	done    bool  // every target finished (none failed)
+	outcome string
+}
+
+// batch pushes one batch of contacts and marks the finished ones.
+func (r *runner) batch(ctx context.Context, batch []contact.Contact) error {
+	ws := make([]*work, len(batch))
+	var keys []string
+	for i, c := range batch {
+		w := &work{c: c}
+		w.targets, w.err = r.d.Targets(ctx, c)
+		if w.err != nil && (errors.Is(w.err, apiclient.ErrUnauthorized) && !isHelper(w.err) || ctx.Err() != nil) {
+			return fmt.Errorf("push %s: contact %d: %w", r.d.Name(), c.ID, w.err)
+		}
+		for _, t := range w.targets {
+			keys = append(keys, t.Key)
+		}
+		ws[i] = w
+	}
+	prev, err := r.o.Store.PushTargets(ctx, r.d.Name(), keys)
+	if err != nil {
+		return fmt.Errorf("push %s: %w", r.d.Name(), err)
+	}
+
+	next := 0
+	take := func() *work {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.abort != nil || next >= len(ws) || r.o.Stopping() {
+			return nil
+		}
+		w := ws[next]
+		next++
+		return w
+	}
+	var wg sync.WaitGroup
+	for range min(r.o.Concurrency, len(ws)) {
+		wg.Go(func() {
+			for w := take(); w != nil; w = take() {
+				r.contact(ctx, w, prev)
+			}
+		})
+	}
+	wg.Wait()
+
+	var checks []store.PushCheck
+	for _, w := range ws[:next] {
+		if w.done {
+			checks = append(checks, store.PushCheck{ContactID: w.c.ID, ContactUpdatedAt: w.c.UpdatedAt, Outcome: w.outcome, Targets: len(w.targets)})
+		}
+	}
+	if !r.o.DryRun {
+		if err := r.o.Store.MarkPushChecked(ctx, r.d.Name(), r.fingerprint, r.o.RunID, r.o.NowFunc(), checks); err != nil {
+			return fmt.Errorf("push %s: %w", r.d.Name(), err)
+		}
+	}
+	if r.abort != nil {
+		return r.abort
+	}
+	if next < len(ws) {
+		return ErrStopped
+	}
+	return nil
+}
+
+// contact pushes every target of one contact and records the outcomes.
+func (r *runner) contact(ctx context.Context, w *work, prev map[string]store.PushTarget) {
+	rep := ContactReport{ContactID: w.c.ID}
+	var outs []Outcome
+	failed := w.err != nil
+	if w.err != nil {
+		rep.Targets = append(rep.Targets, TargetReport{Action: Failed, Err: w.err})
+		outs = append(outs, Outcome{Action: Failed, Err: w.err})
+	}
+	var unchanged []string // keys whose state belongs to another contact and needs no request
+	pushed, rejected := false, false
+	for _, t := range w.targets {
+		var o Outcome
+		if t.Rejection != nil {
+			o = Outcome{Action: Rejected, Rejections: []Rejection{*t.Rejection}}
+		} else {
+			o = r.d.Push(ctx, w.c, t, prev[t.Key], r.o.DryRun)
+		}
+		tr := TargetReport{Key: t.Key, Action: o.Action, Changes: o.Changes, Adjustments: o.Adjustments, Rejections: o.Rejections, Err: o.Err}
+		if err := r.record(ctx, w.c, t, &o); err != nil {
+			r.fail(err)
+			tr.Action, tr.Err, o.Action = Failed, err, Failed
+		}
+		switch o.Action {
+		case Failed:
+			failed = true
+		case Rejected, Skipped:
+			rejected = true
+		case Created, Updated, Recorded:
+			pushed = true
+		case Unchanged:
+			if st := prev[t.Key].State; st != nil && st.ContactID != w.c.ID {
+				unchanged = append(unchanged, t.Key)
+			}
+		}
+		rep.Targets = append(rep.Targets, tr)
+		outs = append(outs, o)
+	}
+	if len(unchanged) > 0 && !r.o.DryRun {
+		if err := r.o.Store.MovePushState(ctx, r.d.Name(), unchanged, w.c.ID); err != nil {
+			r.fail(fmt.Errorf("push %s: %w", r.d.Name(), err))
+			failed = true
+		}
+	}
+	w.done = !failed
+	switch {
+	case len(w.targets) == 0:
+		w.outcome = store.PushOutcomeNoTarget
+	case rejected:
+		w.outcome = store.PushOutcomeRejected
+	case pushed:
+		w.outcome = store.PushOutcomePushed
+	default:
+		w.outcome = store.PushOutcomeUnchanged
+	}
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.res.Contacts++
+	r.res.LastID = max(r.res.LastID, w.c.ID)
+	for i, o := range outs {
+		r.res.add(rep.Targets[i], o)
+		if o.Action == Failed {
+			r.consecutive++
+			if r.consecutive >= r.o.MaxFailures && r.abort == nil && !isHelper(o.Err) {
+				r.abort = fmt.Errorf("push %s: %d failures in a row, last: %w", r.d.Name(), r.consecutive, o.Err)
+			}
+		} else {
+			r.consecutive = 0
+		}
+	}
+	if r.o.ReportFunc != nil {
+		r.o.ReportFunc(rep)
+	}
+}
+
+// record writes an outcome to the store: the confirmed state, or the
+// rejections. A failure to write ends the run. Nothing is written in a dry run.
+func (r *runner) record(ctx context.Context, c contact.Contact, t Target, o *Outcome) error {
+	if o.Action == Failed {
+		le := r.log.WithFields(logrus.Fields{"contact_id": c.ID, "target": t.Key})
+		le.WithError(o.Err).Warn("push failed; the next run retries it")
+		if errors.Is(o.Err, apiclient.ErrUnauthorized) && !isHelper(o.Err) || errors.Is(o.Err, context.Canceled) ||
+			errors.Is(o.Err, context.DeadlineExceeded) {
+			r.fail(fmt.Errorf("push %s: %w", r.d.Name(), o.Err))
+		}
+		return nil
+	}
+	if r.o.DryRun {
+		return nil
+	}
+	now := r.o.NowFunc()
+	switch o.Action {
+	case Created, Updated, Recorded:
+		if o.State == nil {
+			return fmt.Errorf("push %s: %s of %s without a state", r.d.Name(), o.Action, t.Key)
+		}
+		st := *o.State
+		st.Destination, st.TargetKey, st.ContactID, st.RunID = r.d.Name(), t.Key, c.ID, r.o.RunID
+		if st.Identity == nil {
+			st.Identity = t.Identity
+		}
+		if st.PushedAt.IsZero() {
+			st.PushedAt = now
+		}
+		if st.Adjustments == nil {
+			b, err := json.Marshal(adjustmentsOnly(o.Adjustments))
+			if err != nil {
+				return fmt.Errorf("push %s: encode adjustments: %w", r.d.Name(), err)
+			}
+			st.Adjustments = b
+		}
+		if err := r.o.Store.SavePushState(ctx, st); err != nil {
+			return fmt.Errorf("push %s: %w", r.d.Name(), err)
+		}
+	case Rejected:
+		rs := make([]store.PushRejection, len(o.Rejections))
+		for i, rj := range o.Rejections {
+			rs[i] = store.PushRejection{Destination: r.d.Name(), ContactID: c.ID, TargetKey: t.Key, Field: rj.Field, Value: rj.Value,
+				Reason: rj.Reason, HTTPStatus: rj.HTTPStatus, PayloadHash: rj.PayloadHash, RunID: r.o.RunID, At: now}
+		}
+		if err := r.o.Store.RecordPushRejections(ctx, rs...); err != nil {
+			return fmt.Errorf("push %s: %w", r.d.Name(), err)
+		}
+	}
+	return nil
+}
+
+// fail ends the run with err (the first one wins).
+func (r *runner) fail(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.abort == nil {
+		r.abort = err
+	}
+}
+
+// adjustmentsOnly drops the Rejected changes (recorded as rejections) and
+// sorts nothing: mapping's order is deterministic.
+func adjustmentsOnly(cs []mapping.Change) []mapping.Change {
+	out := make([]mapping.Change, 0, len(cs))
+	for _, c := range cs {
+		if c.Kind != mapping.Rejected {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// helperError marks a failure of a helper API (LINE), which must not end the
+// run as the destination's own 401 does: it concerns one channel.
+type helperError struct{ err error }
+
+func (e helperError) Error() string { return e.err.Error() }
+func (e helperError) Unwrap() error { return e.err }
+
+func isHelper(err error) bool {
+	var h helperError
+	return errors.As(err, &h)
+}
+
+// sortedKeys returns the keys of m, sorted.
+func sortedKeys(m map[string]int) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
