@@ -32,19 +32,6 @@ func scheduleCommand() *command {
 	}
 }
 
-func pushCommand() *command {
-	return &command{
-		name: "push", summary: "Push master records to Oho and Okeybot (--dry-run shows what would change)",
-		issue: "the push stage is being built",
-		setFlags: func(fs *flag.FlagSet) any {
-			fs.Bool("dry-run", false, "print what would be created or changed, and write nothing anywhere")
-			fs.String("destination", "", "oho or okeybot (default both)")
-			fs.Int("limit", 0, "at most this many contacts (0 = all)")
-			return nil
-		},
-	}
-}
-
 func statusCommand() *command {
 	return &command{
 		name: "status", summary: "Show each job's last run, pending windows and recent rejections",
