@@ -6,6 +6,7 @@ import (
 	"io"
 	"slices"
 	"strconv"
+	"unicode/utf8"
 )
 
 // WriteReport writes one contact's report, as crmsync push --dry-run prints
@@ -35,7 +36,7 @@ func WriteReport(w io.Writer, r ContactReport) error {
 			return fmt.Errorf("write report: %w", err)
 		}
 		for _, c := range t.Changes {
-			s := fmt.Sprintf("    %s: %s → %s", c.Field, strconv.Quote(c.Old), strconv.Quote(c.New))
+			s := fmt.Sprintf("    %s: %s → %s", c.Field, quote(c.Old), quote(c.New))
 			if c.Unsent != "" {
 				s += " (not sent: " + c.Unsent + ")"
 			}
@@ -44,7 +45,7 @@ func WriteReport(w io.Writer, r ContactReport) error {
 			}
 		}
 		for _, a := range t.Adjustments {
-			if _, err := fmt.Fprintf(w, "    adjusted %s (%s): %s → %s: %s\n", a.Field, a.Kind, strconv.Quote(a.Before), strconv.Quote(a.After), a.Reason); err != nil {
+			if _, err := fmt.Fprintf(w, "    adjusted %s (%s): %s → %s: %s\n", a.Field, a.Kind, quote(a.Before), quote(a.After), a.Reason); err != nil {
 				return fmt.Errorf("write report: %w", err)
 			}
 		}
@@ -63,6 +64,26 @@ func WriteReport(w io.Writer, r ContactReport) error {
 		}
 	}
 	return nil
+}
+
+// reportValueMax is how many characters of a value a report shows.
+const reportValueMax = 80
+
+// quote quotes s for a report, shortened to reportValueMax characters with
+// its full length noted.
+func quote(s string) string {
+	n := utf8.RuneCountInString(s)
+	if n <= reportValueMax {
+		return strconv.Quote(s)
+	}
+	i := 0
+	for k := range s {
+		if i == reportValueMax {
+			return strconv.Quote(s[:k]+"…") + fmt.Sprintf(" (%d characters)", n)
+		}
+		i++
+	}
+	return strconv.Quote(s)
 }
 
 // WriteSummary writes the counts of a run, then its adjustments and
