@@ -353,12 +353,12 @@ func (r *ohoRun) attributes() []OhoAttribute {
 			r.cs.add(field, Dropped, value, "", "1970-01-01 is how Omnichat stores a cleared date")
 			return
 		}
-		if first, dup := seen[Key(name)]; dup {
+		if first, dup := seen[in.key(name)]; dup {
 			r.cs.add("attributes["+name+"].display_name", Dropped, name, "",
 				fmt.Sprintf("duplicate of attribute %q after case and width folding (Oho identifies attributes by name)", first))
 			return
 		}
-		seen[Key(name)] = name
+		seen[in.key(name)] = name
 		out = append(out, OhoAttribute{DisplayName: name, Value: OhoAttributeValue{Text: value}})
 	}
 	for _, ar := range c.oho.attributes {

@@ -174,11 +174,11 @@ func (m *Mapper) okeybotFields(cs *changes, in *input) []OkeybotField {
 			}
 			value = out
 		}
-		if first, dup := seen[Key(name)]; dup {
+		if first, dup := seen[in.key(name)]; dup {
 			cs.add(field, Dropped, value, "", fmt.Sprintf("duplicate of custom field %q after case and width folding", first))
 			return
 		}
-		seen[Key(name)] = name
+		seen[in.key(name)] = name
 		out = append(out, OkeybotField{Name: name, Value: value})
 	}
 	used := map[string]bool{}

@@ -190,10 +190,11 @@ type input struct {
 	profile contact.Profile // the identity's profile, zero when c does not list it
 	now     time.Time
 	loc     *time.Location
+	keys    map[string]string // Key results, memoised for this one call
 }
 
 func newInput(c contact.Contact, id contact.Identity, now time.Time, loc *time.Location) *input {
-	in := &input{c: c, id: id, now: now, loc: loc}
+	in := &input{c: c, id: id, now: now, loc: loc, keys: map[string]string{}}
 	for _, p := range c.Identities {
 		if p.Identity == id {
 			in.profile = p
@@ -201,6 +202,16 @@ func newInput(c contact.Contact, id contact.Identity, now time.Time, loc *time.L
 		}
 	}
 	return in
+}
+
+// key returns Key(s), computed once per distinct s within one call.
+func (in *input) key(s string) string {
+	k, ok := in.keys[s]
+	if !ok {
+		k = Key(s)
+		in.keys[s] = k
+	}
+	return k
 }
 
 // value returns the raw value of src ("" when absent) and, for attributes,

@@ -51,8 +51,8 @@ func cleanTags(cs *changes, field string, tags []contact.Tag) []contact.Tag {
 }
 
 // newCandidate ranks a clean name by the tag priority patterns.
-func newCandidate(priority []pattern, name string, applied time.Time) candidate {
-	k := Key(name)
+func newCandidate(in *input, priority []pattern, name string, applied time.Time) candidate {
+	k := in.key(name)
 	return candidate{name: name, key: k, rank: rank(priority, name, k), applied: applied}
 }
 
@@ -86,18 +86,18 @@ func choose(cs *changes, field string, cands []candidate, max int) []string {
 func chooseTags(cs *changes, field string, in *input, tags []contact.Tag, r tagRules, priority []pattern, max int) []string {
 	var cands []candidate
 	for _, t := range tags {
-		k := Key(t.Name)
+		k := in.key(t.Name)
 		if len(r.include) > 0 && !matchAny(r.include, t.Name, k) {
 			continue
 		}
 		if matchAny(r.exclude, t.Name, k) {
 			continue
 		}
-		cands = append(cands, newCandidate(priority, t.Name, t.AppliedAt))
+		cands = append(cands, newCandidate(in, priority, t.Name, t.AppliedAt))
 	}
 	for _, ft := range r.facts {
 		if ft.fact.eval(in.c.Facts, in.now, in.loc) == "true" {
-			cands = append(cands, newCandidate(priority, ft.tag, time.Time{}))
+			cands = append(cands, newCandidate(in, priority, ft.tag, time.Time{}))
 		}
 	}
 	return choose(cs, field, cands, max)
@@ -110,19 +110,19 @@ func chooseLabels(cs *changes, in *input, tags []contact.Tag, rules []labelRule,
 	for _, r := range rules {
 		if r.pattern == nil {
 			if r.fact.eval(in.c.Facts, in.now, in.loc) == "true" {
-				cands = append(cands, newCandidate(priority, r.label, time.Time{}))
+				cands = append(cands, newCandidate(in, priority, r.label, time.Time{}))
 			}
 			continue
 		}
 		for _, t := range tags {
-			if !r.pattern.match(t.Name, Key(t.Name)) {
+			if !r.pattern.match(t.Name, in.key(t.Name)) {
 				continue
 			}
 			name := t.Name
 			if r.label != "" {
 				name = r.label
 			}
-			cands = append(cands, newCandidate(priority, name, t.AppliedAt))
+			cands = append(cands, newCandidate(in, priority, name, t.AppliedAt))
 		}
 	}
 	return choose(cs, "labels", cands, ohoLabelsLimit.Max)

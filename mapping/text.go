@@ -92,6 +92,9 @@ func Length(s string) int { return utf8.RuneCountInString(s) }
 // duplicates: Unicode NFC, width-folded (ｖｉｐ = vip, ｶ = カ) and case-folded
 // (VIP = vip). It is only a comparison key: payloads carry the original text.
 func Key(s string) string {
+	if isASCII(s) { // the common case: no width or composition to fold
+		return asciiLower(s)
+	}
 	s = norm.NFC.String(s)
 	s = width.Fold.String(s)
 	s = cases.Fold().String(s) // a Caser is not safe for concurrent use: one per call
@@ -167,4 +170,25 @@ func printable(s string) string {
 func isClean(s string) bool {
 	_, f := Fit(s, 0)
 	return s != "" && !f.Changed()
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// asciiLower is Unicode case folding restricted to ASCII, which is
+// lower-casing A-Z (K and S fold to k and s; the Kelvin sign and long s are
+// not ASCII).
+func asciiLower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			return strings.ToLower(s)
+		}
+	}
+	return s
 }
