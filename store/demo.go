@@ -1,0 +1,192 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Read-only summary queries for `crmsync demo`. They read whatever tables
+// exist, so they work on a database migrated to any version.
+
+// TableCount is the number of rows in one table.
+type TableCount struct {
+	Table string
+	Rows  int64
+}
+
+// TableCounts returns the exact row count of every table in the database's
+// public schema, except goose's migration table, ordered by name.
+func (s *Store) TableCounts(ctx context.Context) ([]TableCount, error) {
+	var names []string
+	if err := s.db.WithContext(ctx).Raw(`SELECT tablename FROM pg_tables
+		WHERE schemaname = 'public' AND tablename <> ? ORDER BY tablename`, MigrationTable).Scan(&names).Error; err != nil {
+		return nil, fmt.Errorf("list tables: %w", err)
+	}
+	if len(names) == 0 {
+		return nil, nil
+	}
+	parts := make([]string, len(names))
+	for i, n := range names {
+		// n comes from pg_tables; quote it as an identifier all the same.
+		parts[i] = fmt.Sprintf(`SELECT %s AS table_name, count(*) AS n FROM %s`, quoteLiteral(n), quoteIdent(n))
+	}
+	var rows []struct {
+		TableName string `gorm:"column:table_name"`
+		N         int64  `gorm:"column:n"`
+	}
+	if err := s.db.WithContext(ctx).Raw(strings.Join(parts, " UNION ALL ") + ` ORDER BY 1`).Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("count rows: %w", err)
+	}
+	out := make([]TableCount, len(rows))
+	for i, r := range rows {
+		out[i] = TableCount{Table: r.TableName, Rows: r.N}
+	}
+	return out, nil
+}
+
+// quoteIdent quotes a PostgreSQL identifier.
+func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// quoteLiteral quotes a PostgreSQL string literal.
+func quoteLiteral(s string) string { return `'` + strings.ReplaceAll(s, `'`, `''`) + `'` }
+
+// PeopleCount is how identities resolved into people.
+type PeopleCount struct {
+	People     int64 // live master contacts (not merged into another)
+	Merged     int64 // contacts merged into another (tombstones)
+	Identities int64 // contact_identities rows
+	Linked     int64 // live contacts with more than one identity
+	SharedKeys int64 // keys on more identities than the ceiling (shared_keys rows)
+}
+
+// CountPeople counts master contacts against identities. Tables that do not
+// exist yet count as empty.
+func (s *Store) CountPeople(ctx context.Context) (PeopleCount, error) {
+	var pc PeopleCount
+	var have struct {
+		Contacts   bool `gorm:"column:contacts"`
+		Identities bool `gorm:"column:identities"`
+		Shared     bool `gorm:"column:shared"`
+	}
+	if err := s.db.WithContext(ctx).Raw(`SELECT to_regclass('contacts') IS NOT NULL AS contacts,
+		to_regclass('contact_identities') IS NOT NULL AS identities,
+		to_regclass('shared_keys') IS NOT NULL AS shared`).Scan(&have).Error; err != nil {
+		return pc, fmt.Errorf("count people: %w", err)
+	}
+	if have.Contacts {
+		if err := s.db.WithContext(ctx).Raw(`SELECT
+			count(*) FILTER (WHERE merged_into IS NULL) AS people,
+			count(*) FILTER (WHERE merged_into IS NOT NULL) AS merged,
+			count(*) FILTER (WHERE merged_into IS NULL AND identities > 1) AS linked
+			FROM contacts`).Row().Scan(&pc.People, &pc.Merged, &pc.Linked); err != nil {
+			return pc, fmt.Errorf("count people: %w", err)
+		}
+	}
+	if have.Identities {
+		if err := s.db.WithContext(ctx).Raw(`SELECT count(*) FROM contact_identities`).Row().Scan(&pc.Identities); err != nil {
+			return pc, fmt.Errorf("count identities: %w", err)
+		}
+	}
+	if have.Shared {
+		if err := s.db.WithContext(ctx).Raw(`SELECT count(*) FROM shared_keys`).Row().Scan(&pc.SharedKeys); err != nil {
+			return pc, fmt.Errorf("count shared keys: %w", err)
+		}
+	}
+	return pc, nil
+}
+
+// PushOutcome counts the contacts of one destination by the outcome of
+// their last push (push_contacts) and the records the destination holds
+// (push_state).
+type PushOutcome struct {
+	Destination string
+	Pushed      int64 // last push wrote something
+	Unchanged   int64 // last push had nothing to send
+	Rejected    int64 // at least one record refused
+	NoTarget    int64 // no identity the destination serves
+	Records     int64 // destination records crmsync has written (push_state rows)
+}
+
+// PushOutcomes returns one PushOutcome per destination that has any, by
+// destination name; nothing when the push tables do not exist.
+func (s *Store) PushOutcomes(ctx context.Context) ([]PushOutcome, error) {
+	var exists bool
+	if err := s.db.WithContext(ctx).Raw(`SELECT to_regclass('push_contacts') IS NOT NULL AND to_regclass('push_state') IS NOT NULL`).Row().Scan(&exists); err != nil {
+		return nil, fmt.Errorf("push outcomes: %w", err)
+	}
+	if !exists {
+		return nil, nil
+	}
+	var rows []struct {
+		Destination string `gorm:"column:destination"`
+		Pushed      int64  `gorm:"column:pushed"`
+		Unchanged   int64  `gorm:"column:unchanged"`
+		Rejected    int64  `gorm:"column:rejected"`
+		NoTarget    int64  `gorm:"column:no_target"`
+		Records     int64  `gorm:"column:records"`
+	}
+	if err := s.db.WithContext(ctx).Raw(`SELECT d.destination,
+			count(*) FILTER (WHERE pc.outcome = 'pushed')    AS pushed,
+			count(*) FILTER (WHERE pc.outcome = 'unchanged') AS unchanged,
+			count(*) FILTER (WHERE pc.outcome = 'rejected')  AS rejected,
+			count(*) FILTER (WHERE pc.outcome = 'no_target') AS no_target,
+			(SELECT count(*) FROM push_state ps WHERE ps.destination = d.destination) AS records
+		FROM (SELECT destination FROM push_contacts UNION SELECT destination FROM push_state) d
+		LEFT JOIN push_contacts pc ON pc.destination = d.destination
+		GROUP BY d.destination ORDER BY d.destination`).Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("push outcomes: %w", err)
+	}
+	out := make([]PushOutcome, len(rows))
+	for i, r := range rows {
+		out[i] = PushOutcome(r)
+	}
+	return out, nil
+}
+
+// DemoProgress is what the demo's progress bars show: rows so far in the
+// tables each stage fills. Tables that do not exist count as zero.
+type DemoProgress struct {
+	Contacts, TaggingLogs, Messages int64 // raw omnichat_* rows
+	People                          int64 // live master contacts
+	PushedOho, PushedOkeybot        int64 // contacts the push stage finished with (push_contacts)
+}
+
+// Progress counts the rows behind DemoProgress in one statement.
+func (s *Store) Progress(ctx context.Context) (DemoProgress, error) {
+	var p DemoProgress
+	count := func(table, where string) string {
+		return fmt.Sprintf(`(SELECT count(*) FROM %s %s)`, quoteIdent(table), where)
+	}
+	// A statement naming a missing table fails even under a CASE: ask which
+	// exist first, then count only those.
+	var have []string
+	if err := s.db.WithContext(ctx).Raw(`SELECT tablename FROM pg_tables WHERE schemaname = 'public'
+		AND tablename IN ('omnichat_contacts', 'omnichat_tagging_logs', 'omnichat_messages', 'contacts', 'push_contacts')`).Scan(&have).Error; err != nil {
+		return p, fmt.Errorf("demo progress: %w", err)
+	}
+	has := func(t string) bool { return slices.Contains(have, t) }
+	cols := []string{"0", "0", "0", "0", "0", "0"}
+	if has("omnichat_contacts") {
+		cols[0] = count("omnichat_contacts", "")
+	}
+	if has("omnichat_tagging_logs") {
+		cols[1] = count("omnichat_tagging_logs", "")
+	}
+	if has("omnichat_messages") {
+		cols[2] = count("omnichat_messages", "")
+	}
+	if has("contacts") {
+		cols[3] = count("contacts", "WHERE merged_into IS NULL")
+	}
+	if has("push_contacts") {
+		cols[4] = count("push_contacts", "WHERE destination = 'oho'")
+		cols[5] = count("push_contacts", "WHERE destination = 'okeybot'")
+	}
+	if err := s.db.WithContext(ctx).Raw(`SELECT `+strings.Join(cols, ", ")).Row().Scan(
+		&p.Contacts, &p.TaggingLogs, &p.Messages, &p.People, &p.PushedOho, &p.PushedOkeybot); err != nil {
+		return p, fmt.Errorf("demo progress: %w", err)
+	}
+	return p, nil
+}
