@@ -403,29 +403,6 @@ func (s *Store) PushChannels(ctx context.Context, platforms ...contact.Platform)
 	return out, nil
 }
 
-// PushReason is one line of the push summary (view v_push_reasons).
-type PushReason struct {
-	Destination string
-	What        string // adjustment or rejection
-	Kind        string // truncated, dropped, normalised, defaulted; rejected or refused_by_api
-	Reason      string
-	Contacts    int
-	Occurrences int
-}
-
-// PushReasons returns the adjustments and rejections of destination counted
-// by reason, most frequent first.
-func (s *Store) PushReasons(ctx context.Context, destination string) ([]PushReason, error) {
-	var rows []PushReason
-	err := s.db.WithContext(ctx).Raw(`
-		SELECT destination, what, kind, reason, contacts, occurrences FROM v_push_reasons
-		WHERE destination = ? ORDER BY what, occurrences DESC, reason`, destination).Scan(&rows).Error
-	if err != nil {
-		return nil, fmt.Errorf("load %s push reasons: %w", destination, err)
-	}
-	return rows, nil
-}
-
 // ReadOnly runs fn with a Store bound to one read-only transaction, rolled
 // back at the end: any write fn attempts fails. It is what a dry run reads
 // through. The Store given to fn is not safe for concurrent use.
