@@ -199,8 +199,9 @@ func noSleep(ctx context.Context, _ time.Duration) error { return ctx.Err() }
 
 type setupOptions struct {
 	mapping  mapping.Options
-	apiKey   string // Oho key the client sends; default the fake's
-	noTokens bool   // configure no LINE token
+	apiKey   string            // Oho key the client sends; default the fake's
+	noTokens bool              // configure no LINE token
+	tokens   map[string]string // more LINE channels and their tokens
 }
 
 // setup returns a fresh database, fake Oho and LINE with one LINE channel and
@@ -237,6 +238,9 @@ func setup(t testing.TB, so setupOptions) *bundle {
 	tokens := map[string]string{lineChannel: lineToken}
 	if so.noTokens {
 		tokens = nil
+	}
+	for ch, tok := range so.tokens {
+		tokens[ch] = tok
 	}
 	dest, err := push.NewOho(push.OhoConfig{Client: oc, Line: lc, LineTokens: tokens, Mapper: mp, NowFunc: clk.Now})
 	require.NoError(t, err)

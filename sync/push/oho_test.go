@@ -404,3 +404,21 @@ func TestOho_Start_fingerprintFollowsMapping(t *testing.T) {
 	got, _ := b.oho.Contact(ohotest.Key{Platform: "facebook", PlatformID: fbPage, UserID: "u1"})
 	require.Empty(t, got.Tags)
 }
+
+func TestRun_Oho_badLineTokenFailsItsChannelOnly(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOptions{tokens: map[string]string{"777": "revoked-token"}})
+	var cs []seedContact
+	for i := range 3 {
+		cs = append(cs, seedContact{Name: "Bad channel", Identities: []contact.Identity{{Platform: contact.LINE, ChannelID: "777", UserID: lineUser(10 + i)}}})
+	}
+	cs = append(cs, seedContact{Name: "Page fan", Identities: []contact.Identity{fbID("u1")}})
+	seedContacts(t, b.st, cs...)
+
+	res, err := b.run(t, func(o *push.Options) { o.MaxFailures = 2 })
+	require.NoError(t, err, "a LINE channel's bad token does not end the run")
+	require.Equal(t, 3, res.Failed)
+	require.Equal(t, 1, res.Created)
+	require.Equal(t, 1, b.line.Count("/v2/bot/info"), "the refusal is remembered for the run")
+	require.Equal(t, 1, count(t, b.st, `SELECT count(*) FROM push_contacts`), "failed contacts are retried by the next run")
+}

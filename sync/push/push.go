@@ -488,13 +488,16 @@ func (r *runner) contact(ctx context.Context, w *work, prev map[string]store.Pus
 	r.res.LastID = max(r.res.LastID, w.c.ID)
 	for i, o := range outs {
 		r.res.add(rep.Targets[i], o)
-		if o.Action == Failed {
+		switch {
+		case o.Action != Failed:
+			r.consecutive = 0
+		case isHelper(o.Err):
+			// One LINE channel's trouble says nothing about the destination.
+		default:
 			r.consecutive++
-			if r.consecutive >= r.o.MaxFailures && r.abort == nil && !isHelper(o.Err) {
+			if r.consecutive >= r.o.MaxFailures && r.abort == nil {
 				r.abort = fmt.Errorf("push %s: %d failures in a row, last: %w", r.d.Name(), r.consecutive, o.Err)
 			}
-		} else {
-			r.consecutive = 0
 		}
 	}
 	if r.o.ReportFunc != nil {
