@@ -10,6 +10,28 @@ import (
 // Read-only summary queries for `crmsync demo`. They read whatever tables
 // exist, so they work on a database migrated to any version.
 
+// EnsureDatabase creates the database name on the server of adminDSN (a
+// connection to any database there, e.g. "postgres") unless it exists, and
+// reports whether it created it.
+func EnsureDatabase(ctx context.Context, adminDSN, name string) (created bool, err error) {
+	admin, err := Open(ctx, adminDSN, Options{MaxOpenConns: 1})
+	if err != nil {
+		return false, err
+	}
+	defer admin.Close()
+	var exists bool
+	if err := admin.sql.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
+		return false, fmt.Errorf("look up database %s: %w", name, err)
+	}
+	if exists {
+		return false, nil
+	}
+	if _, err := admin.sql.ExecContext(ctx, `CREATE DATABASE `+quoteIdent(name)); err != nil {
+		return false, fmt.Errorf("create database %s: %w", name, err)
+	}
+	return true, nil
+}
+
 // TableCount is the number of rows in one table.
 type TableCount struct {
 	Table string
@@ -95,6 +117,47 @@ func (s *Store) CountPeople(ctx context.Context) (PeopleCount, error) {
 		}
 	}
 	return pc, nil
+}
+
+// PushReason is a number of adjustments or rejections with one reason.
+type PushReason struct {
+	Destination string // oho or okeybot
+	What        string // adjustment or rejection
+	Kind        string // adjustments: truncated, dropped, normalised, defaulted; rejections: rejected (by crmsync) or refused_by_api
+	Reason      string
+	Contacts    int64 // distinct contacts concerned
+	Occurrences int64
+}
+
+// PushReasons returns the push stage's adjustments and rejections of every
+// destination counted by reason (the v_push_reasons view), ordered by
+// destination, what and kind, most frequent first; nothing when the push
+// tables do not exist.
+func (s *Store) PushReasons(ctx context.Context) ([]PushReason, error) {
+	var exists bool
+	if err := s.db.WithContext(ctx).Raw(`SELECT to_regclass('v_push_reasons') IS NOT NULL`).Row().Scan(&exists); err != nil {
+		return nil, fmt.Errorf("push reasons: %w", err)
+	}
+	if !exists {
+		return nil, nil
+	}
+	var rows []struct {
+		Destination string `gorm:"column:destination"`
+		What        string `gorm:"column:what"`
+		Kind        string `gorm:"column:kind"`
+		Reason      string `gorm:"column:reason"`
+		Contacts    int64  `gorm:"column:contacts"`
+		Occurrences int64  `gorm:"column:occurrences"`
+	}
+	if err := s.db.WithContext(ctx).Raw(`SELECT destination, what, COALESCE(kind, '') AS kind, reason, contacts, occurrences
+		FROM v_push_reasons ORDER BY destination, what, kind, occurrences DESC, reason`).Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("push reasons: %w", err)
+	}
+	out := make([]PushReason, len(rows))
+	for i, r := range rows {
+		out[i] = PushReason(r)
+	}
+	return out, nil
 }
 
 // PushOutcome counts the contacts of one destination by the outcome of

@@ -1,6 +1,10 @@
 package store_test
 
 import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -110,4 +114,55 @@ func TestStore_PushOutcomes(t *testing.T) {
 		{Destination: "oho", Pushed: 1, Rejected: 1, Records: 2},
 		{Destination: "okeybot", Unchanged: 1, NoTarget: 1, Records: 1},
 	}, got)
+}
+
+func TestStore_PushReasons(t *testing.T) {
+	t.Parallel()
+	s := storetest.New(t)
+	ctx := t.Context()
+	got, err := s.PushReasons(ctx)
+	require.NoError(t, err)
+	require.Empty(t, got)
+
+	_, err = s.SQL().ExecContext(ctx, demoSeed+`
+		INSERT INTO push_state (destination, target_key, contact_id, payload, payload_hash, adjustments, first_pushed_at, pushed_at) VALUES
+		  ('oho', 'line/B/U1', 1, '{}', 'x', '[{"field":"tags","kind":"dropped","reason":"over 20 tags"},{"field":"first_name","kind":"truncated","reason":"over 100 characters"}]', now(), now()),
+		  ('oho', 'line/B/U2', 2, '{}', 'y', '[{"field":"tags","kind":"dropped","reason":"over 20 tags"}]', now(), now());
+		INSERT INTO push_rejections (destination, contact_id, target_key, reason, http_status, payload_hash) VALUES
+		  ('okeybot', 2, 'main/2', 'Bad request', 400, 'h');`)
+	require.NoError(t, err)
+	got, err = s.PushReasons(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []store.PushReason{
+		{Destination: "oho", What: "adjustment", Kind: "dropped", Reason: "over 20 tags", Contacts: 2, Occurrences: 2},
+		{Destination: "oho", What: "adjustment", Kind: "truncated", Reason: "over 100 characters", Contacts: 1, Occurrences: 1},
+		{Destination: "okeybot", What: "rejection", Kind: "refused_by_api", Reason: "Bad request", Contacts: 1, Occurrences: 1},
+	}, got)
+}
+
+func TestEnsureDatabase(t *testing.T) {
+	t.Parallel()
+	admin := storetest.ServerURL(t)
+	name := fmt.Sprintf("crmsync_demo_t_%d", os.Getpid())
+	t.Cleanup(func() {
+		s, err := store.Open(context.Background(), admin, store.Options{})
+		require.NoError(t, err)
+		defer s.Close()
+		_, err = s.SQL().ExecContext(context.Background(), `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`)
+		require.NoError(t, err)
+	})
+
+	created, err := store.EnsureDatabase(t.Context(), admin, name)
+	require.NoError(t, err)
+	require.True(t, created)
+	created, err = store.EnsureDatabase(t.Context(), admin, name)
+	require.NoError(t, err)
+	require.False(t, created, "the second call finds it")
+
+	u, err := url.Parse(admin)
+	require.NoError(t, err)
+	u.Path = "/" + name
+	s, err := store.Open(t.Context(), u.String(), store.Options{})
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
 }
