@@ -122,7 +122,12 @@ type FieldChange struct {
 // Outcome is what Destination.Push did to one target.
 type Outcome struct {
 	Action Action
-	// State is the new confirmed state to record (Created, Updated, Recorded);
+	// State is the new confirmed state to record (Created, Updated, Recorded).
+	// A Failed outcome may carry the state the destination confirmed before
+	// the failure (a destination that needs several requests: the record
+	// created, its remote id, some fields); it is recorded too, so the next
+	// run neither creates the record again nor resends what was confirmed.
+	// Its PayloadHash must then differ from the desired payload's.
 	// Run fills Destination, TargetKey, ContactID, RunID and PushedAt when zero.
 	State *store.PushState
 	// Rejections are recorded when Action is Rejected.
@@ -209,8 +214,32 @@ type Result struct {
 	Adjustments map[string]int
 	// Rejections counts rejections by reason.
 	Rejections map[string]int
+	// Batches is how many batches of contacts were loaded.
+	Batches int
 	// LastID is the last contact id examined.
 	LastID contact.ID
+}
+
+// Counts returns the result as the counters of a sync_runs step entry: the
+// standard keys (pages = batches, rows = records written or recorded,
+// requests = destination and helper requests, rejections) and the push's own.
+func (r Result) Counts() map[string]int64 {
+	return map[string]int64{
+		"pages":           int64(r.Batches),
+		"rows":            int64(r.Created + r.Updated + r.Recorded),
+		"requests":        int64(r.Requests + r.HelperRequests),
+		"rejections":      int64(r.Rejected),
+		"contacts":        int64(r.Contacts),
+		"targets":         int64(r.Targets),
+		"created":         int64(r.Created),
+		"updated":         int64(r.Updated),
+		"unchanged":       int64(r.Unchanged),
+		"recorded":        int64(r.Recorded),
+		"skipped":         int64(r.Skipped),
+		"failed":          int64(r.Failed),
+		"dest_requests":   int64(r.Requests),
+		"helper_requests": int64(r.HelperRequests),
+	}
 }
 
 func (r *Result) add(t TargetReport, o Outcome) {
@@ -345,6 +374,7 @@ func run(ctx context.Context, d Destination, o Options, res Result) (Result, err
 			break
 		}
 		q.AfterID = batch[len(batch)-1].ID
+		r.res.Batches++
 		if err := r.batch(ctx, batch); err != nil {
 			return r.res, err
 		}
@@ -515,14 +545,16 @@ func (r *runner) record(ctx context.Context, c contact.Contact, t Target, o *Out
 			errors.Is(o.Err, context.DeadlineExceeded) {
 			r.fail(fmt.Errorf("push %s: %w", r.d.Name(), o.Err))
 		}
-		return nil
+		if o.State == nil {
+			return nil
+		}
 	}
 	if r.o.DryRun {
 		return nil
 	}
 	now := r.o.NowFunc()
 	switch o.Action {
-	case Created, Updated, Recorded:
+	case Created, Updated, Recorded, Failed:
 		if o.State == nil {
 			return fmt.Errorf("push %s: %s of %s without a state", r.d.Name(), o.Action, t.Key)
 		}
