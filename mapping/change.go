@@ -42,10 +42,13 @@ func (k ChangeKind) MarshalText() ([]byte, error) {
 // Change records one thing mapping did to make a contact fit a destination:
 // a cut, a drop, a rewrite, a default or a refusal.
 //
-// Field is the destination's field path as the vendor spells it, with list
-// elements named by their key, e.g. "first_name", "attributes[Member ID].value.text",
-// "tags[VIP]", "custom_fields[phone]". Before and After are the values (After is
-// "" for Dropped and Rejected). Reason is a short English sentence.
+// Field is the destination's field path as the vendor spells it: "first_name",
+// "social_profile.id"; an attribute or custom field is named by its name,
+// "attributes[Member ID].value.text", "custom_fields[phone]" (an attribute or
+// field whose name itself was cut or dropped: "attributes[].display_name",
+// "custom_fields[].name"); a tag or label change is under "tags" or "labels"
+// with the tag in Before. Before and After are the values (After is "" for
+// Dropped and Rejected). Reason is a short English sentence.
 type Change struct {
 	Field  string     `json:"field"`
 	Kind   ChangeKind `json:"kind"`

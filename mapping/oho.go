@@ -150,7 +150,7 @@ func (r *ohoRun) firstFit(field string, max int, fbs ...fallback) (string, bool)
 // way. When the contact cannot be sent at all, ToOho returns a zero
 // OhoContact, the changes (ending with the Rejected ones) and a *Rejection.
 func (m *Mapper) ToOho(c contact.Contact, id contact.Identity, t OhoTarget, now time.Time) (OhoContact, []Change, error) {
-	r := &ohoRun{m: m, in: newInput(c, id, now, m.c.offset)}
+	r := &ohoRun{m: m, in: newInput(c, id, now, m.c.loc)}
 	if !OhoPlatform(id.Platform) {
 		r.reject("social_profile.platform", string(id.Platform),
 			fmt.Sprintf("platform %q is not served by Oho (line, facebook, instagram only)", id.Platform), ErrUnsupportedPlatform)
@@ -272,7 +272,7 @@ func (r *ohoRun) build(t OhoTarget) OhoContact {
 		}
 	}
 	if raw := fitText(&r.cs, "birth_date", r.field("birth_date"), 0); raw != "" {
-		out, why, ok := parseBirthDate(raw, in.now, c.offset)
+		out, why, ok := parseBirthDate(raw, in.now, c.loc)
 		r.rewrite("birth_date", raw, out, why, ok)
 		p.BirthDate = out
 	}

@@ -70,7 +70,7 @@ func (p OkeybotPlan) IsZero() bool {
 // (repaired, trimmed); every drop and rewrite is in the changes.
 func (m *Mapper) ToOkeybot(c contact.Contact, id contact.Identity, last OkeybotContact, now time.Time) (OkeybotPlan, []Change) {
 	var cs changes
-	in := newInput(c, id, now, m.c.offset)
+	in := newInput(c, id, now, m.c.loc)
 	var plan OkeybotPlan
 	plan.Desired.CustomFields = m.okeybotFields(&cs, in)
 	tags := cleanTags(&cs, "tags", c.Tags)

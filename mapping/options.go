@@ -190,7 +190,7 @@ func (p *problems) addf(key, format string, args ...any) {
 type compiled struct {
 	opts     Options
 	region   string
-	offset   *time.Location
+	loc      *time.Location
 	priority []pattern
 	oho      ohoCompiled
 	okeybot  okeybotCompiled
@@ -201,7 +201,6 @@ type ohoCompiled struct {
 	countries  enum
 	cities     enum
 	attributes []attrRule
-	attrAll    bool // some rule is attr:*
 	tags       tagRules
 	labels     []labelRule
 }
@@ -249,7 +248,7 @@ func compile(in Options) (*compiled, error) {
 	if phonenumbers.GetCountryCodeForRegion(c.region) == 0 {
 		p.addf("default_region", "unknown region %q (want an ISO 3166 code such as TH)", o.DefaultRegion)
 	}
-	c.offset = o.Location
+	c.loc = o.Location
 	c.priority = compilePatterns(&p, "tag_priority", o.TagPriority)
 
 	// Oho.
@@ -300,7 +299,6 @@ func compile(in Options) (*compiled, error) {
 			if r.DisplayName != "" {
 				p.addf(key+".display_name", "must be empty with from: attr:* (names come from the attributes)")
 			}
-			c.oho.attrAll = true
 			c.oho.attributes = append(c.oho.attributes, attrRule{src: src})
 			continue
 		}
