@@ -416,8 +416,8 @@ func (r *Runner) finish(ctx context.Context, run *Run, res Result) (Result, erro
 	if err != nil {
 		err = fmt.Errorf("run %s: %w", run.Job, err)
 	}
+	r.refreshWindowLag(fctx) // before the run counts as ended: a scrape that sees the run sees its lag
 	r.Metrics.RunFinished(run.Job, res.Status, res.StartedAt)
-	r.refreshWindowLag(fctx)
 
 	entry := run.Log.WithFields(logrus.Fields{
 		"status":   res.Status,
