@@ -38,17 +38,3 @@ func statusCommand() *command {
 		issue: "the scheduler and operations views are being built",
 	}
 }
-
-func demoCommand() *command {
-	return &command{
-		name: "demo", summary: "Run the whole pipeline on a throwaway PostgreSQL and the sandbox APIs",
-		issue: "the sandbox is being built",
-	}
-}
-
-func sandboxCommand() *command {
-	return &command{
-		name: "sandbox", summary: "Serve the sandbox APIs on loopback and print the environment to use them",
-		issue: "the sandbox is being built",
-	}
-}
