@@ -45,6 +45,14 @@ test/short: ## Every test without the race detector (faster)
 check-config: ## Validate jobs.yaml (set the variables it references first)
 	$(GO) run ./cmd/crmsync check-config
 
+.PHONY: demo
+demo: build ## Run the whole pipeline on a throwaway PostgreSQL and the sandbox APIs, then print a summary (again: fast, nothing re-pushed)
+	$(BIN) demo
+
+.PHONY: demo/down
+demo/down: build ## Stop the demo's PostgreSQL and remove its data folder (./.crmsync)
+	$(BIN) demo --down
+
 .PHONY: clean
 clean: ## Remove build output
 	rm -rf bin
