@@ -141,6 +141,22 @@ func (m *Mapper) ToOkeybot(c contact.Contact, id contact.Identity, last OkeybotC
 	return plan, cs
 }
 
+// OkeybotFieldNames returns the custom field names okeybot.custom_fields
+// names explicitly, sorted, and whether an attr:* rule adds more from the
+// data. Config can check with it that a channel's lookup field is one
+// mapping fills in, so a created contact can be found again.
+func (m *Mapper) OkeybotFieldNames() (names []string, wildcard bool) {
+	for _, fr := range m.c.okeybot.fields {
+		if fr.src.kind == srcAttrAll {
+			wildcard = true
+			continue
+		}
+		names = append(names, fr.name)
+	}
+	slices.Sort(names)
+	return names, wildcard
+}
+
 // okeybotFields resolves the configured custom fields, sorted by name.
 func (m *Mapper) okeybotFields(cs *changes, in *input) []OkeybotField {
 	var out []OkeybotField

@@ -144,3 +144,13 @@ func make31() []OkeybotField {
 	}
 	return fs
 }
+
+func TestMapper_OkeybotFieldNames(t *testing.T) {
+	t.Parallel()
+	names, wildcard := newMapper(t, fullOptions()).OkeybotFieldNames()
+	require.Equal(t, []string{"customerid", "email", "firstName", "messages_30d", "phone"}, names)
+	require.True(t, wildcard)
+	names, wildcard = newMapper(t, Options{}).OkeybotFieldNames()
+	require.Empty(t, names)
+	require.False(t, wildcard)
+}
