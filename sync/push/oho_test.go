@@ -422,3 +422,21 @@ func TestRun_Oho_badLineTokenFailsItsChannelOnly(t *testing.T) {
 	require.Equal(t, 1, b.line.Count("/v2/bot/info"), "the refusal is remembered for the run")
 	require.Equal(t, 1, count(t, b.st, `SELECT count(*) FROM push_contacts`), "failed contacts are retried by the next run")
 }
+
+func TestRun_Oho_updateOfAContactGoneFromOhoCreatesIt(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOptions{})
+	ids := seedContacts(t, b.st, seedContact{Name: "Before", Identities: []contact.Identity{fbID("u1")}})
+	_, err := b.run(t)
+	require.NoError(t, err)
+
+	rename(t, b.st, ids[0], "After", t0.Add(time.Minute))
+	b.oho.RejectNext(1, http.StatusNotFound, 0) // the PATCH: "deleted in Oho"
+	res, err := b.run(t)
+	require.NoError(t, err)
+	require.Equal(t, 1, res.Created, "counted as a create: the contact had to be created again")
+	require.Equal(t, []string{"POST", "PATCH", "POST", "GET", "PATCH"}, methods(b.oho),
+		"PATCH 404 → POST (here 409, the fake still holds it) → GET → PATCH")
+	got, _ := b.oho.Contact(ohotest.Key{Platform: "facebook", PlatformID: fbPage, UserID: "u1"})
+	require.Equal(t, "After", got.DisplayName)
+}
