@@ -43,6 +43,9 @@ type Destination interface {
 	// fingerprint of the settings that shape payloads besides the master
 	// record (mapping rules, configured channels): when it differs from the
 	// one a contact was last pushed under, the contact is examined again.
+	// The destination may keep st for reads during the run (in a dry run it
+	// is bound to one read-only transaction and Push is called from one
+	// goroutine at a time).
 	Start(ctx context.Context, st *store.Store) (fingerprint string, err error)
 	// Targets returns the destination records contact c maps to, each with
 	// its target key (unique within the destination). It may do read-only
