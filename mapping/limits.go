@@ -77,7 +77,11 @@ func (l Limit) String() string {
 	case Number:
 		fmt.Fprintf(&b, "%d..%d", l.Min, l.Max)
 	case OneOf:
-		fmt.Fprintf(&b, "one of %s", strings.Join(l.Values, ", "))
+		if len(l.Values) == 0 {
+			b.WriteString("one of the configured values")
+		} else {
+			fmt.Fprintf(&b, "one of %s", strings.Join(l.Values, ", "))
+		}
 	case Format:
 		fmt.Fprintf(&b, "format %s", strings.Join(l.Values, ""))
 	default:
@@ -216,89 +220,89 @@ var (
 	// → platform | String | สามารถเลือกได้จากค่าใน enum ที่กำหนดไว้ | required | enum : line, facebook, instagram |
 	ohoPlatformLimit = Limit{Field: "social_profile.platform", Required: true, Unit: OneOf, Policy: Reject,
 		Values: []string{"line", "facebook", "instagram"},
-		Source: "2.2 Create Contact: → platform | String | … enum … | required | enum : line, facebook, instagram",
+		Source: "oho-developer-api.th.txt §2.2 Create Contact: → platform | String | … enum … | required | enum : line, facebook, instagram",
 		Note:   "identities on other platforms are skipped (ErrUnsupportedPlatform)"}
 	// → id | String | max: 40 | required | Id ของ Contact ในแพลตฟอร์มนั้นๆ (LINE User ID หรือ Facebook User ID หรือ Instagram User ID ) |
 	ohoUserIDLimit = Limit{Field: "social_profile.id", Required: true, Max: 40, Unit: Runes, Policy: Reject,
-		Source: "2.2 Create Contact: → id | String | max: 40 | required",
+		Source: "oho-developer-api.th.txt §2.2 Create Contact: → id | String | max: 40 | required",
 		Note:   "a key is never cut: a longer or malformed user id rejects the contact"}
 	// → platform_id | String | max: 40 | required | Bot user ID ของ LINE OA หรือ Facebook Page ID หรือ Instagram ID |
 	ohoPlatformIDLimit = Limit{Field: "social_profile.platform_id", Required: true, Max: 40, Unit: Runes, Policy: Reject,
-		Source: "2.2 Create Contact: → platform_id | String | max: 40 | required"}
+		Source: "oho-developer-api.th.txt §2.2 Create Contact: → platform_id | String | max: 40 | required"}
 	// → platform_name | String | max: 255 | required | Line OA display name หรือ Facebook Page name หรือ Instagram name(Username) |
 	ohoPlatformNameLimit = Limit{Field: "social_profile.platform_name", Required: true, Max: 255, Unit: Runes, Policy: Truncate,
-		Source: "2.2 Create Contact: → platform_name | String | max: 255 | required",
+		Source: "oho-developer-api.th.txt §2.2 Create Contact: → platform_name | String | max: 255 | required",
 		Note:   "defaults to platform_id when the target gives no name"}
 	// → line_basic_id | String | max: 255 | required | LINE ID ของ LINE OA , platform Facebook และ Instagram ไม่มี |
 	ohoLineBasicIDLimit = Limit{Field: "social_profile.line_basic_id", Required: true, Max: 255, Unit: Runes, Policy: Reject,
-		Source: "2.2 Create Contact: → line_basic_id | String | max: 255 | required | LINE ID ของ LINE OA , platform Facebook และ Instagram ไม่มี",
+		Source: "oho-developer-api.th.txt §2.2 Create Contact: → line_basic_id | String | max: 255 | required | LINE ID ของ LINE OA , platform Facebook และ Instagram ไม่มี",
 		Note:   "required for line only (Facebook and Instagram have none, so it is left out there)"}
 	// profile_picture_url | String | max: 2000 | required | URL รูปโปรไฟล์ของ Contact |
 	ohoPictureLimit = Limit{Field: "profile_picture_url", Required: true, Max: 2000, Unit: Runes, Policy: Drop,
-		Source: "2.2 Create Contact: profile_picture_url | String | max: 2000 | required",
+		Source: "oho-developer-api.th.txt §2.2 Create Contact: profile_picture_url | String | max: 2000 | required",
 		Note:   "a cut URL is broken: an unusable picture is dropped for oho.default_picture_url; with neither the contact is rejected"}
 	// platform_display_name | String | max: 255 | required | ชื่อ original ของ Contact จากแพลตฟอร์มต้นทาง |
 	ohoPlatformDisplayNameLimit = Limit{Field: "platform_display_name", Required: true, Max: 255, Unit: Runes, Policy: Truncate,
-		Source: "2.2 Create Contact: platform_display_name | String | max: 255 | required",
+		Source: "oho-developer-api.th.txt §2.2 Create Contact: platform_display_name | String | max: 255 | required",
 		Note:   "target OriginalName, else the identity's name, else the master name, else the user id"}
 	// display_name | String | max: 255 | required | … (ค่า default คือ ค่าของ platform_display_name ) |
 	ohoDisplayNameLimit = Limit{Field: "display_name", Required: true, Max: 255, Unit: Runes, Policy: Truncate,
-		Source: "2.2 Create Contact: display_name | String | max: 255 | required (2.3 Update Contact: max: 1000)",
+		Source: "oho-developer-api.th.txt §2.2 Create Contact: display_name | String | max: 255 | required (2.3 Update Contact: max: 1000)",
 		Note:   "held to 255 for updates too, so one payload serves both; falls back to platform_display_name"}
 	// first_name | String | max: 100 | required | ชื่อของ Contact ที่แสดงในข้อมูลทั่วไป |
 	ohoFirstNameLimit = Limit{Field: "first_name", Required: true, Max: 100, Unit: Runes, Policy: Truncate,
-		Source: "2.2 Create Contact: first_name | String | max: 100 | required",
+		Source: "oho-developer-api.th.txt §2.2 Create Contact: first_name | String | max: 100 | required",
 		Note:   "falls back to display_name, then the user id"}
 	// last_name | String | max: 100 | optional | นามสกุล Contact ที่แสดงในข้อมูลทั่วไป |
 	ohoLastNameLimit = Limit{Field: "last_name", Max: 100, Unit: Runes, Policy: Truncate,
-		Source: "2.2 Create Contact: last_name | String | max: 100 | optional"}
+		Source: "oho-developer-api.th.txt §2.2 Create Contact: last_name | String | max: 100 | optional"}
 	// phone | String | max: 20 | optional | เบอร์โทร format : '0987654321' |
 	ohoPhoneLimit = Limit{Field: "phone", Max: 20, Unit: Runes, Policy: Normalise,
-		Source: "2.2 Create Contact: phone | String | max: 20 | optional | เบอร์โทร format : '0987654321'",
+		Source: "oho-developer-api.th.txt §2.2 Create Contact: phone | String | max: 20 | optional | เบอร์โทร format : '0987654321'",
 		Note:   "numbers of default_region in national digits (0812345678); others E.164 (+886966633355) or dropped (oho.foreign_phone); invalid or longer than 20 dropped"}
 	// phone's format, as a second row of the same field.
 	ohoPhoneFormatLimit = Limit{Field: "phone", Unit: Format, Policy: Normalise, Values: []string{"0987654321"},
-		Source: "2.2 Create Contact: phone | … | เบอร์โทร format : '0987654321'",
+		Source: "oho-developer-api.th.txt §2.2 Create Contact: phone | … | เบอร์โทร format : '0987654321'",
 		Note:   "digits only, or + and digits for a foreign number in E.164"}
 	// email | String | max: 254 | optional | อีเมล |
 	ohoEmailLimit = Limit{Field: "email", Max: 254, Unit: Runes, Policy: Drop,
-		Source: "2.2 Create Contact: email | String | max: 254 | optional",
+		Source: "oho-developer-api.th.txt §2.2 Create Contact: email | String | max: 254 | optional",
 		Note:   "an address is never cut: an invalid or longer address is dropped"}
 	// country | String | สามารถเลือกได้จากค่าใน enum ที่กำหนดไว้ | optional | ประเทศ enum : อยูที่ไฟล์ country.json |
 	ohoCountryLimit = Limit{Field: "country", Unit: OneOf, Policy: Drop,
-		Source: "2.2 Create Contact: country | String | … enum … | optional | ประเทศ enum : อยูที่ไฟล์ country.json",
+		Source: "oho-developer-api.th.txt §2.2 Create Contact: country | String | … enum … | optional | ประเทศ enum : อยูที่ไฟล์ country.json",
 		Note:   "country.json is not published: allowed values come from oho.countries; anything else is dropped"}
 	// city | String | สามารถเลือกได้จากค่าใน enum ที่กำหนดไว้ | optional | จังหวัด enum : อยูที่ไฟล์ province.json |
 	ohoCityLimit = Limit{Field: "city", Unit: OneOf, Policy: Drop,
-		Source: "2.2 Create Contact: city | String | … enum … | optional | จังหวัด enum : อยูที่ไฟล์ province.json",
+		Source: "oho-developer-api.th.txt §2.2 Create Contact: city | String | … enum … | optional | จังหวัด enum : อยูที่ไฟล์ province.json",
 		Note:   "province.json is not published: allowed values come from oho.cities; anything else is dropped"}
 	// gender | String | สามารถเลือกได้จากค่าใน enum ที่กำหนดไว้ | optional | enum : male, female, not_say (default คือ not_say ) |
 	ohoGenderLimit = Limit{Field: "gender", Unit: OneOf, Policy: Default,
 		Values: []string{"male", "female", "not_say"},
-		Source: "2.2 Create Contact: gender | String | … enum … | optional | enum : male, female, not_say (default คือ not_say )",
+		Source: "oho-developer-api.th.txt §2.2 Create Contact: gender | String | … enum … | optional | enum : male, female, not_say (default คือ not_say )",
 		Note:   "M, F, male, หญิง, ชาย … are recognised; an unrecognised value becomes not_say"}
 	// age | Number | min: 1 max: 99 | optional | อายุ |
 	ohoAgeLimit = Limit{Field: "age", Min: 1, Max: 99, Unit: Number, Policy: Drop,
-		Source: "2.2 Create Contact: age | Number | min: 1 max: 99 | optional"}
+		Source: "oho-developer-api.th.txt §2.2 Create Contact: age | Number | min: 1 max: 99 | optional"}
 	// birth_date | Date | optional | ปี เดือน วันเกิด format: 'YYYY-MM-DD' |
 	ohoBirthDateLimit = Limit{Field: "birth_date", Unit: Format, Policy: Normalise, Values: []string{"YYYY-MM-DD"},
-		Source: "2.2 Create Contact: birth_date | Date | optional | ปี เดือน วันเกิด format: 'YYYY-MM-DD' (2.3 Update Contact: Date | max: 24)",
+		Source: "oho-developer-api.th.txt §2.2 Create Contact: birth_date | Date | optional | ปี เดือน วันเกิด format: 'YYYY-MM-DD' (2.3 Update Contact: Date | max: 24)",
 		Note:   "read from date, datetime or text values (ISO, DD/MM/YYYY, Buddhist-era years); impossible or future dates dropped"}
 	// → display_name | String | max: 100 | required | … แต่ต้องเป็นชื่อที่ไม่ซ้ำกันใน(หนึ่งธุรกิจ) |
 	ohoAttrNameLimit = Limit{Field: "attributes[].display_name", Required: true, Unique: true, Max: 100, Unit: Runes, Policy: Truncate,
-		Source: "2.2 Create Contact: → display_name | String | max: 100 | required | … ต้องเป็นชื่อที่ไม่ซ้ำกัน",
+		Source: "oho-developer-api.th.txt §2.2 Create Contact: → display_name | String | max: 100 | required | … ต้องเป็นชื่อที่ไม่ซ้ำกัน",
 		Note:   "configured names are checked when options load; names taken from data are cut, and a later duplicate is dropped"}
 	// → text | String | max: 2000 | required | ใช้สำหรับเป็นค่าที่จะแสดงใน field ที่อยู่ใน ข้อมูลเฉพาะ |
 	ohoAttrValueLimit = Limit{Field: "attributes[].value.text", Required: true, Max: 2000, Unit: Runes, Policy: Truncate,
-		Source: "2.2 Create Contact: → text | String | max: 2000 | required",
+		Source: "oho-developer-api.th.txt §2.2 Create Contact: → text | String | max: 2000 | required",
 		Note:   "an attribute with no value is left out"}
 	// tags | Array of string | max: 20 | optional | ใช้สำหรับการติดแท็กรายชื่อ (รองรับสูงสุด 20 แท็ก) |
 	ohoTagsLimit = Limit{Field: "tags", Unique: true, Max: 20, Unit: Items, Policy: Truncate,
-		Source: "2.2 Create Contact: tags | Array of string | max: 20 | optional | … (รองรับสูงสุด 20 แท็ก)",
+		Source: "oho-developer-api.th.txt §2.2 Create Contact: tags | Array of string | max: 20 | optional | … (รองรับสูงสุด 20 แท็ก)",
 		Note:   "kept by tag_priority, then most recently applied, then name; sent sorted"}
 	// labels | Array of string | max: 10 | optional | ใช้สำหรับการติดแท็กแชท (รองรับสูงสุด 10 แท็ก) |
 	ohoLabelsLimit = Limit{Field: "labels", Unique: true, Max: 10, Unit: Items, Policy: Truncate,
-		Source: "2.2 Create Contact: labels | Array of string | max: 10 | optional | … (รองรับสูงสุด 10 แท็ก)",
+		Source: "oho-developer-api.th.txt §2.2 Create Contact: labels | Array of string | max: 10 | optional | … (รองรับสูงสุด 10 แท็ก)",
 		Note:   "kept by tag_priority, then most recently applied, then name; sent sorted"}
 )
 
@@ -307,17 +311,17 @@ var (
 var (
 	// "Máximo 30 campos actualizados por solicitud." (PUT) / "Máximo 30 campos creados por solicitud." (POST)
 	okeybotFieldsLimit = Limit{Field: "custom_fields", Max: 30, Unit: Items, Policy: Split,
-		Source: "Actualizar contacto por ID / Crear contacto, Limitaciones: Máximo 30 campos actualizados (creados) por solicitud.",
+		Source: "okeybot-contacts-api.es.txt, Actualizar contacto por ID / Crear contacto, Limitaciones: Máximo 30 campos actualizados (creados) por solicitud.",
 		Note:   "only changed fields are sent, sorted by name, in requests of at most 30"}
 	// "Máximo 10 etiquetas agregadas por solicitud."
 	okeybotAddTagsLimit = Limit{Field: "tags (POST /v1/contact/{id}/tags)", Max: 10, Unit: Items, Policy: Split,
-		Source: "Agregar etiqueta por ID, Limitaciones: Máximo 10 etiquetas agregadas por solicitud."}
+		Source: "okeybot-contacts-api.es.txt, Agregar etiqueta por ID, Limitaciones: Máximo 10 etiquetas agregadas por solicitud."}
 	// "Máximo de 10 etiquetas eliminadas por solicitud."
 	okeybotRemoveTagsLimit = Limit{Field: "tags (DELETE /v1/contact/{id}/tags)", Max: 10, Unit: Items, Policy: Split,
-		Source: "Eliminar etiqueta por ID, Limitaciones: Máximo de 10 etiquetas eliminadas por solicitud."}
+		Source: "okeybot-contacts-api.es.txt, Eliminar etiqueta por ID, Limitaciones: Máximo de 10 etiquetas eliminadas por solicitud."}
 	// "en el caso del canal Viber, … la ID de contacto debe proporcionarse en un formato codificado en Base64."
 	okeybotViberIDLimit = Limit{Field: "{contact_id} (viber)", Unit: Format, Policy: Normalise, Values: []string{"base64"},
-		Source: "Actualizar contacto por ID, Limitaciones: … en el caso del canal Viber … la ID de contacto debe proporcionarse en un formato codificado en Base64.",
+		Source: "okeybot-contacts-api.es.txt, Actualizar contacto por ID, Limitaciones: … en el caso del canal Viber … la ID de contacto debe proporcionarse en un formato codificado en Base64.",
 		Note:   "OkeybotContactID encodes it (standard alphabet, padded); the client path-escapes it"}
 )
 

@@ -378,6 +378,7 @@ func TestLimit_String(t *testing.T) {
 	require.Equal(t, "age: 1..99 (drop)", ohoAgeLimit.String())
 	require.Equal(t, "gender: one of male, female, not_say (default)", ohoGenderLimit.String())
 	require.Equal(t, "tags: max 20 items, unique (truncate)", ohoTagsLimit.String())
+	require.Equal(t, "country: one of the configured values (drop)", ohoCountryLimit.String())
 }
 
 func TestRejection_Unwrap(t *testing.T) {
