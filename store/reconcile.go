@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/sirupsen/logrus"
 )
 
 // reconcileLockKey is the advisory lock one reconcile run holds for its whole
@@ -68,6 +69,7 @@ func (st ReconcileState) NeedsFull(cfg ReconcileConfig) bool {
 type ReconcileTx struct {
 	tx  pgx.Tx
 	now time.Time
+	log logrus.FieldLogger
 }
 
 // ErrReconcileAborted is returned by Reconcile when fn asked for a rollback.
@@ -103,7 +105,7 @@ func (s *Store) Reconcile(ctx context.Context, now time.Time, fn func(ctx contex
 				return fmt.Errorf("reconcile: prepare transaction: %w", err)
 			}
 		}
-		if err := fn(ctx, &ReconcileTx{tx: tx, now: now}); err != nil {
+		if err := fn(ctx, &ReconcileTx{tx: tx, now: now, log: s.log.WithField("component", "reconcile")}); err != nil {
 			return err
 		}
 		if err := tx.Commit(ctx); err != nil {
@@ -114,11 +116,16 @@ func (s *Store) Reconcile(ctx context.Context, now time.Time, fn func(ctx contex
 }
 
 // exec runs one statement, wrapping an error with what.
+// Each statement's duration is logged at debug level with the statement's
+// first line (never its values).
 func (r *ReconcileTx) exec(ctx context.Context, what, q string, args ...any) (int64, error) {
+	start := time.Now()
 	tag, err := r.tx.Exec(ctx, q, args...)
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", what, err)
 	}
+	r.log.WithFields(logrus.Fields{"took": time.Since(start).Round(time.Millisecond), "rows": tag.RowsAffected(),
+		"sql": firstLine(q)}).Debug(what)
 	return tag.RowsAffected(), nil
 }
 

@@ -87,6 +87,7 @@ func (r *ReconcileTx) RebuildContacts(ctx context.Context, full bool, prev time.
 		FROM ai
 		LEFT JOIN omnichat_contacts oc ON oc.platform = ai.platform AND oc.channel_id = ai.channel_id AND oc.user_id = ai.user_id
 		GROUP BY ai.contact_id`,
+		`ANALYZE np`,
 		// Overrides: the latest pin per field, and exclusions.
 		`CREATE TEMP TABLE pins ON COMMIT DROP AS
 		SELECT DISTINCT ON (o.contact_id, o.field) o.contact_id, o.field, o.value
@@ -106,6 +107,7 @@ func (r *ReconcileTx) RebuildContacts(ctx context.Context, full bool, prev time.
 		LEFT JOIN pins pm ON pm.contact_id = np.contact_id AND pm.field = 'member_id'
 		LEFT JOIN (SELECT contact_id, array_agg(field ORDER BY field) AS fields FROM pins GROUP BY contact_id) pf
 		       ON pf.contact_id = np.contact_id`,
+		`ANALYZE nc`,
 		// Attributes: per key, the most recently updated identity's value and type.
 		`CREATE TEMP TABLE na (contact_id bigint, key text, value text, type text, display_name text,
 		                       updated_at timestamptz, identity_id bigint, PRIMARY KEY (contact_id, key)) ON COMMIT DROP`,
@@ -125,6 +127,7 @@ func (r *ReconcileTx) RebuildContacts(ctx context.Context, full bool, prev time.
 		SELECT contact_id, substr(field, 11), value, 'text', substr(field, 11), NULL, NULL
 		FROM pins WHERE field LIKE 'attribute:%'
 		ON CONFLICT (contact_id, key) DO UPDATE SET value = EXCLUDED.value, updated_at = NULL, identity_id = NULL`,
+		`ANALYZE na`,
 		// Tags: the union of the identities' current tags, each with its most
 		// recent application in the tagging logs.
 		`CREATE TEMP TABLE nt ON COMMIT DROP AS
@@ -145,6 +148,7 @@ func (r *ReconcileTx) RebuildContacts(ctx context.Context, full bool, prev time.
 		LEFT JOIN omnichat_tagging_logs l
 		       ON l.platform = it.platform AND l.channel_id = it.channel_id AND l.user_id = it.user_id AND l.tag = it.tag
 		ORDER BY it.contact_id, it.tag, l.tagged_at DESC NULLS LAST, l.source, l.platform, l.channel_id, l.user_id, l.message_id`,
+		`ANALYZE nt`,
 	); err != nil {
 		return st, err
 	}
@@ -172,6 +176,9 @@ func (r *ReconcileTx) RebuildContacts(ctx context.Context, full bool, prev time.
 		GROUP BY ai.contact_id, ai.platform, ai.channel_id`, r.now); err != nil {
 		return st, err
 	}
+	if err := r.execAll(ctx, what, `ANALYZE fch`); err != nil {
+		return st, err
+	}
 	if err := r.execAll(ctx, what, `
 		CREATE TEMP TABLE nf ON COMMIT DROP AS
 		SELECT ac.contact_id,
@@ -188,16 +195,21 @@ func (r *ReconcileTx) RebuildContacts(ctx context.Context, full bool, prev time.
 		       COALESCE(array_agg(f.channel ORDER BY f.channel) FILTER (WHERE f.channel IS NOT NULL), '{}') AS channels
 		FROM ac LEFT JOIN fch f USING (contact_id)
 		GROUP BY ac.contact_id`,
+		`ANALYZE nf`,
 		// One hash over everything the master record holds.
+		`CREATE TEMP TABLE ha ON COMMIT DROP AS
+		SELECT contact_id, string_agg(concat_ws(E'\x1f', key, value, type, display_name, `+epoch("updated_at")+`), E'\x1e' ORDER BY key) AS h
+		FROM na GROUP BY contact_id`,
+		`CREATE TEMP TABLE ht ON COMMIT DROP AS
+		SELECT contact_id, string_agg(concat_ws(E'\x1f', tag, `+epoch("applied_at")+`, source), E'\x1e' ORDER BY tag) AS h
+		FROM nt GROUP BY contact_id`,
+		`ANALYZE ha`,
+		`ANALYZE ht`,
 		`CREATE TEMP TABLE chg ON COMMIT DROP AS
 		WITH h AS (
 			SELECT nc.contact_id, md5(concat_ws(E'\x1d',
 				nc.name, nc.email, nc.phone, nc.member_id, nc.excluded::text, array_to_string(nc.pinned_fields, E'\x1f'),
-				nc.identities::text, np.identities_hash,
-				(SELECT string_agg(concat_ws(E'\x1f', a.key, a.value, a.type, a.display_name, `+epoch("a.updated_at")+`), E'\x1e' ORDER BY a.key)
-				 FROM na a WHERE a.contact_id = nc.contact_id),
-				(SELECT string_agg(concat_ws(E'\x1f', t.tag, `+epoch("t.applied_at")+`, t.source), E'\x1e' ORDER BY t.tag)
-				 FROM nt t WHERE t.contact_id = nc.contact_id),
+				nc.identities::text, np.identities_hash, COALESCE(ha.h, ''), COALESCE(ht.h, ''),
 				concat_ws(E'\x1f', `+epoch("f.first_message_at")+`, `+epoch("f.last_message_at")+`,
 				          `+epoch("f.last_customer_message_at")+`, `+epoch("f.last_agent_message_at")+`,
 				          f.messages_total, f.messages_7d, f.messages_30d,
@@ -206,6 +218,7 @@ func (r *ReconcileTx) RebuildContacts(ctx context.Context, full bool, prev time.
 				          f.bot_messages_total, f.bot_messages_7d, f.bot_messages_30d, array_to_string(f.channels, E'\x1f'))
 			)) AS hash
 			FROM nc JOIN np USING (contact_id) JOIN nf f USING (contact_id)
+			LEFT JOIN ha USING (contact_id) LEFT JOIN ht USING (contact_id)
 		)
 		SELECT h.contact_id, h.hash FROM h JOIN contacts c ON c.id = h.contact_id WHERE c.content_hash <> h.hash`,
 		`ALTER TABLE chg ADD PRIMARY KEY (contact_id)`,

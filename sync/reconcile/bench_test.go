@@ -1,0 +1,228 @@
+package reconcile_test
+
+import (
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"crmsync/store"
+	"crmsync/store/storetest"
+	"crmsync/sync/reconcile"
+)
+
+// benchIdentities is the benchmark size: CRMSYNC_BENCH_IDENTITIES, default
+// 20,000 (the issue's figure is 1,000,000: about 700,000 people and
+// 10,000,000 messages).
+func benchIdentities(b *testing.B) int {
+	b.Helper()
+	n := 20_000
+	if v := os.Getenv("CRMSYNC_BENCH_IDENTITIES"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 100 {
+			b.Fatalf("CRMSYNC_BENCH_IDENTITIES=%q: want a number ≥ 100", v)
+		}
+	}
+	return n
+}
+
+// seedBench generates n identities for 0.7n people, 10n messages and n
+// tagging logs in SQL. Person p has a first identity carrying a Thai phone
+// written nationally and an email; the 0.3n second identities link to their
+// person by the phone written internationally (even p) or by the email in
+// capitals (odd p); one in ten people also has a member id on both.
+func seedBench(b *testing.B, st *store.Store, n int, now time.Time) {
+	b.Helper()
+	people := n * 7 / 10
+	for _, q := range []string{
+		`CREATE UNLOGGED TABLE bench_i AS
+		 SELECT i, CASE WHEN i <= $2 THEN i ELSE i - $2 END AS p,
+		        (ARRAY['line', 'facebook', 'instagram'])[i % 3 + 1] AS platform, 'ch' || (i % 5) AS channel_id, 'u' || i AS user_id
+		 FROM generate_series(1, $1::int) AS i`,
+		`INSERT INTO omnichat_contacts (platform, channel_id, user_id, name, email, phone, member_id, tags, custom_attributes, updated_at, raw)
+		 SELECT platform, channel_id, user_id,
+		        (ARRAY['สมชาย', 'Anna', '😀 Joy', 'Nok'])[i % 4 + 1] || ' ' || p,
+		        CASE WHEN i <= $2 THEN 'person' || p || '@example.com'
+		             WHEN p % 2 = 1 THEN 'PERSON' || p || '@EXAMPLE.COM' ELSE '' END,
+		        CASE WHEN i <= $2 THEN '08' || (10000000 + p)
+		             WHEN p % 2 = 0 THEN '668' || (10000000 + p) ELSE '' END,
+		        CASE WHEN p % 10 = 0 THEN 'M' || p ELSE '' END,
+		        CASE WHEN i % 4 = 0 THEN ARRAY['vip'] WHEN i % 4 = 1 THEN ARRAY['lead', 'ลูกค้าใหม่'] ELSE '{}' END,
+		        jsonb_build_array(jsonb_build_object('key', 'tier', 'value', (ARRAY['gold', 'silver'])[i % 2 + 1], 'type', 'text', 'displayName', 'Tier'),
+		                          jsonb_build_object('key', 'points', 'value', (i % 1000)::text, 'type', 'number', 'displayName', 'Points')),
+		        $3::timestamptz - (i % 1000) * interval '1 minute', '{}'
+		 FROM bench_i`,
+		`INSERT INTO omnichat_messages (id, platform, channel_id, customer_user_id, sender_type, sent_at, raw)
+		 SELECT 'm' || g, bi.platform, bi.channel_id, bi.user_id,
+		        (ARRAY['customer', 'customer', 'agent', 'bot', 'ai-chat'])[g % 5 + 1],
+		        $3::timestamptz - (g % 7776000) * interval '1 second', '{}'
+		 FROM generate_series(1, 10 * $1::int) AS g JOIN bench_i bi ON bi.i = (g % $1::int) + 1`,
+		`INSERT INTO omnichat_tagging_logs (platform, channel_id, user_id, tag, tagged_at, time_raw, source, raw)
+		 SELECT platform, channel_id, user_id, CASE WHEN i % 4 = 0 THEN 'vip' ELSE 'lead' END,
+		        $3::timestamptz - (i % 10000) * interval '1 minute', '', (ARRAY['bot', 'agent'])[i % 2 + 1], '{}'
+		 FROM bench_i`,
+		`INSERT INTO reconcile_queue (platform, channel_id, user_id) SELECT platform, channel_id, user_id FROM bench_i`,
+		`DROP TABLE bench_i`,
+	} {
+		execNumbered(b, st, q, n, people, now)
+	}
+	if _, err := st.SQL().ExecContext(b.Context(), `VACUUM ANALYZE`); err != nil {
+		b.Fatalf("seed: %v", err)
+	}
+}
+
+// change1Percent changes 1% of the contacts as a pull would: most get a new
+// name, one in five a new phone that links it to another person; each
+// changed identity gets a new message and is queued.
+func change1Percent(b *testing.B, st *store.Store, n int, round int, now time.Time) {
+	b.Helper()
+	people := n * 7 / 10
+	for _, q := range []string{
+		`CREATE UNLOGGED TABLE bench_c AS
+		 SELECT platform, channel_id, user_id, substr(user_id, 2)::int AS i FROM omnichat_contacts
+		 WHERE (substr(user_id, 2)::int * 7 + $4::int) % 100 = 0`,
+		`UPDATE omnichat_contacts c SET name = c.name || ' v' || $4::int, updated_at = $3,
+		        phone = CASE WHEN bc.i % 5 = 0 THEN '08' || (10000000 + (bc.i * 13 + $4::int) % $2::int + 1) ELSE c.phone END
+		 FROM bench_c bc WHERE (c.platform, c.channel_id, c.user_id) = (bc.platform, bc.channel_id, bc.user_id)`,
+		`INSERT INTO omnichat_messages (id, platform, channel_id, customer_user_id, sender_type, sent_at, raw)
+		 SELECT 'r' || $4::int || '-' || bc.i, platform, channel_id, user_id, 'customer', $3, '{}' FROM bench_c bc`,
+		`INSERT INTO reconcile_queue (platform, channel_id, user_id) SELECT platform, channel_id, user_id FROM bench_c bc
+		 ON CONFLICT DO NOTHING`,
+		`DROP TABLE bench_c`,
+	} {
+		execNumbered(b, st, q, n, people, now, round)
+	}
+}
+
+func BenchmarkReconcile_Full(b *testing.B) {
+	n := benchIdentities(b)
+	st := benchStore(b)
+	c := &clock{t0}
+	seedBench(b, st, n, t0)
+	o := reconcile.Options{NowFunc: c.Now, Log: benchLog()}
+	first := true
+	for b.Loop() {
+		if !first {
+			b.StopTimer()
+			if _, err := st.SQL().ExecContext(b.Context(), `TRUNCATE contacts, contact_identities, contact_attributes, contact_tags,
+				contact_facts, contact_merges, contact_splits, contact_overrides, shared_keys, phone_numbers, reconcile_state CASCADE`); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+		}
+		first = false
+		res, err := reconcile.Run(b.Context(), st, o, true)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(res.ContactsCreated), "contacts")
+	}
+	reportPeakRSS(b)
+}
+
+func BenchmarkReconcile_FullNoChange(b *testing.B) {
+	n := benchIdentities(b)
+	st := benchStore(b)
+	c := &clock{t0}
+	seedBench(b, st, n, t0)
+	o := reconcile.Options{NowFunc: c.Now, Log: benchLog()}
+	if _, err := reconcile.Run(b.Context(), st, o, true); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		res, err := reconcile.Run(b.Context(), st, o, true)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(res.ContactsUpdated), "updated")
+	}
+	reportPeakRSS(b)
+}
+
+func BenchmarkReconcile_Incremental1Percent(b *testing.B) {
+	n := benchIdentities(b)
+	st := benchStore(b)
+	c := &clock{t0}
+	seedBench(b, st, n, t0)
+	o := reconcile.Options{NowFunc: c.Now, Log: benchLog()}
+	if _, err := reconcile.Run(b.Context(), st, o, true); err != nil {
+		b.Fatal(err)
+	}
+	round := 0
+	for b.Loop() {
+		b.StopTimer()
+		round++
+		c.now = t0.Add(time.Duration(round) * time.Hour)
+		change1Percent(b, st, n, round, c.now)
+		b.StartTimer()
+		res, err := reconcile.Run(b.Context(), st, o, false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(res.Queued), "queued")
+		b.ReportMetric(float64(res.IdentitiesTouched), "touched")
+		b.ReportMetric(float64(res.ContactsUpdated), "updated")
+	}
+	reportPeakRSS(b)
+}
+
+// reportPeakRSS reports the process's peak resident memory (VmHWM).
+func reportPeakRSS(b *testing.B) {
+	b.Helper()
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+			b.ReportMetric(float64(kb)/1024, "peak-RSS-MB")
+		}
+	}
+}
+
+// execNumbered runs q with the values its $k placeholders name (from vals,
+// 1-based), renumbering them so the statement gets exactly those.
+func execNumbered(b *testing.B, st *store.Store, q string, vals ...any) {
+	b.Helper()
+	var args []any
+	for k := range vals {
+		ph := "$" + strconv.Itoa(k+1)
+		if strings.Contains(q, ph) {
+			args = append(args, vals[k])
+			q = strings.ReplaceAll(q, ph, "$#"+strconv.Itoa(len(args)))
+		}
+	}
+	q = strings.ReplaceAll(q, "$#", "$")
+	if _, err := st.SQL().ExecContext(b.Context(), q, args...); err != nil {
+		b.Fatalf("bench data: %v\n%s", err, q)
+	}
+}
+
+// benchLog logs each reconcile step's duration to stderr when
+// CRMSYNC_BENCH_LOG is set.
+func benchLog() logrus.FieldLogger {
+	l := logrus.New()
+	l.SetOutput(io.Discard)
+	if os.Getenv("CRMSYNC_BENCH_LOG") != "" {
+		l.SetOutput(os.Stderr)
+		l.SetLevel(logrus.DebugLevel)
+	}
+	return l
+}
+
+// benchStore opens a fresh database whose store logs each reconcile
+// statement's duration when CRMSYNC_BENCH_LOG is set.
+func benchStore(b *testing.B) *store.Store {
+	b.Helper()
+	st, err := store.Open(b.Context(), storetest.NewURL(b), store.Options{Log: benchLog()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = st.Close() })
+	return st
+}
