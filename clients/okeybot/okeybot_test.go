@@ -696,13 +696,24 @@ func TestChannel_retries(t *testing.T) {
 			wantCalls: 2, wantWaits: []time.Duration{time.Second},
 		},
 		{
-			name:     "CreateIsNotRetried",
+			// A 429 is refused before anything is created, so even a create is sent again.
+			name:     "CreateRetriedAfter429",
 			giveFail: []int{http.StatusTooManyRequests},
 			call: func(ctx context.Context, ch *okeybot.Channel, _ string) error {
 				_, err := ch.Contacts.Create(ctx, []okeybot.CustomField{{Name: "a", Value: "b"}})
 				return err
 			},
-			wantErr: apiclient.ErrRateLimited, wantCalls: 1,
+			wantCalls: 2, wantWaits: []time.Duration{time.Second},
+		},
+		{
+			// A 5xx may come after the contact was created: a create is not sent again.
+			name:     "CreateNotRetriedAfter5xx",
+			giveFail: []int{http.StatusBadGateway},
+			call: func(ctx context.Context, ch *okeybot.Channel, _ string) error {
+				_, err := ch.Contacts.Create(ctx, []okeybot.CustomField{{Name: "a", Value: "b"}})
+				return err
+			},
+			wantErr: apiclient.ErrUnavailable, wantCalls: 1,
 		},
 		{
 			name:         "GivesUpAfterMaxAttempts",
