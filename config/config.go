@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"crmsync/mapping"
 )
 
 // Vendor base URLs used when neither jobs.yaml nor the environment sets one.
@@ -53,8 +55,12 @@ type Config struct {
 	Line      Line      `yaml:"line"`
 	Okeybot   Okeybot   `yaml:"okeybot"`
 	Reconcile Reconcile `yaml:"reconcile"`
-	Schedule  Schedule  `yaml:"schedule"`
-	Jobs      []Job     `yaml:"jobs"`
+	// Mapping says what each destination receives and how vendor limits are
+	// met; see package mapping. Its default_region defaults to
+	// reconcile.default_region, its zone to timezone.
+	Mapping  mapping.Options `yaml:"mapping"`
+	Schedule Schedule        `yaml:"schedule"`
+	Jobs     []Job           `yaml:"jobs"`
 
 	loc *time.Location
 }

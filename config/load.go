@@ -128,6 +128,8 @@ func (l *loader) load(data []byte) (*Config, error) {
 		return l.result(cfg)
 	}
 
+	l.walk(&root, "") // records every key's line and expands ${VAR}
+
 	// Unknown keys are structural: find them in the text as written, so the
 	// line numbers are the user's.
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -148,7 +150,6 @@ func (l *loader) load(data []byte) (*Config, error) {
 		}
 	}
 
-	l.walk(&root, "")
 	if err := root.Decode(cfg); err != nil {
 		var te *yaml.TypeError
 		if errors.As(err, &te) {
@@ -174,7 +175,7 @@ func (l *loader) result(cfg *Config) (*Config, error) {
 
 var (
 	yamlLineRe    = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
-	notFoundRe    = regexp.MustCompile(`field (\S+) not found in type config\.(\w+)`)
+	notFoundRe    = regexp.MustCompile(`field (\S+) not found in type \w+\.(\w+)`)
 	envRefRe      = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}`)
 	cannotUnmarRe = regexp.MustCompile("cannot unmarshal !!(\\w+) `([^`]*)` into (\\S+)")
 )
@@ -190,13 +191,18 @@ func (l *loader) yamlProblem(err error) Problem {
 
 func (l *loader) unknownKey(msg string) Problem {
 	p := l.yamlProblem(errors.New(msg))
-	if m := notFoundRe.FindStringSubmatch(msg); m != nil {
-		where := strings.ToLower(m[2])
-		if where == "config" {
-			where = "the top level"
-		}
-		p.Msg = fmt.Sprintf("unknown key %q in %s (check the spelling; keys are snake_case)", m[1], where)
+	m := notFoundRe.FindStringSubmatch(msg)
+	if m == nil {
+		return p
 	}
+	p.Msg = "unknown key (check the spelling; keys are snake_case)"
+	for k, line := range l.lines {
+		if line == p.Line && (k == m[1] || strings.HasSuffix(k, "."+m[1])) {
+			p.Key = k
+			return p
+		}
+	}
+	p.Msg = fmt.Sprintf("unknown key %q (check the spelling; keys are snake_case)", m[1])
 	return p
 }
 

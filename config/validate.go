@@ -11,6 +11,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"crmsync/contact"
+	"crmsync/mapping"
 )
 
 var snakeRe = regexp.MustCompile(`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`)
@@ -84,6 +85,9 @@ func (l *loader) applyDefaults(c *Config) {
 	}
 	if c.Reconcile.DefaultRegion == "" {
 		c.Reconcile.DefaultRegion = "TH"
+	}
+	if c.Mapping.DefaultRegion == "" {
+		c.Mapping.DefaultRegion = c.Reconcile.DefaultRegion
 	}
 	if c.Schedule.GracePeriod == 0 {
 		c.Schedule.GracePeriod = 30 * time.Second
@@ -209,8 +213,51 @@ func (l *loader) validate(c *Config) {
 		l.addf("schedule.grace_period", "%s is negative", c.Schedule.GracePeriod)
 	}
 
+	l.validateMapping(c)
 	l.validateJobs(c)
 	l.validateSecretsInUse(c)
+}
+
+// validateMapping checks the mapping section with package mapping's own
+// rules, and that each Okeybot lookup field is one mapping fills.
+func (l *loader) validateMapping(c *Config) {
+	c.Mapping.Location = c.Location()
+	m, err := mapping.New(c.Mapping)
+	if err != nil {
+		for _, e := range flatten(err) {
+			key, msg, ok := strings.Cut(e.Error(), ": ")
+			if !ok || !strings.HasPrefix(key, "mapping") {
+				key, msg = "mapping", e.Error()
+			}
+			l.addf(key, "%s", msg)
+		}
+		return
+	}
+	names, wildcard := m.OkeybotFieldNames()
+	fills := strings.Join(names, ", ")
+	if fills == "" {
+		fills = "none"
+	}
+	for i, ch := range c.Okeybot.Channels {
+		if ch.LookupField == "" || wildcard || slices.Contains(names, ch.LookupField) {
+			continue
+		}
+		l.addf(fmt.Sprintf("okeybot.channels[%d].lookup_field", i),
+			"%q is not a custom field mapping.okeybot.custom_fields fills (it fills: %s), so contacts crmsync creates could never be found by it",
+			ch.LookupField, fills)
+	}
+}
+
+// flatten returns the errors joined in err (errors.Join), or err itself.
+func flatten(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, flatten(e)...)
+		}
+		return out
+	}
+	return []error{err}
 }
 
 func (l *loader) validateJobs(c *Config) {
