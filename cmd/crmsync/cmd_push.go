@@ -154,10 +154,8 @@ func newOhoDestination(cfg *config.Config, log logrus.FieldLogger, dryRun bool) 
 	return push.NewOho(push.OhoConfig{Client: oc, Line: lc, LineTokens: tokens, Mapper: mp})
 }
 
-// mappingOptions returns the mapping settings of the configuration. The
-// config package does not embed mapping.Options yet (jobs.yaml "mapping:"):
-// until it does, mapping's documented defaults apply, with the phone region
-// of reconcile.
+// mappingOptions returns the mapping settings of the configuration
+// (jobs.yaml "mapping:", validated when the file was loaded).
 func mappingOptions(cfg *config.Config) mapping.Options {
-	return mapping.Options{DefaultRegion: cfg.Reconcile.DefaultRegion}.WithDefaults()
+	return cfg.Mapping
 }
