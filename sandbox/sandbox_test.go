@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"testing"
 	"time"
@@ -201,6 +202,7 @@ func TestSandbox_Config(t *testing.T) {
 	require.Len(t, cfg.Okeybot.Channels, 2)
 	require.Equal(t, sandbox.OkeybotTokenMain, cfg.Okeybot.Channels[0].Token)
 	require.Greater(t, cfg.Omnichat.InitialLookback, time.Duration(sandbox.DefaultDays)*24*time.Hour, "the first run reaches the whole history")
+	require.NotEmpty(t, cfg.Mapping.Oho.DefaultPictureURL, "Facebook and Instagram contacts have no picture of their own")
 
 	_, err = config.Parse("x.yaml", sandbox.ConfigYAML(), func(string) string { return "" })
 	require.ErrorIs(t, err, config.ErrInvalid, "without the sandbox's environment the tokens are missing")
@@ -262,4 +264,17 @@ func TestSandbox_State_refusesAnotherVersion(t *testing.T) {
 	d := sandbox.Generate(sandbox.Options{Seed: 5, People: 5})
 	_, err := sandbox.Start(t.Context(), d, sandbox.StartOptions{StateFile: path})
 	require.ErrorContains(t, err, "version 99")
+}
+
+func TestConfigYAML_usesNoFactThatMovesWithTheClock(t *testing.T) {
+	t.Parallel()
+	// A fact judged against now (active_7d, inactive_30d, ...) changes
+	// payloads as days pass, so a second demo run would push again.
+	sliding := []string{"active_24h", "active_7d", "active_30d", "inactive_30d", "inactive_90d", "new_7d",
+		"messages_7d", "messages_30d", "days_since_last_customer_message"}
+	used := regexp.MustCompile(`fact:\s*"?([a-z0-9_]+)`).FindAllStringSubmatch(string(sandbox.ConfigYAML()), -1)
+	require.NotEmpty(t, used)
+	for _, m := range used {
+		require.NotContains(t, sliding, m[1])
+	}
 }
