@@ -81,37 +81,63 @@ func NewScheduler(o Options) (*Scheduler, error) {
 		log = o.Runner.log()
 	}
 	s := &Scheduler{o: o, log: log}
+	if probs := jobProblems(o.Jobs, o.Location, o.ConfigPath, o.Runner.Steps); len(probs) > 0 {
+		return nil, &config.Error{Problems: probs}
+	}
+	for _, j := range o.Jobs {
+		spec, _ := Parse(j.Schedule, o.Location) // checked by jobProblems
+		s.jobs = append(s.jobs, &jobRunner{s: s, job: j, spec: spec, log: log.WithField("job", j.Name)})
+	}
+	return s, nil
+}
+
+// CheckSchedules parses every job's schedule as the Scheduler will, and
+// reports the problems as a configuration error (errors.Is(err,
+// config.ErrInvalid)) naming jobs[i].schedule in path. Job names must be
+// unique. It needs no database, so `crmsync schedule` can refuse a bad file
+// before connecting.
+func CheckSchedules(jobs []config.Job, loc *time.Location, path string) error {
+	if loc == nil {
+		loc = time.UTC
+	}
+	if probs := jobProblems(jobs, loc, path, nil); len(probs) > 0 {
+		return &config.Error{Problems: probs}
+	}
+	return nil
+}
+
+// jobProblems lists, in job order, duplicate names, bad schedules and (when
+// steps is not nil) steps without an implementation.
+func jobProblems(jobs []config.Job, loc *time.Location, path string, steps map[string]StepFunc) []config.Problem {
 	var probs []config.Problem
+	add := func(key, format string, args ...any) {
+		probs = append(probs, config.Problem{File: configName(path), Key: key, Msg: fmt.Sprintf(format, args...)})
+	}
 	seen := map[string]bool{}
-	for i, j := range o.Jobs {
+	for i, j := range jobs {
 		key := fmt.Sprintf("jobs[%d]", i)
 		if seen[j.Name] {
-			probs = append(probs, config.Problem{File: o.ConfigPath, Key: key + ".name", Msg: fmt.Sprintf("job %q defined twice", j.Name)})
+			add(key+".name", "job %q defined twice", j.Name)
 			continue
 		}
 		seen[j.Name] = true
-		spec, err := Parse(j.Schedule, o.Location)
-		if err != nil {
-			probs = append(probs, config.Problem{File: o.ConfigPath, Key: key + ".schedule", Msg: fmt.Sprintf("job %q: %v", j.Name, err)})
-			continue
+		if _, err := Parse(j.Schedule, loc); err != nil {
+			add(key+".schedule", "job %q: %v", j.Name, err)
 		}
 		for n, step := range j.Steps {
-			if o.Runner.Steps[step] == nil {
-				probs = append(probs, config.Problem{File: o.ConfigPath, Key: fmt.Sprintf("%s.steps[%d]", key, n),
-					Msg: fmt.Sprintf("job %q: step %q is not available in this build", j.Name, step)})
+			if steps != nil && steps[step] == nil {
+				add(fmt.Sprintf("%s.steps[%d]", key, n), "job %q: step %q is not available in this build", j.Name, step)
 			}
 		}
-		s.jobs = append(s.jobs, &jobRunner{s: s, job: j, spec: spec, log: log.WithField("job", j.Name)})
 	}
-	if len(probs) > 0 {
-		if o.ConfigPath == "" {
-			for i := range probs {
-				probs[i].File = "jobs"
-			}
-		}
-		return nil, &config.Error{Problems: probs}
+	return probs
+}
+
+func configName(path string) string {
+	if path == "" {
+		return "jobs"
 	}
-	return s, nil
+	return path
 }
 
 // Start starts the listener (if any), the cron loop and the catch-up runs,

@@ -29,9 +29,12 @@ type JobStatus struct {
 	LastRun *RunStatus `json:"last_run"`
 	// LastResult is the status of the newest finished run (ok, failed or
 	// interrupted); "" when none finished.
-	LastResult string     `json:"last_result"`
-	LastOKAt   *time.Time `json:"last_ok_at"`
-	NextRunAt  *time.Time `json:"next_run_at"` // null for jobs not in the configuration
+	LastResult string `json:"last_result"`
+	// LastError is the error of the newest finished run, when it failed or
+	// was interrupted.
+	LastError string     `json:"last_error,omitempty"`
+	LastOKAt  *time.Time `json:"last_ok_at"`
+	NextRunAt *time.Time `json:"next_run_at"` // null for jobs not in the configuration
 	// Failed is true when the newest finished run failed: status exits 1.
 	Failed bool `json:"failed"`
 }
@@ -184,6 +187,7 @@ func jobStatus(name string, s store.JobRuns, loc *time.Location) JobStatus {
 	}
 	if s.LastFinished.ID != 0 {
 		js.LastResult = s.LastFinished.Status
+		js.LastError = s.LastFinished.Error
 		js.Failed = s.LastFinished.Status == store.RunFailed
 	}
 	if !s.LastOK.IsZero() {

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"crmsync/store"
+	"crmsync/store/storetest"
+)
+
+const recConfig = "jobs:\n  - name: rec\n    schedule: \"@hourly\"\n    steps: [reconcile]\n  - name: rec2\n    schedule: \"@daily\"\n    steps: [reconcile]\n"
+
+func TestRun_run_usage(t *testing.T) {
+	t.Parallel()
+	cfg := writeConfig(t, recConfig)
+	tests := []struct {
+		name       string
+		give       []string
+		wantStderr string
+	}{
+		{"NoJob", []string{"run"}, "crmsync run: name at least one job (crmsync check-config lists them)"},
+		{"UnknownJob", []string{"run", "rec", "nope"}, `crmsync run: unknown job "nope" (` + cfg + ` defines: rec, rec2)`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := runCLI(t, nil, append([]string{"--config", cfg}, tt.give...)...)
+			require.Equal(t, 2, r.code, r.stderr)
+			require.Equal(t, tt.wantStderr+"\n", r.stderr)
+		})
+	}
+}
+
+func TestRun_run_recordsEachRun(t *testing.T) {
+	t.Parallel()
+	url := storetest.NewURL(t)
+	cfg := writeConfig(t, recConfig)
+	r := runCLI(t, map[string]string{"DATABASE_URL": url}, "--config", cfg, "--log-format", "json", "run", "rec", "rec2")
+	require.Equal(t, 1, r.code, r.stderr)
+
+	// One JSON log line per run, then the one-line summary.
+	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+	var runLines []map[string]any
+	for _, l := range lines[:len(lines)-1] {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal([]byte(l), &m), l)
+		if m["msg"] == "run failed" {
+			runLines = append(runLines, m)
+		}
+	}
+	require.Len(t, runLines, 2)
+	for i, job := range []string{"rec", "rec2"} {
+		l := runLines[i]
+		require.Equal(t, job, l["job"])
+		require.Equal(t, "manual", l["trigger"])
+		require.Equal(t, "failed", l["status"])
+		require.Equal(t, "step reconcile: not built yet", l["error"])
+		require.NotEmpty(t, l["duration"])
+		require.Equal(t, float64(i+1), l["run_id"])
+		counts := l["counts"].(map[string]any)
+		require.Contains(t, counts, "reconcile")
+	}
+	require.Equal(t, "crmsync run: 2 of 2 runs failed: rec (run 1), rec2 (run 2)", lines[len(lines)-1])
+
+	st, err := store.Open(t.Context(), url, store.Options{})
+	require.NoError(t, err)
+	defer st.Close()
+	runs, err := st.ListRuns(t.Context(), store.RunListOptions{})
+	require.NoError(t, err)
+	require.Len(t, runs, 2)
+	for _, run := range runs {
+		require.Equal(t, "manual", run.Trigger)
+		require.Equal(t, "failed", run.Status)
+		require.Equal(t, "step reconcile: not built yet", run.Error)
+		require.Equal(t, int64(0), run.Counts["reconcile"]["rows"])
+	}
+}
+
+func TestRun_run_refusesAnOutdatedSchema(t *testing.T) {
+	t.Parallel()
+	url := storetest.NewURL(t)
+	st, err := store.Open(t.Context(), url, store.Options{})
+	require.NoError(t, err)
+	defer st.Close()
+	_, err = st.SQL().ExecContext(t.Context(), `DELETE FROM `+store.MigrationTable+` WHERE version_id = (SELECT max(version_id) FROM `+store.MigrationTable+`)`)
+	require.NoError(t, err)
+
+	r := runCLI(t, map[string]string{"DATABASE_URL": url}, "--config", writeConfig(t, recConfig), "run", "rec")
+	require.Equal(t, 1, r.code)
+	require.Equal(t, "crmsync run: the database schema is 1 migration(s) behind this crmsync: run crmsync migrate\n", r.stderr)
+}
