@@ -254,7 +254,9 @@ func TestRun_Okeybot_rateLimitBackOffUnderABurst(t *testing.T) {
 
 func TestRun_Okeybot_resumesAfterAnInterruption(t *testing.T) {
 	t.Parallel()
-	isCreate := func(r *http.Request) bool { return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/v1/contact") }
+	isCreate := func(r *http.Request) bool {
+		return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/v1/contact")
+	}
 	isPut := func(r *http.Request) bool { return r.Method == http.MethodPut }
 	seed := func(t *testing.T, b *okBundle) contact.ID {
 		return seedContacts(t, b.st, seedContact{Name: "Long", Identities: []contact.Identity{lineID(1)},
