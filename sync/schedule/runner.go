@@ -149,6 +149,19 @@ func (r *Run) StopRequested() <-chan struct{} {
 	return r.stop.done
 }
 
+// StandaloneRun returns a Run for calling a StepFunc outside a Runner (a
+// stage's tests, a one-off command), with no sync_runs row (ID 0), and a
+// function that asks it to stop: run.Stopping() becomes true and
+// run.StopRequested() is closed. Calling stop again does nothing.
+func StandaloneRun(job, step string, log logrus.FieldLogger) (run *Run, stop func()) {
+	if log == nil {
+		log = discardLogger()
+	}
+	st := &stopState{done: make(chan struct{})}
+	run = &Run{Job: job, Trigger: TriggerManual, Step: step, Log: log.WithFields(logrus.Fields{"job": job, "step": step}), stop: st}
+	return run, func() { st.request(errStopRequested) }
+}
+
 // Result is how a run ended.
 type Result struct {
 	RunID        int64 // the sync_runs row; 0 when nothing was recorded
@@ -521,9 +534,11 @@ func (s *stopState) request(reason error) {
 	}
 	s.why = reason
 	close(s.done)
-	s.timer = time.AfterFunc(s.grace, func() {
-		s.hard(fmt.Errorf("%w: grace period of %s over", reason, s.grace))
-	})
+	if s.hard != nil {
+		s.timer = time.AfterFunc(s.grace, func() {
+			s.hard(fmt.Errorf("%w: grace period of %s over", reason, s.grace))
+		})
+	}
 }
 
 func (s *stopState) reason() error {

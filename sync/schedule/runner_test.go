@@ -491,3 +491,21 @@ func TestRunner_Start_refusesWhatItCannotRun(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, runs, "nothing recorded")
 }
+
+func TestStandaloneRun(t *testing.T) {
+	t.Parallel()
+	run, stop := schedule.StandaloneRun("j", "pull_messages", nil)
+	require.Equal(t, "j", run.Job)
+	require.Equal(t, "pull_messages", run.Step)
+	require.Zero(t, run.ID)
+	require.False(t, run.Stopping())
+	select {
+	case <-run.StopRequested():
+		t.Fatal("stop requested before stop()")
+	default:
+	}
+	stop()
+	stop()
+	require.True(t, run.Stopping())
+	<-run.StopRequested()
+}
