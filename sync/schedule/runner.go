@@ -304,7 +304,7 @@ func (r *Runner) Start(ctx context.Context, job config.Job, opts RunOptions) (Re
 	}
 	id, err := r.Store.StartRun(ctx, nr)
 	if errors.Is(err, store.ErrTickTaken) {
-		return r.skip(ctx, res, nr, log, fmt.Sprintf("tick %s already ran (another process got there first)", opts.ScheduledFor.Format(time.RFC3339)))
+		return r.skip(ctx, res, nr, log, fmt.Sprintf("tick %s already has a run (another replica, or a catch-up, got there first)", opts.ScheduledFor.Format(time.RFC3339)))
 	}
 	if err != nil {
 		return res, fmt.Errorf("run %s: %w", job.Name, err)

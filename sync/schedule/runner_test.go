@@ -268,7 +268,7 @@ func TestRunner_Start_oneRunPerTick(t *testing.T) {
 	second, err := r.Start(t.Context(), job("j", "a"), opts)
 	require.NoError(t, err)
 	require.Equal(t, schedule.StatusSkipped, second.Status)
-	require.EqualError(t, second.Err, "tick 2026-03-02T10:15:00Z already ran (another process got there first)")
+	require.EqualError(t, second.Err, "tick 2026-03-02T10:15:00Z already has a run (another replica, or a catch-up, got there first)")
 	require.Equal(t, int32(1), runs.Load())
 }
 
