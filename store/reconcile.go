@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -15,6 +17,8 @@ import (
 // reconcileLockKey is the advisory lock one reconcile run holds for its whole
 // transaction, so two runs (in one process or several) take turns.
 const reconcileLockKey = 7370101
+
+var explainSlow = os.Getenv("CRMSYNC_EXPLAIN") != ""
 
 // Link key kinds, as stored in shared_keys.kind and contact_merges.key_kind.
 const (
@@ -120,6 +124,21 @@ func (s *Store) Reconcile(ctx context.Context, now time.Time, fn func(ctx contex
 // first line (never its values).
 func (r *ReconcileTx) exec(ctx context.Context, what, q string, args ...any) (int64, error) {
 	start := time.Now()
+	if explainSlow && len(q) > 60 {
+		sp, err := r.tx.Begin(ctx)
+		if err == nil {
+			rows, err := sp.Query(ctx, "EXPLAIN (ANALYZE, COSTS OFF) "+q, args...)
+			if err == nil {
+				plan, err := pgx.CollectRows(rows, pgx.RowTo[string])
+				if err == nil {
+					_ = sp.Commit(ctx)
+					r.log.WithField("plan", "\n"+strings.Join(plan, "\n")).Debug("EXPLAIN " + firstLine(q))
+					return 0, nil
+				}
+			}
+			_ = sp.Rollback(ctx)
+		}
+	}
 	tag, err := r.tx.Exec(ctx, q, args...)
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", what, err)
@@ -262,12 +281,19 @@ const identityKeysJoin = `
 	LEFT JOIN omnichat_contacts c ON c.platform = i.platform AND c.channel_id = i.channel_id AND c.user_id = i.user_id
 	LEFT JOIN phone_numbers p ON p.raw = c.phone AND p.region = $1`
 
-// SyncIdentities adds the identities seen for the first time (from the
-// queue, or from every raw table when full) with their link keys, and
-// recomputes the keys of the queued existing ones (all when full). New
-// identities get ids in (platform, channel_id, user_id) order, so the same
-// history always gives the same ids. Old and new keys stay in temporary
-// table wk for HoldBackKeys.
+// allIdentities is every identity, those stored and those first seen in
+// this run (temporary table wn, written by ApplyLinks), with the columns
+// linking needs.
+const allIdentities = `(SELECT id, contact_id, member_id, email, phone_e164 FROM contact_identities
+	UNION ALL SELECT id, NULL::bigint, member_id, email, phone_e164 FROM wn)`
+
+// SyncIdentities finds the identities seen for the first time (from the
+// queue, or from every raw table when full) with their link keys and
+// reserves their ids in (platform, channel_id, user_id) order, so the same
+// history always gives the same ids (temporary table wn; ApplyLinks writes
+// them together with their contact). It recomputes the keys of the queued
+// existing identities (all when full). Old and new keys of both stay in
+// temporary table wk for HoldBackKeys.
 func (r *ReconcileTx) SyncIdentities(ctx context.Context, region string, full bool) (IdentityStats, error) {
 	var st IdentityStats
 	work := `JOIN rq USING (platform, channel_id, user_id)`
@@ -282,6 +308,41 @@ func (r *ReconcileTx) SyncIdentities(ctx context.Context, region string, full bo
 		UNION SELECT platform, channel_id, customer_user_id FROM omnichat_messages WHERE customer_user_id <> ''
 		UNION SELECT platform, channel_id, user_id FROM omnichat_tagging_logs WHERE user_id <> ''`
 	}
+	// Only reconcile takes identity ids, under its lock, so the next ones
+	// are the sequence's next values.
+	var next int64
+	if err := r.tx.QueryRow(ctx, `SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END
+		FROM contact_identities_id_seq`).Scan(&next); err != nil {
+		return st, fmt.Errorf("sync identities: read id sequence: %w", err)
+	}
+	n, err := r.exec(ctx, "find new identities", `
+		CREATE TEMP TABLE wn ON COMMIT DROP AS
+		SELECT $2::bigint - 1 + row_number() OVER (ORDER BY i.platform, i.channel_id, i.user_id) AS id,
+		       i.platform, i.channel_id, i.user_id, `+identityKeysSQL+`
+		FROM (`+src+`) i `+identityKeysJoin+`
+		WHERE NOT EXISTS (SELECT 1 FROM contact_identities x
+		                  WHERE x.platform = i.platform AND x.channel_id = i.channel_id AND x.user_id = i.user_id)`,
+		region, next)
+	if err != nil {
+		return st, err
+	}
+	st.New = int(n)
+	if n > 0 {
+		if _, err := r.tx.Exec(ctx, `SELECT setval('contact_identities_id_seq', $1)`, next+n-1); err != nil {
+			return st, fmt.Errorf("sync identities: reserve ids: %w", err)
+		}
+	}
+	if err := r.execAll(ctx, "find new identities", `ALTER TABLE wn ADD PRIMARY KEY (id)`, `ANALYZE wn`); err != nil {
+		return st, err
+	}
+	if !full {
+		if err := r.execAll(ctx, "find new identities",
+			`CREATE INDEX ON wn (member_id) WHERE member_id <> ''`,
+			`CREATE INDEX ON wn (email) WHERE email <> ''`,
+			`CREATE INDEX ON wn (phone_e164) WHERE phone_e164 <> ''`); err != nil {
+			return st, err
+		}
+	}
 	if _, err := r.exec(ctx, "sync identities", `
 		CREATE TEMP TABLE wk ON COMMIT DROP AS
 		SELECT i.id, false AS is_new, i.has_profile AS old_has_profile, i.member_id AS old_member_id,
@@ -289,21 +350,11 @@ func (r *ReconcileTx) SyncIdentities(ctx context.Context, region string, full bo
 		FROM contact_identities i `+work+identityKeysJoin, region); err != nil {
 		return st, err
 	}
-	n, err := r.exec(ctx, "add new identities", `
-		WITH ins AS (
-			INSERT INTO contact_identities (platform, channel_id, user_id, has_profile, member_id, email, phone_e164, first_seen_at, updated_at)
-			SELECT i.platform, i.channel_id, i.user_id, `+identityKeysSQL+`, $2, $2
-			FROM (`+src+`) i `+identityKeysJoin+`
-			WHERE NOT EXISTS (SELECT 1 FROM contact_identities x
-			                  WHERE x.platform = i.platform AND x.channel_id = i.channel_id AND x.user_id = i.user_id)
-			ORDER BY i.platform, i.channel_id, i.user_id
-			RETURNING id, has_profile, member_id, email, phone_e164)
+	if _, err := r.exec(ctx, "sync identities", `
 		INSERT INTO wk (id, is_new, old_has_profile, old_member_id, old_email, old_phone_e164, has_profile, member_id, email, phone_e164)
-		SELECT id, true, false, '', '', '', has_profile, member_id, email, phone_e164 FROM ins`, region, r.now)
-	if err != nil {
+		SELECT id, true, false, '', '', '', has_profile, member_id, email, phone_e164 FROM wn`); err != nil {
 		return st, err
 	}
-	st.New = int(n)
 	n, err = r.exec(ctx, "update identity keys", `
 		UPDATE contact_identities i
 		SET has_profile = w.has_profile, member_id = w.member_id, email = w.email, phone_e164 = w.phone_e164, updated_at = $1

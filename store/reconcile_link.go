@@ -33,13 +33,13 @@ func (r *ReconcileTx) HoldBackKeys(ctx context.Context, cfg ReconcileConfig, ful
 		}
 		if _, err := r.exec(ctx, what, `
 			CREATE TEMP TABLE kn ON COMMIT DROP AS
-			SELECT 'member_id'::text AS kind, member_id AS value, count(*)::int AS n FROM contact_identities
+			SELECT 'member_id'::text AS kind, member_id AS value, count(*)::int AS n FROM `+allIdentities+` i
 			WHERE member_id <> '' AND 'member_id' = ANY($1) GROUP BY member_id HAVING count(*) > $2
 			UNION ALL
-			SELECT 'phone', phone_e164, count(*)::int FROM contact_identities
+			SELECT 'phone', phone_e164, count(*)::int FROM `+allIdentities+` i
 			WHERE phone_e164 <> '' AND 'phone' = ANY($1) GROUP BY phone_e164 HAVING count(*) > $2
 			UNION ALL
-			SELECT 'email', email, count(*)::int FROM contact_identities
+			SELECT 'email', email, count(*)::int FROM `+allIdentities+` i
 			WHERE email <> '' AND 'email' = ANY($1) GROUP BY email HAVING count(*) > $2`,
 			cfg.LinkKeys, cfg.SharedKeyCeiling); err != nil {
 			return 0, err
@@ -65,9 +65,9 @@ func (r *ReconcileTx) HoldBackKeys(ctx context.Context, cfg ReconcileConfig, ful
 			CREATE TEMP TABLE kcount ON COMMIT DROP AS
 			SELECT kc.kind, kc.value,
 			       CASE kc.kind
-			       WHEN 'member_id' THEN (SELECT count(*) FROM contact_identities i WHERE i.member_id <> '' AND i.member_id = kc.value)
-			       WHEN 'phone' THEN (SELECT count(*) FROM contact_identities i WHERE i.phone_e164 <> '' AND i.phone_e164 = kc.value)
-			       ELSE (SELECT count(*) FROM contact_identities i WHERE i.email <> '' AND i.email = kc.value)
+			       WHEN 'member_id' THEN (SELECT count(*) FROM `+allIdentities+` i WHERE i.member_id <> '' AND i.member_id = kc.value)
+			       WHEN 'phone' THEN (SELECT count(*) FROM `+allIdentities+` i WHERE i.phone_e164 <> '' AND i.phone_e164 = kc.value)
+			       ELSE (SELECT count(*) FROM `+allIdentities+` i WHERE i.email <> '' AND i.email = kc.value)
 			       END::int AS n,
 			       EXISTS (SELECT 1 FROM shared_keys h WHERE h.kind = kc.kind AND h.value = kc.value) AS was_held
 			FROM kc`); err != nil {
@@ -122,9 +122,9 @@ func (r *ReconcileTx) CollectAffected(ctx context.Context, cfg ReconcileConfig, 
 		`CREATE TEMP TABLE fr_next (id bigint PRIMARY KEY) ON COMMIT DROP`,
 		`INSERT INTO aff SELECT id FROM wk`,
 		`INSERT INTO aff
-		 SELECT i.id FROM kflip k JOIN contact_identities i ON i.member_id <> '' AND i.member_id = k.value WHERE k.kind = 'member_id'
-		 UNION SELECT i.id FROM kflip k JOIN contact_identities i ON i.phone_e164 <> '' AND i.phone_e164 = k.value WHERE k.kind = 'phone'
-		 UNION SELECT i.id FROM kflip k JOIN contact_identities i ON i.email <> '' AND i.email = k.value WHERE k.kind = 'email'
+		 SELECT i.id FROM kflip k JOIN `+allIdentities+` i ON i.member_id <> '' AND i.member_id = k.value WHERE k.kind = 'member_id'
+		 UNION SELECT i.id FROM kflip k JOIN `+allIdentities+` i ON i.phone_e164 <> '' AND i.phone_e164 = k.value WHERE k.kind = 'phone'
+		 UNION SELECT i.id FROM kflip k JOIN `+allIdentities+` i ON i.email <> '' AND i.email = k.value WHERE k.kind = 'email'
 		 ON CONFLICT DO NOTHING`,
 		`INSERT INTO fr SELECT id FROM aff`,
 	); err != nil {
@@ -135,16 +135,16 @@ func (r *ReconcileTx) CollectAffected(ctx context.Context, cfg ReconcileConfig, 
 			SELECT i2.id FROM fr JOIN contact_identities i ON i.id = fr.id
 			JOIN contact_identities i2 ON i2.contact_id = i.contact_id
 			UNION
-			SELECT i2.id FROM fr JOIN contact_identities i ON i.id = fr.id
-			JOIN contact_identities i2 ON i2.member_id <> '' AND i2.member_id = i.member_id
+			SELECT i2.id FROM fr JOIN ` + allIdentities + ` i ON i.id = fr.id
+			JOIN ` + allIdentities + ` i2 ON i2.member_id <> '' AND i2.member_id = i.member_id
 			WHERE ` + linkable(KeyMemberID, "i", "$1") + `
 			UNION
-			SELECT i2.id FROM fr JOIN contact_identities i ON i.id = fr.id
-			JOIN contact_identities i2 ON i2.phone_e164 <> '' AND i2.phone_e164 = i.phone_e164
+			SELECT i2.id FROM fr JOIN ` + allIdentities + ` i ON i.id = fr.id
+			JOIN ` + allIdentities + ` i2 ON i2.phone_e164 <> '' AND i2.phone_e164 = i.phone_e164
 			WHERE ` + linkable(KeyPhone, "i", "$2") + `
 			UNION
-			SELECT i2.id FROM fr JOIN contact_identities i ON i.id = fr.id
-			JOIN contact_identities i2 ON i2.email <> '' AND i2.email = i.email
+			SELECT i2.id FROM fr JOIN ` + allIdentities + ` i ON i.id = fr.id
+			JOIN ` + allIdentities + ` i2 ON i2.email <> '' AND i2.email = i.email
 			WHERE ` + linkable(KeyEmail, "i", "$3") + `
 		), ins AS (
 			INSERT INTO aff SELECT id FROM cand ON CONFLICT DO NOTHING RETURNING id
@@ -177,7 +177,7 @@ func (r *ReconcileTx) CollectAffected(ctx context.Context, cfg ReconcileConfig, 
 func (r *ReconcileTx) fillAllAffected(ctx context.Context) (int, error) {
 	what := "collect affected identities"
 	if err := r.execAll(ctx, what,
-		`TRUNCATE aff`, `INSERT INTO aff SELECT id FROM contact_identities`, `ANALYZE aff`); err != nil {
+		`TRUNCATE aff`, `INSERT INTO aff SELECT id FROM contact_identities UNION ALL SELECT id FROM wn`, `ANALYZE aff`); err != nil {
 		return 0, err
 	}
 	return r.count(ctx, what, `SELECT count(*) FROM aff`)
@@ -202,7 +202,7 @@ type LinkEdge struct {
 // edges between them (two streaming queries).
 func (r *ReconcileTx) LinkGraph(ctx context.Context, cfg ReconcileConfig) (*LinkGraph, error) {
 	g := &LinkGraph{}
-	rows, err := r.tx.Query(ctx, `SELECT a.id, COALESCE(i.contact_id, 0) FROM aff a JOIN contact_identities i USING (id) ORDER BY a.id`)
+	rows, err := r.tx.Query(ctx, `SELECT a.id, COALESCE(i.contact_id, 0) FROM aff a JOIN `+allIdentities+` i USING (id) ORDER BY a.id`)
 	if err != nil {
 		return nil, fmt.Errorf("load identities: %w", err)
 	}
@@ -225,7 +225,7 @@ func (r *ReconcileTx) LinkGraph(ctx context.Context, cfg ReconcileConfig) (*Link
 		}
 		col := "i." + keyColumn[kind]
 		q += fmt.Sprintf(`SELECT i.id, min(i.id) OVER (PARTITION BY %s) AS anchor, %d AS kind
-			FROM aff a JOIN contact_identities i USING (id) WHERE %s`, col, n, linkable(kind, "i", "true"))
+			FROM aff a JOIN %s i USING (id) WHERE %s`, col, n, allIdentities, linkable(kind, "i", "true"))
 	}
 	if q == "" {
 		return g, nil
@@ -308,11 +308,11 @@ func (r *ReconcileTx) ApplyLinks(ctx context.Context, ch LinkChanges) error {
 			return err
 		}
 	}
+	if err := r.execAll(ctx, what,
+		`CREATE TEMP TABLE asg (identity_id bigint, contact_id bigint) ON COMMIT DROP`); err != nil {
+		return err
+	}
 	if len(ch.Assign) > 0 {
-		if err := r.execAll(ctx, what,
-			`CREATE TEMP TABLE asg (identity_id bigint, contact_id bigint) ON COMMIT DROP`); err != nil {
-			return err
-		}
 		if _, err := r.tx.CopyFrom(ctx, pgx.Identifier{"asg"}, []string{"identity_id", "contact_id"},
 			pgx.CopyFromSlice(len(ch.Assign), func(i int) ([]any, error) {
 				return []any{ch.Assign[i].IdentityID, ch.Assign[i].ContactID}, nil
@@ -327,6 +327,15 @@ func (r *ReconcileTx) ApplyLinks(ctx context.Context, ch LinkChanges) error {
 			FROM asg a WHERE i.id = a.identity_id`, r.now); err != nil {
 			return err
 		}
+	}
+	// Identities first seen in this run are written once, with their contact.
+	if _, err := r.exec(ctx, what, `
+		INSERT INTO contact_identities (id, platform, channel_id, user_id, contact_id, has_profile, member_id, email, phone_e164,
+		                                first_seen_at, updated_at)
+		SELECT wn.id, wn.platform, wn.channel_id, wn.user_id, a.contact_id, wn.has_profile, wn.member_id, wn.email, wn.phone_e164, $1, $1
+		FROM wn JOIN asg a ON a.identity_id = wn.id
+		ORDER BY wn.id`, r.now); err != nil {
+		return err
 	}
 	if len(ch.Merges) > 0 {
 		from := make([]int64, len(ch.Merges))

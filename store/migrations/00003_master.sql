@@ -68,27 +68,27 @@ COMMENT ON COLUMN contact_identities.first_seen_at IS 'When reconcile first saw 
 COMMENT ON COLUMN contact_identities.updated_at    IS 'When reconcile last changed the identity''s keys or contact.';
 
 CREATE TABLE contact_attributes (
-    contact_id   bigint      NOT NULL REFERENCES contacts (id),
+    contact_id   bigint      NOT NULL,
     key          text        NOT NULL,
     value        text        NOT NULL,
     type         text        NOT NULL DEFAULT 'text',
     display_name text        NOT NULL DEFAULT '',
     updated_at   timestamptz,
-    identity_id  bigint      REFERENCES contact_identities (id),
+    identity_id  bigint,
     PRIMARY KEY (contact_id, key)
 );
 
 COMMENT ON TABLE  contact_attributes IS 'Custom attributes of a live contact, merged per key over its identities: the value of the most recently updated identity wins, with its type. Pinned attributes (contact_overrides field attribute:KEY) replace the value.';
-COMMENT ON COLUMN contact_attributes.contact_id   IS 'The contact (contacts.id).';
+COMMENT ON COLUMN contact_attributes.contact_id   IS 'The contact (contacts.id; kept by reconcile, no foreign key so bulk rebuilds stay fast).';
 COMMENT ON COLUMN contact_attributes.key          IS 'Omnichat custom attribute key.';
 COMMENT ON COLUMN contact_attributes.value        IS 'Value as text, exactly as Omnichat gave it.';
 COMMENT ON COLUMN contact_attributes.type         IS 'Omnichat type of the winning value: text, number, date, datetime or boolean.';
 COMMENT ON COLUMN contact_attributes.display_name IS 'Omnichat displayName of the attribute.';
 COMMENT ON COLUMN contact_attributes.updated_at   IS 'updated_at of the identity that supplied the value (NULL for a pinned value).';
-COMMENT ON COLUMN contact_attributes.identity_id  IS 'The identity that supplied the value (NULL for a pinned value).';
+COMMENT ON COLUMN contact_attributes.identity_id  IS 'The identity that supplied the value (contact_identities.id; NULL for a pinned value).';
 
 CREATE TABLE contact_tags (
-    contact_id bigint      NOT NULL REFERENCES contacts (id),
+    contact_id bigint      NOT NULL,
     tag        text        NOT NULL,
     applied_at timestamptz,
     source     text        NOT NULL DEFAULT '',
@@ -96,13 +96,13 @@ CREATE TABLE contact_tags (
 );
 
 COMMENT ON TABLE  contact_tags IS 'Tags currently on a live contact: the union of its identities'' current tags (omnichat_contacts.tags; for an identity with no contact row, the tags its tagging logs applied).';
-COMMENT ON COLUMN contact_tags.contact_id IS 'The contact (contacts.id).';
+COMMENT ON COLUMN contact_tags.contact_id IS 'The contact (contacts.id; kept by reconcile, no foreign key so bulk rebuilds stay fast).';
 COMMENT ON COLUMN contact_tags.tag        IS 'Tag name.';
 COMMENT ON COLUMN contact_tags.applied_at IS 'Most recent time the tag was applied to any of the contact''s identities according to omnichat_tagging_logs; NULL when no log tells.';
 COMMENT ON COLUMN contact_tags.source     IS 'Source of that most recent tagging log row (bot, agent, ...); empty when unknown.';
 
 CREATE TABLE contact_facts (
-    contact_id               bigint      PRIMARY KEY REFERENCES contacts (id),
+    contact_id               bigint      PRIMARY KEY,
     first_message_at         timestamptz,
     last_message_at          timestamptz,
     last_customer_message_at timestamptz,
@@ -123,7 +123,7 @@ CREATE TABLE contact_facts (
 );
 
 COMMENT ON TABLE  contact_facts IS 'Facts derived from the chat history (omnichat_messages) of all of a live contact''s identities. The 7- and 30-day counts are as of the last reconcile run (reconcile_state.as_of): windows (as_of - 7 days, as_of] and (as_of - 30 days, as_of]; every run refreshes the counts that time moved.';
-COMMENT ON COLUMN contact_facts.contact_id               IS 'The contact (contacts.id).';
+COMMENT ON COLUMN contact_facts.contact_id               IS 'The contact (contacts.id; kept by reconcile, no foreign key so bulk rebuilds stay fast).';
 COMMENT ON COLUMN contact_facts.first_message_at         IS 'Time of the contact''s first message of any sender type; NULL when it has none.';
 COMMENT ON COLUMN contact_facts.last_message_at          IS 'Time of the last message of any sender type.';
 COMMENT ON COLUMN contact_facts.last_customer_message_at IS 'Time of the last message the customer sent (sender_type customer).';
