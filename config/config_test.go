@@ -116,7 +116,17 @@ func TestParse_bad(t *testing.T) {
 		{
 			name:    "BadCron",
 			give:    "jobs:\n  - name: a\n    schedule: \"61 * * * *\"\n    steps: [reconcile]\n",
-			wantErr: `bad.yaml:3: jobs[0].schedule: "61 * * * *" is not a valid schedule: end of range (61) above maximum (59): 61`,
+			wantErr: `bad.yaml:3: jobs[0].schedule: invalid schedule: "61 * * * *": end of range (61) above maximum (59): 61`,
+		},
+		{
+			name:    "ZoneWithoutSchedule",
+			give:    "jobs:\n  - name: a\n    schedule: \"CRON_TZ=UTC\"\n    steps: [reconcile]\n",
+			wantErr: `bad.yaml:3: jobs[0].schedule: invalid schedule: nothing after CRON_TZ=UTC`,
+		},
+		{
+			name:    "SubSecondEvery",
+			give:    "jobs:\n  - name: a\n    schedule: \"@every 500ms\"\n    steps: [reconcile]\n",
+			wantErr: `bad.yaml:3: jobs[0].schedule: invalid schedule: @every 500ms: the interval must be a whole number of seconds, at least 1s`,
 		},
 		{
 			name:    "MissingTokenForChannel",

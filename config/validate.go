@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/robfig/cron/v3"
-
 	"crmsync/contact"
 	"crmsync/mapping"
 )
@@ -262,7 +260,6 @@ func flatten(err error) []error {
 
 func (l *loader) validateJobs(c *Config) {
 	seen := map[string]bool{}
-	parser := cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 	for i, j := range c.Jobs {
 		k := fmt.Sprintf("jobs[%d]", i)
 		switch {
@@ -276,8 +273,8 @@ func (l *loader) validateJobs(c *Config) {
 		seen[j.Name] = true
 		if j.Schedule == "" {
 			l.addf(k+".schedule", "missing (a cron expression such as \"*/15 * * * *\" or \"@every 15m\")")
-		} else if _, err := parser.Parse(j.Schedule); err != nil {
-			l.addf(k+".schedule", "%q is not a valid schedule: %v", j.Schedule, err)
+		} else if _, err := ParseSchedule(j.Schedule, c.Location()); err != nil {
+			l.addf(k+".schedule", "invalid schedule: %v", err)
 		}
 		if len(j.Steps) == 0 {
 			l.addf(k+".steps", "missing: list at least one of %s", strings.Join(Steps, ", "))

@@ -14,12 +14,12 @@ import (
 
 func TestRun_schedule_badScheduleExits2(t *testing.T) {
 	t.Parallel()
-	// config accepts "@every 500ms" (cron rounds it up); the scheduler does
-	// not, and says so before touching the database.
+	// A schedule the scheduler cannot run is a config error, with its line,
+	// before anything touches the database.
 	cfg := writeConfig(t, "jobs:\n  - name: rec\n    schedule: \"@every 500ms\"\n    steps: [reconcile]\n")
 	r := runCLI(t, nil, "--config", cfg, "schedule")
 	require.Equal(t, 2, r.code, r.stderr)
-	require.Equal(t, "crmsync: "+cfg+`: jobs[0].schedule: job "rec": @every 500ms: the interval must be a whole number of seconds, at least 1s`+"\n", r.stderr)
+	require.Equal(t, "crmsync: "+cfg+`:3: jobs[0].schedule: invalid schedule: @every 500ms: the interval must be a whole number of seconds, at least 1s`+"\n", r.stderr)
 }
 
 func TestRun_schedule_noJobsExits2(t *testing.T) {

@@ -59,7 +59,7 @@ type Scheduler struct {
 type jobRunner struct {
 	s    *Scheduler
 	job  config.Job
-	spec *Spec
+	spec *config.Spec
 	log  logrus.FieldLogger
 	busy sync.Mutex // one run of the job at a time in this process (ticks and catch-up)
 }
@@ -85,7 +85,7 @@ func NewScheduler(o Options) (*Scheduler, error) {
 		return nil, &config.Error{Problems: probs}
 	}
 	for _, j := range o.Jobs {
-		spec, _ := Parse(j.Schedule, o.Location) // checked by jobProblems
+		spec, _ := config.ParseSchedule(j.Schedule, o.Location) // checked by jobProblems
 		s.jobs = append(s.jobs, &jobRunner{s: s, job: j, spec: spec, log: log.WithField("job", j.Name)})
 	}
 	return s, nil
@@ -121,7 +121,7 @@ func jobProblems(jobs []config.Job, loc *time.Location, path string, steps map[s
 			continue
 		}
 		seen[j.Name] = true
-		if _, err := Parse(j.Schedule, loc); err != nil {
+		if _, err := config.ParseSchedule(j.Schedule, loc); err != nil {
 			add(key+".schedule", "job %q: %v", j.Name, err)
 		}
 		for n, step := range j.Steps {

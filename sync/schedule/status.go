@@ -120,7 +120,7 @@ func BuildStatus(ctx context.Context, st *store.Store, cfg *config.Config, now t
 	for _, j := range cfg.Jobs {
 		js := jobStatus(j.Name, byJob[j.Name], loc)
 		js.Schedule, js.InConfig = j.Schedule, true
-		if spec, err := Parse(j.Schedule, loc); err == nil {
+		if spec, err := config.ParseSchedule(j.Schedule, loc); err == nil {
 			if n := spec.Next(now); !n.IsZero() {
 				n = n.In(loc)
 				js.NextRunAt = &n

@@ -1,4 +1,4 @@
-package schedule_test
+package config_test
 
 import (
 	"testing"
@@ -6,7 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"crmsync/sync/schedule"
+	"crmsync/config"
 )
 
 func mustLoc(t *testing.T, name string) *time.Location {
@@ -16,7 +16,7 @@ func mustLoc(t *testing.T, name string) *time.Location {
 	return loc
 }
 
-func TestParse_next(t *testing.T) {
+func TestParseSchedule_next(t *testing.T) {
 	t.Parallel()
 	bkk := mustLoc(t, "Asia/Bangkok")
 	// 2026-03-02 10:07:30 UTC = 17:07:30 in Bangkok (a Monday).
@@ -49,7 +49,7 @@ func TestParse_next(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			spec, err := schedule.Parse(tt.give, tt.loc)
+			spec, err := config.ParseSchedule(tt.give, tt.loc)
 			require.NoError(t, err)
 			require.Equal(t, tt.give, spec.String())
 			require.Equal(t, tt.wantNext, spec.Next(now).Format(time.RFC3339))
@@ -62,7 +62,7 @@ func TestParse_next(t *testing.T) {
 	}
 }
 
-func TestParse_errors(t *testing.T) {
+func TestParseSchedule_errors(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name, give, wantErr string
@@ -87,7 +87,7 @@ func TestParse_errors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			spec, err := schedule.Parse(tt.give, time.UTC)
+			spec, err := config.ParseSchedule(tt.give, time.UTC)
 			require.ErrorContains(t, err, tt.wantErr)
 			require.Nil(t, spec)
 		})
@@ -96,7 +96,7 @@ func TestParse_errors(t *testing.T) {
 
 func TestSpec_Due(t *testing.T) {
 	t.Parallel()
-	spec, err := schedule.Parse("*/15 * * * *", time.UTC)
+	spec, err := config.ParseSchedule("*/15 * * * *", time.UTC)
 	require.NoError(t, err)
 	at := func(h, m, s int) time.Time { return time.Date(2026, 3, 2, h, m, s, 0, time.UTC) }
 	tests := []struct {
@@ -121,7 +121,7 @@ func TestSpec_Due(t *testing.T) {
 func TestSpec_Prev_sparseSchedule(t *testing.T) {
 	t.Parallel()
 	// 29 February only: the previous tick is years back.
-	spec, err := schedule.Parse("0 12 29 2 *", time.UTC)
+	spec, err := config.ParseSchedule("0 12 29 2 *", time.UTC)
 	require.NoError(t, err)
 	now := time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC)
 	require.Equal(t, "2024-02-29T12:00:00Z", spec.Prev(now).Format(time.RFC3339))

@@ -1,4 +1,4 @@
-package schedule
+package config
 
 import (
 	"errors"
@@ -9,8 +9,8 @@ import (
 	"github.com/robfig/cron/v3"
 )
 
-// parser accepts standard 5-field expressions and descriptors, as
-// config.Load does; Parse adds the zone prefix and @every handling.
+// parser accepts standard 5-field expressions and descriptors;
+// ParseSchedule adds the zone prefix and @every handling.
 var parser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
 // maxLookBack bounds Prev's search for an earlier tick.
@@ -24,7 +24,10 @@ type Spec struct {
 	cron  cron.Schedule // nil for @every
 }
 
-// Parse parses a job schedule:
+// ParseSchedule parses a job schedule. It is the one parser of schedules:
+// Load validates jobs[].schedule with it and the scheduler runs on it.
+//
+// A schedule is:
 //
 //   - a standard 5-field cron expression ("*/15 * * * *", "5,35 8-20 * * 1-5");
 //   - a descriptor: @hourly, @daily (@midnight), @weekly, @monthly, @yearly
@@ -40,7 +43,7 @@ type Spec struct {
 // shift the ticks, and replicas tick at the same instants, so a tick is one
 // identifiable unit of work (see Runner and sync_runs.scheduled_for). D must
 // be a whole number of seconds, at least 1s.
-func Parse(expr string, loc *time.Location) (*Spec, error) {
+func ParseSchedule(expr string, loc *time.Location) (*Spec, error) {
 	if loc == nil {
 		loc = time.UTC
 	}
