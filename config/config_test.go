@@ -258,3 +258,13 @@ func TestLoad_repositoryJobsYAML(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEmpty(t, cfg.Jobs)
 }
+
+func TestParse_withoutSecrets(t *testing.T) {
+	t.Parallel()
+	cfg, err := config.Parse("jobs.yaml", []byte(valid), env(nil), config.WithoutSecrets())
+	require.NoError(t, err, "status needs no API secrets")
+	require.Empty(t, cfg.Omnichat.Token)
+
+	_, err = config.Parse("jobs.yaml", []byte("oho:\n  api_key: abc\n"), env(nil), config.WithoutSecrets())
+	require.ErrorContains(t, err, "secrets must come from the environment", "a literal secret is refused all the same")
+}

@@ -60,19 +60,32 @@ var ErrInvalid = errors.New("invalid configuration")
 // Is makes errors.Is(err, ErrInvalid) true for *Error.
 func (e *Error) Is(target error) bool { return target == ErrInvalid }
 
+// Option changes how Load and Parse validate.
+type Option func(*loader)
+
+// WithoutSecrets loads a configuration for commands that call no API
+// (status): empty tokens and API keys are not errors. Secrets written
+// literally in the file still are.
+func WithoutSecrets() Option {
+	return func(l *loader) { l.noSecrets = true }
+}
+
 // Load reads, expands, decodes, defaults and validates the file at path.
 // getenv supplies the environment (os.Getenv in production).
-func Load(path string, getenv func(string) string) (*Config, error) {
+func Load(path string, getenv func(string) string, opts ...Option) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, &Error{Problems: []Problem{{File: path, Msg: fmt.Sprintf("cannot read: %v", errors.Unwrap(err))}}}
 	}
-	return Parse(path, data, getenv)
+	return Parse(path, data, getenv, opts...)
 }
 
 // Parse is Load for configuration already in memory; name is used in messages.
-func Parse(name string, data []byte, getenv func(string) string) (*Config, error) {
+func Parse(name string, data []byte, getenv func(string) string, opts ...Option) (*Config, error) {
 	l := &loader{file: name, getenv: getenv, lines: map[string]int{}, unset: map[string][]string{}, raw: map[string]string{}}
+	for _, o := range opts {
+		o(l)
+	}
 	cfg, err := l.load(data)
 	if err != nil {
 		return nil, err
@@ -82,12 +95,13 @@ func Parse(name string, data []byte, getenv func(string) string) (*Config, error
 }
 
 type loader struct {
-	file   string
-	getenv func(string) string
-	lines  map[string]int      // key path → line
-	unset  map[string][]string // key path → environment variables referenced but unset
-	raw    map[string]string   // key path → the value as written, before expansion
-	probs  []Problem
+	noSecrets bool // WithoutSecrets
+	file      string
+	getenv    func(string) string
+	lines     map[string]int      // key path → line
+	unset     map[string][]string // key path → environment variables referenced but unset
+	raw       map[string]string   // key path → the value as written, before expansion
+	probs     []Problem
 }
 
 func (l *loader) addf(key, format string, args ...any) {

@@ -44,8 +44,8 @@ type env struct {
 }
 
 // config loads jobs.yaml (or the file named by --config / CRMSYNC_CONFIG).
-func (e *env) config() (*config.Config, error) {
-	return config.Load(e.configPath, e.getenv)
+func (e *env) config(opts ...config.Option) (*config.Config, error) {
+	return config.Load(e.configPath, e.getenv, opts...)
 }
 
 type globalFlags struct {

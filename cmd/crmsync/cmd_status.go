@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"crmsync/config"
 	"crmsync/sync/schedule"
 )
 
@@ -33,7 +34,7 @@ func statusCommand() *command {
 			if fs.NArg() > 0 {
 				return usagef("unexpected argument %q", fs.Arg(0))
 			}
-			cfg, err := e.config()
+			cfg, err := e.config(config.WithoutSecrets()) // status calls no API
 			if err != nil {
 				return err
 			}
