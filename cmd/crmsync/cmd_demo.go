@@ -36,9 +36,10 @@ const (
 	demoFakes    = "sandbox-state.json" // what the fake Oho and Okeybot hold between runs
 	// demoOkeybotRate is the Okeybot quota (calls per minute per channel
 	// token) the demo's sandbox grants, and the client is told to use, so
-	// that thousands of contacts are pushed in a minute. Okeybot itself
-	// allows 100; the summary says so.
-	demoOkeybotRate = 6000
+	// that its first push of ~1,300 contacts (~3,500 calls) takes seconds.
+	// Okeybot itself allows 100, which would take over half an hour; the
+	// summary says so.
+	demoOkeybotRate = 12000
 	// demoLag puts the end of the generated history this far before the
 	// first run, beyond the pull's safety lag, so the first run pulls it all
 	// and a later run finds nothing new.
@@ -433,6 +434,7 @@ type demoProgress struct {
 	targets map[string]int64 // step → rows expected when it is done
 
 	mu    sync.Mutex
+	st    *store.Store // set by poll
 	step  string
 	bar   *progressbar.ProgressBar
 	began time.Time
@@ -512,10 +514,26 @@ func (d *demoProgress) begin(step string) {
 
 func (d *demoProgress) end(step string, c schedule.Counts, err error) {
 	d.mu.Lock()
+	st := d.st
+	d.mu.Unlock()
+	final := int64(-1)
+	if st != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if p, perr := st.Progress(ctx); perr == nil {
+			final = stepValue(step, p)
+		}
+		cancel()
+	}
+
+	d.mu.Lock()
 	defer d.mu.Unlock()
 	took := time.Since(d.began).Round(10 * time.Millisecond)
 	if d.bar != nil {
 		if err == nil {
+			if final >= 0 { // end on the real count, even when it is not the one expected
+				d.bar.ChangeMax64(max(final, 1))
+				_ = d.bar.Set64(final)
+			}
 			_ = d.bar.Finish()
 		} else {
 			_ = d.bar.Exit()
@@ -536,6 +554,9 @@ func (d *demoProgress) end(step string, c schedule.Counts, err error) {
 
 // poll updates the current bar from row counts until the returned func is called.
 func (d *demoProgress) poll(ctx context.Context, st *store.Store) (stop func()) {
+	d.mu.Lock()
+	d.st = st
+	d.mu.Unlock()
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -642,7 +663,7 @@ func (r *demoReport) print(w io.Writer) {
 	if len(r.outcomes) > 0 {
 		p("\nPush\n")
 		for _, o := range r.outcomes {
-			p("  %-8s %s records held; last push per contact: %s pushed, %s unchanged, %s rejected, %s with nothing to send there\n",
+			p("  %-8s %s records held; last push per contact: %s pushed, %s unchanged, %s rejected, %s not served there\n",
 				o.Destination, commas(o.Records), commas(o.Pushed), commas(o.Unchanged), commas(o.Rejected), commas(o.NoTarget))
 		}
 	}
