@@ -310,7 +310,12 @@ func pullPageTailSQL(p int) string {
 		"$RUN", fmt.Sprintf("$%d", p+6), "$PAGE", fmt.Sprintf("$%d", p+7), "$RECEIVED", fmt.Sprintf("$%d", p+8),
 		"$TOTAL", fmt.Sprintf("$%d", p+9),
 	)
-	return r.Replace(`, q AS (
+	return r.Replace(`, async AS (
+	-- This transaction's commit need not wait for the WAL flush: a page lost
+	-- in a crash is lost with its window progress, so it is simply read again
+	-- (and the window's done mark, committed synchronously, flushes it).
+	SELECT set_config('synchronous_commit', 'off', true) AS v
+), q AS (
 	INSERT INTO reconcile_queue (platform, channel_id, user_id)
 	SELECT DISTINCT platform, channel_id, user_id FROM up WHERE user_id <> '' ORDER BY 1, 2, 3
 	ON CONFLICT DO NOTHING
@@ -332,7 +337,7 @@ func pullPageTailSQL(p int) string {
 	RETURNING 1
 )
 SELECT (SELECT count(*) FROM up WHERE inserted), (SELECT count(*) FROM up WHERE NOT inserted),
-	(SELECT count(*) FROM q), (SELECT count(*) FROM bad), (SELECT count(*) FROM w)`)
+	(SELECT count(*) FROM q), (SELECT count(*) FROM bad), (SELECT count(*) FROM w WHERE (SELECT v FROM async) = 'off')`)
 }
 
 // writePullPage runs one page statement: args are the stream's column arrays,

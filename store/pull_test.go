@@ -320,3 +320,22 @@ func TestStore_WriteMessagesPage_concurrentPagesDoNotDeadlock(t *testing.T) {
 	}
 	require.Equal(t, 50, pullCount(t, s, `SELECT count(*) FROM omnichat_messages`))
 }
+
+// The page statement commits asynchronously (a lost page is read again);
+// the setting must end with its transaction, not stay on the pooled session.
+func TestStore_WriteMessagesPage_asyncCommitDoesNotLeak(t *testing.T) {
+	t.Parallel()
+	s, err := store.Open(t.Context(), storetest.NewURL(t), store.Options{MaxOpenConns: 1})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	// The session's own setting (the throwaway test cluster defaults to off).
+	_, err = s.SQL().ExecContext(t.Context(), `SET synchronous_commit = on`)
+	require.NoError(t, err)
+	meta := pullWindow(t, s, store.StreamMessages)
+	_, err = s.WriteMessagesPage(t.Context(), meta, []store.MessageRow{pullMessage("m1", "u1", `{"id":"m1"}`)}, nil)
+	require.NoError(t, err)
+	var setting string
+	require.NoError(t, s.SQL().QueryRowContext(t.Context(), `SHOW synchronous_commit`).Scan(&setting))
+	require.Equal(t, "on", setting)
+	require.Equal(t, 1, pullCount(t, s, `SELECT count(*) FROM omnichat_messages`))
+}
