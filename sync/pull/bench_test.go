@@ -193,4 +193,3 @@ func BenchmarkPull_RateLimited(b *testing.B) {
 		})
 	}
 }
-
