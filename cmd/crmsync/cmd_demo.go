@@ -275,7 +275,7 @@ func runDemo(ctx context.Context, e *env, f *demoFlags, dir demoDir) (*demoRepor
 	}
 	prog := newDemoProgress(e.stderr, isTerminal(e.stderr), ds, cfg.Reconcile.SharedKeyCeiling)
 	stopPolling := prog.poll(ctx, st)
-	res, runErr := runDemoPipeline(ctx, demoPipeline{cfg: cfg, store: st, log: demoLogger(e), job: job, wrap: prog.wrap})
+	res, runErr := runDemoPipeline(ctx, demoPipeline{env: e, cfg: cfg, store: st, job: job, wrap: prog.wrap})
 	stopPolling()
 	prog.finish()
 	if runErr != nil && res.RunID == 0 {
@@ -311,7 +311,7 @@ func runDemo(ctx context.Context, e *env, f *demoFlags, dir demoDir) (*demoRepor
 
 // demoLogger is the pipeline's logger: on a terminal with the default
 // level, only warnings, so the progress bars stay readable.
-func demoLogger(e *env) logrus.FieldLogger {
+func demoLogger(e *env) *logrus.Logger {
 	if !isTerminal(e.stderr) || e.log.GetLevel() != logrus.InfoLevel {
 		return e.log
 	}
@@ -324,32 +324,27 @@ func demoLogger(e *env) logrus.FieldLogger {
 
 // demoPipeline is what one run of the pipeline needs.
 type demoPipeline struct {
+	env   *env
 	cfg   *config.Config
 	store *store.Store
-	log   logrus.FieldLogger
 	job   config.Job
 	// wrap decorates each step (progress display).
 	wrap func(name string, f schedule.StepFunc) schedule.StepFunc
 }
 
-// runDemoPipeline runs the demo job with trigger demo through the same
-// Runner and steps as `crmsync run`.
+// runDemoPipeline runs the demo job, trigger demo, through the same Runner
+// and steps as `crmsync run` (newRunner), each step wrapped by p.wrap.
 func runDemoPipeline(ctx context.Context, p demoPipeline) (schedule.Result, error) {
-	steps, err := demoSteps(ctx, p)
+	e := *p.env
+	e.log = demoLogger(p.env)
+	r, err := newRunner(ctx, &e, p.cfg, p.store, nil)
 	if err != nil {
 		return schedule.Result{}, err
 	}
-	wrapped := make(map[string]schedule.StepFunc, len(steps))
-	for name, f := range steps {
-		wrapped[name] = p.wrap(name, f)
+	for name, f := range r.Steps {
+		r.Steps[name] = p.wrap(name, f)
 	}
-	r := &schedule.Runner{Store: p.store, Steps: wrapped, Log: p.log, GracePeriod: p.cfg.Schedule.GracePeriod}
 	return r.RunJob(ctx, p.job, schedule.TriggerDemo)
-}
-
-// demoSteps returns the step implementations `crmsync run` uses.
-func demoSteps(_ context.Context, _ demoPipeline) (map[string]schedule.StepFunc, error) {
-	return nil, errors.New("the pipeline's steps are not wired into crmsync yet (cmd/crmsync/steps.go)")
 }
 
 // startDemoPostgres starts the demo's PostgreSQL in dir/pgdata unless it
