@@ -10,6 +10,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/time/rate"
 
+	"crmsync/clients/apiclient"
 	"crmsync/clients/lineapi"
 	"crmsync/clients/oho"
 	"crmsync/config"
@@ -66,7 +67,7 @@ func pushCommand() *command {
 				return err
 			}
 			defer st.Close()
-			dest, err := newOhoDestination(cfg, e.log, f.dryRun)
+			dest, err := newOhoDestination(cfg, e.log, f.dryRun, nil)
 			if err != nil {
 				return err
 			}
@@ -118,7 +119,7 @@ func pushCommand() *command {
 // Oho client under the account's rate limit (oho.rate_per_second), the LINE
 // client under line.rate_per_second, and the LINE channel tokens. A dry run
 // needs no Oho API key: it sends Oho nothing.
-func newOhoDestination(cfg *config.Config, log logrus.FieldLogger, dryRun bool) (*push.Oho, error) {
+func newOhoDestination(cfg *config.Config, log logrus.FieldLogger, dryRun bool, observer func(apiclient.RequestInfo)) (*push.Oho, error) {
 	key := cfg.Oho.APIKey
 	if key == "" {
 		if !dryRun {
@@ -127,18 +128,20 @@ func newOhoDestination(cfg *config.Config, log logrus.FieldLogger, dryRun bool) 
 		key = "dry-run-sends-nothing"
 	}
 	oc, err := oho.New(oho.Config{
-		BaseURL: cfg.Oho.BaseURL,
-		APIKey:  key,
-		Limiter: rate.NewLimiter(rate.Limit(cfg.Oho.RatePerSecond), 1),
-		Log:     log,
+		BaseURL:  cfg.Oho.BaseURL,
+		APIKey:   key,
+		Limiter:  rate.NewLimiter(rate.Limit(cfg.Oho.RatePerSecond), 1),
+		Log:      log,
+		Observer: observer,
 	})
 	if err != nil {
 		return nil, err
 	}
 	lc, err := lineapi.New(lineapi.Config{
-		BaseURL: cfg.Line.BaseURL,
-		Limiter: rate.NewLimiter(rate.Limit(cfg.Line.RatePerSecond), 1),
-		Log:     log,
+		BaseURL:  cfg.Line.BaseURL,
+		Limiter:  rate.NewLimiter(rate.Limit(cfg.Line.RatePerSecond), 1),
+		Log:      log,
+		Observer: observer,
 	})
 	if err != nil {
 		return nil, err

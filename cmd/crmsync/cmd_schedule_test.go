@@ -57,8 +57,8 @@ func TestRun_schedule_catchUpThenStop(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, runs, 1)
 	require.Equal(t, "catch-up", runs[0].Trigger)
-	require.Equal(t, "failed", runs[0].Status)
-	require.Equal(t, "step reconcile: not built yet", runs[0].Error)
+	require.Equal(t, "ok", runs[0].Status)
+	require.Empty(t, runs[0].Error)
 	require.False(t, runs[0].ScheduledFor.IsZero())
 }
 

@@ -4,32 +4,153 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
+	"github.com/sirupsen/logrus"
+
+	"crmsync/clients/apiclient"
 	"crmsync/config"
 	"crmsync/metrics"
 	"crmsync/store"
+	"crmsync/sync/push"
+	"crmsync/sync/reconcile"
 	"crmsync/sync/schedule"
 )
 
 // errStepNotBuilt is what a step whose stage has not landed yet returns.
 var errStepNotBuilt = errors.New("not built yet")
 
+// apiObserver counts every attempt of every API client of the process, for
+// Prometheus and for the per-step counts in sync_runs (requests, rate_limited).
+type apiObserver struct {
+	metrics     *metrics.Registry
+	requests    atomic.Int64
+	rateLimited atomic.Int64
+}
+
+// observe is the apiclient Observer of every client built by cmd.
+func (o *apiObserver) observe(info apiclient.RequestInfo) {
+	if o == nil {
+		return
+	}
+	o.requests.Add(1)
+	if info.Status == 429 {
+		o.rateLimited.Add(1)
+	}
+	o.metrics.ObserveAPI(info.Service, info.Status, info.Duration)
+}
+
+// counted wraps a step so its counts include the API attempts (retries too)
+// and the 429s met while it ran. Steps of one process run one at a time per
+// job; concurrent jobs in one process may blur these counts, never the
+// Prometheus series.
+func (o *apiObserver) counted(step schedule.StepFunc) schedule.StepFunc {
+	return func(ctx context.Context, run *schedule.Run) (schedule.Counts, error) {
+		req0, rl0 := o.requests.Load(), o.rateLimited.Load()
+		c, err := step(ctx, run)
+		if c == nil {
+			c = schedule.Counts{}
+		}
+		c["api_attempts"] = o.requests.Load() - req0
+		c[schedule.CountRateLimited] = o.rateLimited.Load() - rl0
+		return c, err
+	}
+}
+
 // buildSteps returns the implementation of every step jobs.yaml can name,
-// wired to the configuration, the store and the metrics.
-//
-// For now every step reports "step X: not built yet" (the Runner adds the
-// "step X: " prefix); the pull, reconcile and push steps replace these as
-// their stages land.
-func buildSteps(_ context.Context, _ *env, _ *config.Config, _ *store.Store, _ *metrics.Registry) (map[string]schedule.StepFunc, error) {
+// wired to the configuration, the store and the metrics. Clients are built
+// here once, so their limiters and caches (LINE bot info) last the process.
+func buildSteps(_ context.Context, e *env, cfg *config.Config, st *store.Store, m *metrics.Registry) (map[string]schedule.StepFunc, error) {
+	obs := &apiObserver{metrics: m}
 	steps := make(map[string]schedule.StepFunc, len(config.Steps))
 	for _, name := range config.Steps {
 		steps[name] = notBuiltStep
+	}
+	steps[config.StepReconcile] = reconcileStep(cfg, st)
+	if cfg.Uses(config.StepPushOho) {
+		s, err := pushOhoStep(e, cfg, st, m, obs)
+		if err != nil {
+			return nil, err
+		}
+		steps[config.StepPushOho] = s
+	}
+	for name, s := range steps {
+		steps[name] = obs.counted(s)
 	}
 	return steps, nil
 }
 
 func notBuiltStep(context.Context, *schedule.Run) (schedule.Counts, error) {
 	return nil, errStepNotBuilt
+}
+
+// reconcileOptions are the reconcile settings of the configuration.
+func reconcileOptions(cfg *config.Config, log logrus.FieldLogger) reconcile.Options {
+	return reconcile.Options{
+		LinkKeys:         cfg.Reconcile.LinkKeys,
+		SharedKeyCeiling: cfg.Reconcile.SharedKeyCeiling,
+		DefaultRegion:    cfg.Reconcile.DefaultRegion,
+		Log:              log,
+	}
+}
+
+// reconcileStep rebuilds the master records of the identities pull changed.
+// Reconcile holds its own advisory lock, so two jobs naming it take turns.
+func reconcileStep(cfg *config.Config, st *store.Store) schedule.StepFunc {
+	return func(ctx context.Context, run *schedule.Run) (schedule.Counts, error) {
+		res, err := reconcile.Run(ctx, st, reconcileOptions(cfg, run.Log), false)
+		if err != nil {
+			return nil, err
+		}
+		run.Log.WithFields(logrus.Fields{
+			"queued": res.Queued, "identities": res.IdentitiesTouched, "created": res.ContactsCreated,
+			"merged": res.ContactsMerged, "updated": res.ContactsUpdated, "full": res.Full,
+		}).Info("reconciled")
+		full := int64(0)
+		if res.Full {
+			full = 1
+		}
+		return schedule.Counts{
+			schedule.CountRows:    int64(res.ContactsUpdated),
+			"queued":              int64(res.Queued),
+			"identities_touched":  int64(res.IdentitiesTouched),
+			"new_identities":      int64(res.NewIdentities),
+			"contacts_created":    int64(res.ContactsCreated),
+			"contacts_merged":     int64(res.ContactsMerged),
+			"contacts_split":      int64(res.ContactsSplit),
+			"contacts_recomputed": int64(res.ContactsRecomputed),
+			"shared_keys":         int64(res.SharedKeysHeldBack),
+			"full":                full,
+		}, nil
+	}
+}
+
+// pushStep adapts a push destination to a step.
+func pushStep(d push.Destination, st *store.Store, m *metrics.Registry, concurrency int) schedule.StepFunc {
+	return func(ctx context.Context, run *schedule.Run) (schedule.Counts, error) {
+		res, err := push.Run(ctx, d, push.Options{
+			Store: st, Log: run.Log, RunID: run.ID, Concurrency: concurrency, Stopping: run.Stopping,
+		})
+		for class, n := range res.RejectionClasses {
+			m.AddRejections(d.Name(), class, n)
+		}
+		c := schedule.Counts(res.Counts())
+		switch {
+		case errors.Is(err, push.ErrStopped):
+			return c, schedule.ErrInterrupted
+		case err == nil && res.Failed > 0:
+			return c, fmt.Errorf("push %s: %d targets failed; the next run retries them", d.Name(), res.Failed)
+		}
+		return c, err
+	}
+}
+
+func pushOhoStep(e *env, cfg *config.Config, st *store.Store, m *metrics.Registry, obs *apiObserver) (schedule.StepFunc, error) {
+	d, err := newOhoDestination(cfg, e.log, false, obs.observe)
+	if err != nil {
+		return nil, err
+	}
+	return pushStep(d, st, m, cfg.Oho.Concurrency), nil
 }
 
 // newRunner returns the Runner that run, schedule (and backfill) share.

@@ -217,6 +217,10 @@ type Result struct {
 	Adjustments map[string]int
 	// Rejections counts rejections by reason.
 	Rejections map[string]int
+	// RejectionClasses counts rejections by a bounded class, fit for a
+	// metrics label: "http_<status>" for a destination's refusal,
+	// "not_sent" for one refused before any request (mapping or setup).
+	RejectionClasses map[string]int
 	// Batches is how many batches of contacts were loaded.
 	Batches int
 	// LastID is the last contact id examined.
@@ -272,6 +276,11 @@ func (r *Result) add(t TargetReport, o Outcome) {
 	}
 	for _, rj := range t.Rejections {
 		r.Rejections[rj.Reason]++
+		class := "not_sent"
+		if rj.HTTPStatus > 0 {
+			class = fmt.Sprintf("http_%d", rj.HTTPStatus)
+		}
+		r.RejectionClasses[class]++
 	}
 }
 
@@ -279,7 +288,7 @@ func (r *Result) add(t TargetReport, o Outcome) {
 // package documentation. The Result counts what was done even when the
 // error is not nil.
 func Run(ctx context.Context, d Destination, o Options) (Result, error) {
-	res := Result{Destination: d.Name(), Adjustments: map[string]int{}, Rejections: map[string]int{}}
+	res := Result{Destination: d.Name(), Adjustments: map[string]int{}, Rejections: map[string]int{}, RejectionClasses: map[string]int{}}
 	if o.Store == nil {
 		return res, errors.New("push: no store")
 	}
