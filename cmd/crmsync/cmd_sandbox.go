@@ -107,20 +107,25 @@ func printSandbox(w io.Writer, sb *sandbox.Sandbox, f *sandboxFlags) {
 	st := sb.Dataset.Stats()
 	fmt.Fprintf(w, "Sandbox APIs (Omnichat, Oho, LINE, Okeybot) on %s, seeded with %s people, %s identities on %d channels and %s messages (seed %d).\n",
 		f.host, commas(int64(st.People)), commas(int64(st.Identities)), len(sb.Dataset.Channels), commas(int64(st.Messages)), f.seed)
-	fmt.Fprintf(w, "Okeybot allows %d calls/min per token here; faults injected: %t.\n\n", f.okeybotRate, f.faults)
+	faults := "no faults injected"
+	if f.faults {
+		faults = "an occasional 5xx and one burst of 429s are injected (--faults=false to stop them)"
+	}
+	fmt.Fprintf(w, "Okeybot allows %d calls/min per token here; %s.\n\n", f.okeybotRate, faults)
 	fmt.Fprintln(w, "Point crmsync at them (these credentials open nothing but the sandbox):")
 	fmt.Fprintln(w)
 	env := sb.Env()
 	for _, k := range sb.EnvNames() {
 		fmt.Fprintf(w, "export %s=%s\n", k, env[k])
 	}
-	fmt.Fprintln(w)
 	cfg := f.writeConfig
 	if cfg == "" {
 		cfg = "jobs.sandbox.yaml"
-		fmt.Fprintf(w, "Your own jobs.yaml works as it is (its LINE and Okeybot tokens are among the variables above); or write the\nsandbox's with --write-config %s, and in another shell:\n", cfg)
+		fmt.Fprintf(w, "\nThe sandbox's own configuration is written by --write-config %s.", cfg)
 	} else {
-		fmt.Fprintf(w, "Wrote the sandbox's configuration to %s. In another shell:\n", cfg)
+		fmt.Fprintf(w, "\nWrote the sandbox's configuration to %s.", cfg)
 	}
-	fmt.Fprintf(w, "\n  crmsync migrate && crmsync --config %s run demo\n\nPress Ctrl-C to stop.\n", cfg)
+	fmt.Fprintf(w, " Then, in another shell with those variables and DATABASE_URL set:\n\n  crmsync migrate && crmsync --config %s run demo\n\n", cfg)
+	fmt.Fprintln(w, "Your own jobs.yaml works too: its LINE and Okeybot tokens are among the variables above.")
+	fmt.Fprintln(w, "Press Ctrl-C to stop.")
 }
