@@ -47,6 +47,11 @@ check-config: ## Validate jobs.yaml (set the variables it references first)
 
 .PHONY: demo
 demo: build ## Run the whole pipeline on a throwaway PostgreSQL and the sandbox APIs, then print a summary (again: fast, nothing re-pushed)
+	@if [ -z "$$DATABASE_URL" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	   ! { { command -v initdb >/dev/null || compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; } && id postgres >/dev/null 2>&1; }; then \
+	  echo "--- installing PostgreSQL from Debian's packages (the demo's throwaway database runs from its binaries)"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	fi
 	$(BIN) demo
 
 .PHONY: demo/down
