@@ -103,6 +103,11 @@ func (s *Store) Reconcile(ctx context.Context, now time.Time, fn func(ctx contex
 		for _, q := range []string{
 			`SET LOCAL work_mem = '256MB'`,
 			`SET LOCAL temp_buffers = '256MB'`,
+			// Timestamps hash as text: make the text the same in every session.
+			`SET LOCAL TimeZone = 'UTC'`,
+			// The run analyses its temporary tables for the planner; a small
+			// sample is enough and keeps that cheap.
+			`SET LOCAL default_statistics_target = 20`,
 			fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d)`, reconcileLockKey),
 		} {
 			if _, err := tx.Exec(ctx, q); err != nil {

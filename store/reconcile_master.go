@@ -16,9 +16,6 @@ type MasterStats struct {
 // then the identity key, so ties resolve the same way every time.
 const byRecency = `oc.updated_at DESC NULLS LAST, ai.platform, ai.channel_id, ai.user_id`
 
-// epoch renders a timestamptz for hashing independently of the session's
-// TimeZone.
-func epoch(col string) string { return `COALESCE(extract(epoch FROM ` + col + `)::text, '')` }
 
 // RebuildContacts recomputes the master record (fields, attributes, tags,
 // facts, overrides) of every contact the run may have changed, and writes
@@ -81,9 +78,9 @@ func (r *ReconcileTx) RebuildContacts(ctx context.Context, full bool, prev time.
 		       COALESCE((array_agg(ai.email ORDER BY `+byRecency+`) FILTER (WHERE ai.email <> ''))[1], '') AS email,
 		       COALESCE((array_agg(ai.phone_e164 ORDER BY `+byRecency+`) FILTER (WHERE ai.phone_e164 <> ''))[1], '') AS phone,
 		       COALESCE((array_agg(ai.member_id ORDER BY `+byRecency+`) FILTER (WHERE ai.member_id <> ''))[1], '') AS member_id,
-		       md5(string_agg(concat_ws(E'\x1f', ai.platform, ai.channel_id, ai.user_id, oc.name, oc.email, oc.phone,
-		                                oc.member_id, oc.subscribed::text, `+epoch("oc.updated_at")+`),
-		                      E'\x1e' ORDER BY ai.platform, ai.channel_id, ai.user_id)) AS identities_hash
+		       md5(string_agg(ROW(ai.platform, ai.channel_id, ai.user_id, oc.name, oc.email, oc.phone,
+		                          oc.member_id, oc.subscribed, oc.updated_at)::text,
+		                      ',' ORDER BY ai.platform, ai.channel_id, ai.user_id)) AS identities_hash
 		FROM ai
 		LEFT JOIN omnichat_contacts oc ON oc.platform = ai.platform AND oc.channel_id = ai.channel_id AND oc.user_id = ai.user_id
 		GROUP BY ai.contact_id`,
@@ -152,71 +149,54 @@ func (r *ReconcileTx) RebuildContacts(ctx context.Context, full bool, prev time.
 	); err != nil {
 		return st, err
 	}
-	// Facts from the chat history, per channel first, then per contact.
+	// Facts from the chat history: per contact, channel and sender class
+	// first (few aggregates per message), then per contact.
 	if _, err := r.exec(ctx, what, `
 		CREATE TEMP TABLE fch ON COMMIT DROP AS
 		SELECT ai.contact_id, ai.platform || '/' || ai.channel_id AS channel,
-		       min(m.sent_at) AS first_at, max(m.sent_at) AS last_at,
-		       max(m.sent_at) FILTER (WHERE m.sender_type = 'customer') AS last_customer_at,
-		       max(m.sent_at) FILTER (WHERE m.sender_type = 'agent') AS last_agent_at,
-		       count(*) AS total,
-		       count(*) FILTER (WHERE m.sent_at > $1::timestamptz - interval '7 days' AND m.sent_at <= $1) AS d7,
-		       count(*) FILTER (WHERE m.sent_at > $1::timestamptz - interval '30 days' AND m.sent_at <= $1) AS d30,
-		       count(*) FILTER (WHERE m.sender_type = 'customer') AS c_total,
-		       count(*) FILTER (WHERE m.sender_type = 'customer' AND m.sent_at > $1::timestamptz - interval '7 days' AND m.sent_at <= $1) AS c7,
-		       count(*) FILTER (WHERE m.sender_type = 'customer' AND m.sent_at > $1::timestamptz - interval '30 days' AND m.sent_at <= $1) AS c30,
-		       count(*) FILTER (WHERE m.sender_type = 'agent') AS a_total,
-		       count(*) FILTER (WHERE m.sender_type = 'agent' AND m.sent_at > $1::timestamptz - interval '7 days' AND m.sent_at <= $1) AS a7,
-		       count(*) FILTER (WHERE m.sender_type = 'agent' AND m.sent_at > $1::timestamptz - interval '30 days' AND m.sent_at <= $1) AS a30,
-		       count(*) FILTER (WHERE m.sender_type IN ('bot', 'ai-chat')) AS b_total,
-		       count(*) FILTER (WHERE m.sender_type IN ('bot', 'ai-chat') AND m.sent_at > $1::timestamptz - interval '7 days' AND m.sent_at <= $1) AS b7,
-		       count(*) FILTER (WHERE m.sender_type IN ('bot', 'ai-chat') AND m.sent_at > $1::timestamptz - interval '30 days' AND m.sent_at <= $1) AS b30
+		       CASE m.sender_type WHEN 'customer' THEN 'c' WHEN 'agent' THEN 'a' WHEN 'bot' THEN 'b' WHEN 'ai-chat' THEN 'b' ELSE 'o' END AS class,
+		       min(m.sent_at) AS first_at, max(m.sent_at) AS last_at, count(*) AS total,
+		       count(*) FILTER (WHERE m.sent_at > $1 AND m.sent_at <= $3) AS d7,
+		       count(*) FILTER (WHERE m.sent_at > $2 AND m.sent_at <= $3) AS d30
 		FROM ai
 		JOIN omnichat_messages m ON m.platform = ai.platform AND m.channel_id = ai.channel_id AND m.customer_user_id = ai.user_id
-		GROUP BY ai.contact_id, ai.platform, ai.channel_id`, r.now); err != nil {
+		GROUP BY 1, 2, 3`, r.now.Add(-7*24*time.Hour), r.now.Add(-30*24*time.Hour), r.now); err != nil {
 		return st, err
 	}
-	if err := r.execAll(ctx, what, `ANALYZE fch`); err != nil {
-		return st, err
-	}
-	if err := r.execAll(ctx, what, `
+	if err := r.execAll(ctx, what, `ANALYZE fch`, `
 		CREATE TEMP TABLE nf ON COMMIT DROP AS
 		SELECT ac.contact_id,
 		       min(f.first_at) AS first_message_at, max(f.last_at) AS last_message_at,
-		       max(f.last_customer_at) AS last_customer_message_at, max(f.last_agent_at) AS last_agent_message_at,
+		       max(f.last_at) FILTER (WHERE f.class = 'c') AS last_customer_message_at,
+		       max(f.last_at) FILTER (WHERE f.class = 'a') AS last_agent_message_at,
 		       COALESCE(sum(f.total), 0)::int AS messages_total, COALESCE(sum(f.d7), 0)::int AS messages_7d,
 		       COALESCE(sum(f.d30), 0)::int AS messages_30d,
-		       COALESCE(sum(f.c_total), 0)::int AS customer_messages_total, COALESCE(sum(f.c7), 0)::int AS customer_messages_7d,
-		       COALESCE(sum(f.c30), 0)::int AS customer_messages_30d,
-		       COALESCE(sum(f.a_total), 0)::int AS agent_messages_total, COALESCE(sum(f.a7), 0)::int AS agent_messages_7d,
-		       COALESCE(sum(f.a30), 0)::int AS agent_messages_30d,
-		       COALESCE(sum(f.b_total), 0)::int AS bot_messages_total, COALESCE(sum(f.b7), 0)::int AS bot_messages_7d,
-		       COALESCE(sum(f.b30), 0)::int AS bot_messages_30d,
-		       COALESCE(array_agg(f.channel ORDER BY f.channel) FILTER (WHERE f.channel IS NOT NULL), '{}') AS channels
+		       COALESCE(sum(f.total) FILTER (WHERE f.class = 'c'), 0)::int AS customer_messages_total,
+		       COALESCE(sum(f.d7) FILTER (WHERE f.class = 'c'), 0)::int AS customer_messages_7d,
+		       COALESCE(sum(f.d30) FILTER (WHERE f.class = 'c'), 0)::int AS customer_messages_30d,
+		       COALESCE(sum(f.total) FILTER (WHERE f.class = 'a'), 0)::int AS agent_messages_total,
+		       COALESCE(sum(f.d7) FILTER (WHERE f.class = 'a'), 0)::int AS agent_messages_7d,
+		       COALESCE(sum(f.d30) FILTER (WHERE f.class = 'a'), 0)::int AS agent_messages_30d,
+		       COALESCE(sum(f.total) FILTER (WHERE f.class = 'b'), 0)::int AS bot_messages_total,
+		       COALESCE(sum(f.d7) FILTER (WHERE f.class = 'b'), 0)::int AS bot_messages_7d,
+		       COALESCE(sum(f.d30) FILTER (WHERE f.class = 'b'), 0)::int AS bot_messages_30d,
+		       COALESCE(array_agg(DISTINCT f.channel ORDER BY f.channel) FILTER (WHERE f.channel IS NOT NULL), '{}') AS channels
 		FROM ac LEFT JOIN fch f USING (contact_id)
 		GROUP BY ac.contact_id`,
 		`ANALYZE nf`,
 		// One hash over everything the master record holds.
 		`CREATE TEMP TABLE ha ON COMMIT DROP AS
-		SELECT contact_id, string_agg(concat_ws(E'\x1f', key, value, type, display_name, `+epoch("updated_at")+`), E'\x1e' ORDER BY key) AS h
+		SELECT contact_id, string_agg(ROW(key, value, type, display_name, updated_at)::text, ',' ORDER BY key) AS h
 		FROM na GROUP BY contact_id`,
 		`CREATE TEMP TABLE ht ON COMMIT DROP AS
-		SELECT contact_id, string_agg(concat_ws(E'\x1f', tag, `+epoch("applied_at")+`, source), E'\x1e' ORDER BY tag) AS h
+		SELECT contact_id, string_agg(ROW(tag, applied_at, source)::text, ',' ORDER BY tag) AS h
 		FROM nt GROUP BY contact_id`,
 		`ANALYZE ha`,
 		`ANALYZE ht`,
 		`CREATE TEMP TABLE chg ON COMMIT DROP AS
 		WITH h AS (
-			SELECT nc.contact_id, md5(concat_ws(E'\x1d',
-				nc.name, nc.email, nc.phone, nc.member_id, nc.excluded::text, array_to_string(nc.pinned_fields, E'\x1f'),
-				nc.identities::text, np.identities_hash, COALESCE(ha.h, ''), COALESCE(ht.h, ''),
-				concat_ws(E'\x1f', `+epoch("f.first_message_at")+`, `+epoch("f.last_message_at")+`,
-				          `+epoch("f.last_customer_message_at")+`, `+epoch("f.last_agent_message_at")+`,
-				          f.messages_total, f.messages_7d, f.messages_30d,
-				          f.customer_messages_total, f.customer_messages_7d, f.customer_messages_30d,
-				          f.agent_messages_total, f.agent_messages_7d, f.agent_messages_30d,
-				          f.bot_messages_total, f.bot_messages_7d, f.bot_messages_30d, array_to_string(f.channels, E'\x1f'))
-			)) AS hash
+			SELECT nc.contact_id, md5(ROW(nc.name, nc.email, nc.phone, nc.member_id, nc.excluded, nc.pinned_fields,
+				nc.identities, np.identities_hash, ha.h, ht.h, f.*)::text) AS hash
 			FROM nc JOIN np USING (contact_id) JOIN nf f USING (contact_id)
 			LEFT JOIN ha USING (contact_id) LEFT JOIN ht USING (contact_id)
 		)
