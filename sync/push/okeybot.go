@@ -112,21 +112,21 @@ type OkeybotConfig struct {
 // ""), then tag removals and additions against the last confirmed tag set,
 // in requests of at most 10. Unchanged: no request. Each request is sent
 // only after the previous one was confirmed, and every confirmed request but
-// the last is checkpointed at once in push_state (store.SavePushState: the
-// Okeybot id and the fields and tags confirmed so far), which is the one
-// write a Destination makes itself: a run killed half-way, or a later
-// request refused, never creates the contact again nor resends what was
-// confirmed. A transient failure returns the state reached with the Failed
-// outcome too; the final state is recorded by Run. A dry run sends nothing
+// the last, and every create, is checkpointed at once in push_state
+// (store.SavePushState: the Okeybot id and the fields and tags confirmed so
+// far), which is the one write a Destination makes itself: a run killed
+// half-way, or a later request refused, never creates the contact again nor
+// resends what was confirmed. A transient failure returns the state reached
+// with the Failed outcome too; the final state is recorded by Run. A dry run sends nothing
 // (no lookup either: a new target is reported as a create) and writes nothing.
 //
 // # Rate
 //
 // Every request waits on its channel token's limiter in the client; channels
 // with different tokens proceed in parallel. Since a worker holds one
-// contact at a time, run it with Options.Concurrency of at least
-// OkeybotConcurrency(len(channels)) (see there) so that every channel
-// always has contacts waiting on its quota.
+// contact at a time, run it with Options.Concurrency equal to BatchSize
+// (DefaultOkeybotConcurrency), so that every channel has contacts waiting on
+// its quota whatever the order of the batch.
 type Okeybot struct {
 	cfg      OkeybotConfig
 	channels []*okeybotChannel
@@ -203,14 +203,18 @@ func NewOkeybot(cfg OkeybotConfig) (*Okeybot, error) {
 	return o, nil
 }
 
-// OkeybotConcurrency is the Options.Concurrency that keeps the quota of
-// every one of n channels busy: a worker holds one contact, so a channel's
-// limiter idles whenever no worker holds one of its contacts. Eight
-// contacts in flight per channel make that rare even where contacts of one
-// channel come in long runs of ids; the cost is goroutines waiting on a
-// limiter, since requests still go out at each token's rate (see
-// docs/benchmarks-push.md, "Okeybot").
-func OkeybotConcurrency(channels int) int { return 8 * max(channels, 1) }
+// DefaultOkeybotConcurrency is the Options.Concurrency to run the Okeybot
+// destination with (with the default BatchSize): every contact of a batch in
+// flight at once. A worker holds one contact, so a channel's quota idles
+// whenever no worker holds a contact of that channel, and contact ids often
+// come in long runs of one channel (a pull goes channel by channel). With
+// the whole batch in flight, each channel's contacts wait on its token's
+// limiter and every quota stays busy while the batch has work for it; the
+// requests still go out at each token's rate, so the cost is only goroutines
+// waiting. (docs/benchmarks-push.md, "Okeybot", measures the difference.)
+// A stop then waits for the contacts in hand, or their context is cancelled:
+// what Okeybot confirmed is checkpointed either way.
+const DefaultOkeybotConcurrency = DefaultBatchSize
 
 // Name returns store.DestinationOkeybot.
 func (o *Okeybot) Name() string { return store.DestinationOkeybot }
@@ -535,12 +539,15 @@ func (p *okeybotPush) send(ctx context.Context) (gone bool, err error) {
 	}
 	for i, s := range steps {
 		p.out.Requests++
+		creating := p.remote == ""
 		if err := s.do(); err != nil {
 			return p.known && p.cur.confirmed == 0 && errors.Is(err, apiclient.ErrNotFound), err
 		}
 		s.apply(p.cur)
 		p.cur.confirmed++
-		if i < len(steps)-1 {
+		// A create is recorded even when it is the last request: a create
+		// whose id were lost would be repeated, a duplicate in Okeybot.
+		if i < len(steps)-1 || creating {
 			if err := p.checkpoint(ctx); err != nil {
 				return false, err
 			}
