@@ -168,12 +168,14 @@ func (c *Counts) Add(o Counts) {
 	c.Bad += o.Bad
 }
 
-// Map returns the counts by snake_case name, for sync_runs.counts.
+// Map returns the counts by snake_case name, for sync_runs.counts: rows are
+// rows received, rejections the bad records, page_requests the page
+// requests made (HTTP attempts and 429s are the client's to count).
 func (c Counts) Map() map[string]int64 {
 	return map[string]int64{
 		"windows": int64(c.Windows), "windows_done": int64(c.WindowsDone), "windows_failed": int64(c.WindowsFailed),
 		"windows_split": int64(c.WindowsSplit), "windows_kept": int64(c.WindowsKept), "short_windows": int64(c.ShortWindows),
-		"rereads": int64(c.Rereads), "requests": int64(c.Requests), "pages": int64(c.Pages), "rows": c.Rows,
+		"rereads": int64(c.Rereads), "page_requests": int64(c.Requests), "pages": int64(c.Pages), "rows": c.Rows,
 		"inserted": c.Inserted, "updated": c.Updated, "queued": c.Queued, "rejections": c.Bad,
 	}
 }
