@@ -86,7 +86,13 @@ type OkeybotConfig struct {
 //
 // The Okeybot id is kept in push_state.remote_id. For a target without one:
 //
-//  1. the channel's LookupField, when set and the desired payload has a
+//  1. a contact merged into this one (contacts.merged_into) whose own target
+//     on the channel holds a record: the record is taken over (the first
+//     pushed, if several), and only what differs from its payload is sent,
+//     so a merge never makes a second Okeybot contact for the person. The
+//     merged contacts' other records stay in Okeybot (the API documents no
+//     delete).
+//  2. the channel's LookupField, when set and the desired payload has a
 //     value for it: GET /v1/contact/by_custom_field. No match: create. One
 //     match: link to it (created by Okeybot itself, by hand, or by a run
 //     that died before recording it): its custom fields and tags are read as
@@ -98,7 +104,7 @@ type OkeybotConfig struct {
 //     <field>" with the value in push_rejections.value and http_status 409,
 //     so the same payload is not looked up again until it changes (merge the
 //     duplicates in Okeybot, or change the value, to retry).
-//  2. create: POST /v1/contact with the first request of mapping's plan (at
+//  3. create: POST /v1/contact with the first request of mapping's plan (at
 //     most 30 fields, in name order), then PUT the rest. A contact with no
 //     custom field to create it with is rejected: Okeybot's POST needs one.
 //
@@ -251,6 +257,22 @@ func (o *Okeybot) Start(_ context.Context, st *store.Store) (string, error) {
 	return fp, nil
 }
 
+// mergedState returns the state of the record a contact merged into id holds
+// on channel (store.Store.OkeybotMergedState), or nil.
+func (o *Okeybot) mergedState(ctx context.Context, channel string, id contact.ID) (*store.PushState, error) {
+	o.mu.Lock()
+	st := o.st
+	o.mu.Unlock()
+	if st == nil {
+		return nil, nil
+	}
+	s, ok, err := st.OkeybotMergedState(ctx, channel, id)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return &s, nil
+}
+
 // okeybotTarget is the resolved destination of one target (Target.Data).
 type okeybotTarget struct {
 	ch *okeybotChannel
@@ -285,12 +307,20 @@ func (o *Okeybot) Push(ctx context.Context, c contact.Contact, t Target, prev st
 	if !ok {
 		return Outcome{Action: Failed, Err: fmt.Errorf("okeybot target %s: no resolved channel", t.Key)}
 	}
-	p := &okeybotPush{o: o, ch: ot.ch, c: c, id: ot.id, key: t.Key, now: o.cfg.NowFunc(), dryRun: dryRun}
-	if prev.State != nil && prev.State.RemoteID != "" {
-		if err := json.Unmarshal(prev.State.Payload, &p.last); err != nil {
-			return Outcome{Action: Failed, Err: fmt.Errorf("decode stored okeybot payload of %s: %w", t.Key, err)}
+	p := &okeybotPush{o: o, ch: ot.ch, c: c, id: ot.id, key: t.Key, now: o.cfg.NowFunc(), dryRun: dryRun, fresh: prev.State == nil}
+	from := prev.State
+	if from == nil {
+		// A contact merged into c may hold the person's record on this channel.
+		var err error
+		if from, err = o.mergedState(ctx, ot.ch.Name, c.ID); err != nil {
+			return Outcome{Action: Failed, Err: err}
 		}
-		p.remote, p.known = prev.State.RemoteID, true
+	}
+	if from != nil && from.RemoteID != "" {
+		if err := json.Unmarshal(from.Payload, &p.last); err != nil {
+			return Outcome{Action: Failed, Err: fmt.Errorf("decode stored okeybot payload of %s: %w", from.TargetKey, err)}
+		}
+		p.remote, p.known = from.RemoteID, true
 	}
 	plan, changes := o.cfg.Mapper.ToOkeybot(c, ot.id, p.last, p.now)
 	p.out.Adjustments = changes
@@ -326,9 +356,10 @@ type okeybotPush struct {
 	now    time.Time
 	dryRun bool
 
+	fresh  bool                   // no state stored for the target: its outcome is Created
 	last   mapping.OkeybotContact // what the Okeybot contact holds, as far as crmsync knows
 	remote string                 // its Okeybot id; "" when not known yet
-	known  bool                   // remote came from the stored state
+	known  bool                   // remote came from stored state (the target's, or a merged contact's)
 	plan   mapping.OkeybotPlan
 	hash   string // of plan.Desired
 	out    Outcome
@@ -340,7 +371,7 @@ type okeybotPush struct {
 
 // run finds or creates the contact and sends the plan.
 func (p *okeybotPush) run(ctx context.Context) Outcome {
-	created := !p.known
+	created := p.fresh
 	for attempt := 0; ; attempt++ {
 		if p.remote == "" {
 			if p.dryRun {
@@ -357,6 +388,9 @@ func (p *okeybotPush) run(ctx context.Context) Outcome {
 			}
 		}
 		if p.dryRun {
+			if created {
+				return p.finish(Created)
+			}
 			return p.finish(Updated)
 		}
 		gone, err := p.send(ctx)
@@ -380,15 +414,12 @@ func (p *okeybotPush) run(ctx context.Context) Outcome {
 // a dry run, would be sent).
 func (p *okeybotPush) finish(a Action) Outcome {
 	p.out.Changes = p.changes()
-	if p.dryRun {
-		if p.plan.IsZero() {
-			a = Recorded
-		}
-		p.out.Action = a
-		return p.out
-	}
 	if a == Updated && p.plan.IsZero() {
 		a = Recorded // the stored form changed, not what Okeybot holds: nothing sent
+	}
+	if p.dryRun {
+		p.out.Action = a
+		return p.out
 	}
 	st, err := stateOf(p.plan.Desired, p.remote, p.hash)
 	if err != nil {

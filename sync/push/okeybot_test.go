@@ -523,3 +523,37 @@ func TestNewOkeybot_validatesConfig(t *testing.T) {
 	_, err = push.NewOkeybot(with(func(c *push.OkeybotConfig) { c.Channels[0].LookupField = "phone" }))
 	require.NoError(t, err)
 }
+
+func TestRun_Okeybot_mergedContactTakesOverItsOkeybotRecord(t *testing.T) {
+	t.Parallel()
+	b := okSetupBundle(t, okSetup{})
+	ids := seedContacts(t, b.st,
+		seedContact{Name: "Survivor", Identities: []contact.Identity{lineID(1)}, Tags: []string{"a"}},
+		seedContact{Name: "Merged", Identities: []contact.Identity{fbID("u2")}, Tags: []string{"a", "b"}},
+	)
+	_, err := b.run(t)
+	require.NoError(t, err)
+	merged, _ := okState(t, b.st, okKey(okFB, ids[1]))
+
+	// Reconcile merges ids[1] into ids[0]: the survivor now reaches the page's channel too.
+	at := t0.Add(time.Hour)
+	exec(t, b.st, `UPDATE contact_identities SET contact_id = $1 WHERE contact_id = $2`, int64(ids[0]), int64(ids[1]))
+	exec(t, b.st, `UPDATE contacts SET merged_into = $1, identities = 0, updated_at = $2 WHERE id = $3`, int64(ids[0]), at, int64(ids[1]))
+	exec(t, b.st, `UPDATE contacts SET identities = 2, updated_at = $1 WHERE id = $2`, at, int64(ids[0]))
+	before := len(b.srv.Requests(okFBToken))
+
+	res, err := b.run(t)
+	require.NoError(t, err)
+	require.Equal(t, 1, res.Contacts)
+	require.Equal(t, 1, res.Created, "the page's record is new to the survivor's target")
+	require.Equal(t, 1, res.Unchanged, "the LINE record is as it was")
+	require.Equal(t, []string{"PUT /v1/contact/{id} 200", "DELETE /v1/contact/{id}/tags 200"}, okRequests(b.srv, okFBToken)[before:],
+		"no create: only what differs from the merged contact's record")
+	require.Len(t, b.srv.Contacts(okFBToken), 1)
+	got := okOnly(t, b.srv, okFBToken)
+	require.Equal(t, merged, got.ID)
+	require.Equal(t, "Survivor", got.CustomFields["name"])
+	require.Equal(t, []string{"a"}, got.Tags)
+	remote, _ := okState(t, b.st, okKey(okFB, ids[0]))
+	require.Equal(t, merged, remote)
+}
