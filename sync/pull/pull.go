@@ -440,7 +440,7 @@ func (r *runner) run(ctx context.Context, jobs []job) (Counts, error) {
 					r.abort(ErrStopped)
 					continue
 				}
-				if err := r.readWindow(ctx, j.sc, j.w, 0); err != nil {
+				if err := r.readWindow(ctx, j.sc, j.w); err != nil {
 					r.abort(err)
 				}
 			}
@@ -512,7 +512,7 @@ func bookkeeping(ctx context.Context) (context.Context, context.CancelFunc) {
 
 // readWindow reads w until it is done, split, failed or the call stops.
 // It returns only errors that end the call.
-func (r *runner) readWindow(ctx context.Context, sc scope, w store.Window, depth int) error {
+func (r *runner) readWindow(ctx context.Context, sc scope, w store.Window) error {
 	log := r.log.WithFields(logrus.Fields{"scope": sc.key, "window_start": w.Start, "window_end": w.End})
 	r.update(func(c *Counts) { c.Windows++ }, nil)
 	ended := func() {
@@ -543,7 +543,7 @@ func (r *runner) readWindow(ctx context.Context, sc scope, w store.Window, depth
 		case err != nil:
 			return r.fail(ctx, log, w, err, ended)
 		case res.split:
-			return r.split(ctx, log, sc, w, res.total, depth, ended)
+			return r.split(ctx, log, sc, w, res.total, ended)
 		}
 		if res.distinct < int64(res.maxTotal) && rereads < r.p.o.MaxRereads {
 			reason := fmt.Sprintf("short count: %d distinct rows of totalElements %d; re-reading", res.distinct, res.maxTotal)
@@ -608,7 +608,7 @@ func (r *runner) fail(ctx context.Context, log logrus.FieldLogger, w store.Windo
 }
 
 // split replaces w by its halves and reads them.
-func (r *runner) split(ctx context.Context, log logrus.FieldLogger, sc scope, w store.Window, total, depth int, ended func()) error {
+func (r *runner) split(ctx context.Context, log logrus.FieldLogger, sc scope, w store.Window, total int, ended func()) error {
 	hs, _ := halves(w.Span()) // readOnce asks for a split only when there are halves
 	reason := fmt.Sprintf("totalElements %d above %d: split in two", total, r.p.o.MaxWindowRows)
 	log.Info("pull: " + reason)
@@ -631,7 +631,7 @@ func (r *runner) split(ctx context.Context, log logrus.FieldLogger, sc scope, w 
 		if r.stopping() {
 			return ErrStopped
 		}
-		if err := r.readWindow(ctx, sc, h, depth+1); err != nil {
+		if err := r.readWindow(ctx, sc, h); err != nil {
 			return err
 		}
 	}
@@ -703,7 +703,9 @@ func (r *runner) readOnce(ctx context.Context, sc scope, w store.Window) (readRe
 			}
 		}
 		res.maxTotal = max(res.maxTotal, pg.total)
-		last := pg.received < size || n*size >= pg.total
+		// A short page ends the window, and so does reaching the latest
+		// totalElements; a full page with no usable total (0) does not.
+		last := pg.received < size || pg.total > 0 && n*size >= pg.total
 		if !last && !r.stopping() {
 			fetch(n + 1)
 		}
