@@ -111,6 +111,10 @@ type OkeybotConfig struct {
 // A write answered 404 for a stored id (the contact was deleted in Okeybot)
 // forgets the id and finds or creates the contact again, once.
 //
+// A channel whose token is refused (401) fails its targets for the rest of
+// the run, without a request each, while the other channels go on; the run
+// ends with an error only when every channel's token was refused.
+//
 // # Requests and state
 //
 // Mapping plans the requests from the last confirmed state: changed custom
@@ -137,8 +141,9 @@ type Okeybot struct {
 	cfg      OkeybotConfig
 	channels []*okeybotChannel
 
-	mu sync.Mutex
-	st *store.Store // the run's store (Start), for checkpoints
+	mu      sync.Mutex
+	st      *store.Store     // the run's store (Start), for checkpoints
+	refused map[string]error // channel name → its token's 401, for this run
 }
 
 // okeybotChannel is a configured channel with its client handle and parsed
@@ -253,6 +258,7 @@ func (o *Okeybot) Start(_ context.Context, st *store.Store) (string, error) {
 	}
 	o.mu.Lock()
 	o.st = st
+	o.refused = map[string]error{}
 	o.mu.Unlock()
 	return fp, nil
 }
@@ -371,6 +377,10 @@ type okeybotPush struct {
 
 // run finds or creates the contact and sends the plan.
 func (p *okeybotPush) run(ctx context.Context) Outcome {
+	if err := p.o.refusedChannel(p.ch.Name); err != nil && !p.dryRun {
+		p.out.Action, p.out.Err = Failed, err
+		return p.out
+	}
 	created := p.fresh
 	for attempt := 0; ; attempt++ {
 		if p.remote == "" {
@@ -631,13 +641,45 @@ func (p *okeybotPush) refusedOrFailed(err error) Outcome {
 		out.Rejections = []Rejection{{Field: okeybotField(ae.Path), Reason: msg, HTTPStatus: ae.Status, PayloadHash: p.hash}}
 		return out
 	}
-	out.Action, out.Err = Failed, fmt.Errorf("okeybot channel %s: %w", p.ch.Name, err)
+	out.Action, out.Err = Failed, p.o.channelError(p.ch.Name, fmt.Errorf("okeybot channel %s: %w", p.ch.Name, err))
 	if p.cur != nil && (p.cur.confirmed > 0 || !p.known) {
 		if st, serr := p.cur.pushState(); serr == nil && st.PayloadHash != p.hash {
 			out.State = st
 		}
 	}
 	return out
+}
+
+// channelError returns the error a failure of channel's request ends in. A
+// token refused with 401 concerns its channel only: it is remembered for the
+// run (the channel's other targets fail without a request, see
+// refusedChannel) and marked so Run goes on with the other channels, until
+// every channel's token was refused, which ends the run as any destination's
+// 401 does.
+func (o *Okeybot) channelError(channel string, err error) error {
+	if !errors.Is(err, apiclient.ErrUnauthorized) {
+		return err
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.refused == nil {
+		o.refused = map[string]error{}
+	}
+	o.refused[channel] = err
+	if len(o.refused) == len(o.channels) {
+		return err
+	}
+	return helperError{err}
+}
+
+// refusedChannel returns the 401 channel's token met earlier in this run, or nil.
+func (o *Okeybot) refusedChannel(channel string) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if err := o.refused[channel]; err != nil {
+		return helperError{fmt.Errorf("%w (refused earlier in this run; fix the channel's token)", err)}
+	}
+	return nil
 }
 
 // okeybotField names the part of the contact a refused request wrote.

@@ -424,17 +424,36 @@ func TestRun_Okeybot_contactDeletedInOkeybotIsCreatedAgain(t *testing.T) {
 	require.Equal(t, "After", got.CustomFields["name"])
 }
 
-func TestRun_Okeybot_badTokenEndsTheRun(t *testing.T) {
+func TestRun_Okeybot_refusedToken(t *testing.T) {
 	t.Parallel()
-	b := okSetupBundle(t, okSetup{fake: okeybottest.Options{Channels: []okeybottest.Channel{{Token: okFBToken}}}})
-	seedContacts(t, b.st,
-		seedContact{Name: "A", Identities: []contact.Identity{lineID(1)}},
-		seedContact{Name: "B", Identities: []contact.Identity{lineID(2)}},
-	)
-	_, err := b.run(t, func(o *push.Options) { o.Concurrency = 1 })
-	require.ErrorIs(t, err, apiclient.ErrUnauthorized)
-	require.Equal(t, 1, b.srv.Unauthorized(), "no request after the 401")
-	require.Zero(t, count(t, b.st, `SELECT count(*) FROM push_contacts`))
+	seed := func(t *testing.T, b *okBundle) {
+		seedContacts(t, b.st,
+			seedContact{Name: "A", Identities: []contact.Identity{lineID(1)}},
+			seedContact{Name: "B", Identities: []contact.Identity{lineID(2)}},
+			seedContact{Name: "C", Identities: []contact.Identity{fbID("u3")}},
+		)
+	}
+	t.Run("FailsItsChannelOnly", func(t *testing.T) {
+		t.Parallel()
+		b := okSetupBundle(t, okSetup{fake: okeybottest.Options{Channels: []okeybottest.Channel{{Token: okFBToken}}}})
+		seed(t, b)
+		res, err := b.run(t, func(o *push.Options) { o.Concurrency, o.MaxFailures = 1, 1 })
+		require.NoError(t, err, "the page's channel is pushed; a revoked LINE channel token does not end the run")
+		require.Equal(t, 2, res.Failed)
+		require.Equal(t, 1, res.Created)
+		require.Equal(t, 1, b.srv.Unauthorized(), "the refusal is remembered for the run: one request")
+		require.Len(t, b.srv.Contacts(okFBToken), 1)
+		require.Equal(t, 1, count(t, b.st, `SELECT count(*) FROM push_contacts`), "the LINE contacts are retried by the next run")
+	})
+	t.Run("EveryChannelRefusedEndsTheRun", func(t *testing.T) {
+		t.Parallel()
+		b := okSetupBundle(t, okSetup{fake: okeybottest.Options{Channels: []okeybottest.Channel{{Token: "another"}}}})
+		seed(t, b)
+		_, err := b.run(t, func(o *push.Options) { o.Concurrency = 1 })
+		require.ErrorIs(t, err, apiclient.ErrUnauthorized)
+		require.Equal(t, 2, b.srv.Unauthorized(), "one request per channel, none after")
+		require.Zero(t, count(t, b.st, `SELECT count(*) FROM push_contacts`))
+	})
 }
 
 func TestRun_Okeybot_dryRunSendsNothingAndWritesNothing(t *testing.T) {
