@@ -6,10 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -134,7 +132,8 @@ func parseDateRange(fromS, toS string, loc *time.Location) (from, to time.Time, 
 // already done are skipped, so running it again resumes.
 func runBackfill(ctx context.Context, e *env, cfg *config.Config, st *store.Store, streams []pull.Stream, from, to time.Time) error {
 	progress := newBackfillProgress(e.stderr, isTerminal(e.stderr), e.log)
-	p, requests, err := newPuller(cfg, st, e.log)
+	obs := &apiObserver{} // api_attempts and rate_limited per step, as buildSteps counts them
+	p, err := newPuller(cfg, st, e.log, obs.observe)
 	if err != nil {
 		return err
 	}
@@ -143,7 +142,7 @@ func runBackfill(ctx context.Context, e *env, cfg *config.Config, st *store.Stor
 	for _, s := range streams {
 		name := pullStepName(s)
 		job.Steps = append(job.Steps, name)
-		steps[name] = progress.wrap(s, pullStep(p, s, requests, progress.update))
+		steps[name] = obs.counted(progress.wrap(s, pullStep(p, s, progress.update)))
 	}
 	runner := &schedule.Runner{Store: st, Steps: steps, Log: e.log, GracePeriod: cfg.Schedule.GracePeriod}
 	if h := p.Horizon(); to.After(h) {
@@ -186,67 +185,44 @@ func printBackfillSummary(w io.Writer, res schedule.Result, streams []pull.Strea
 // pullStepName is the jobs.yaml step that pulls stream (pull_contacts, ...).
 func pullStepName(s pull.Stream) string { return "pull_" + string(s) }
 
-// omnichatRequests counts the Omnichat client's HTTP attempts (retries
-// included) and its 429 answers, for the steps' requests and rate_limited
-// counts.
-type omnichatRequests struct {
-	attempts, rateLimited atomic.Int64
-}
-
-// observe is the client's apiclient Observer.
-func (r *omnichatRequests) observe(ri apiclient.RequestInfo) {
-	r.attempts.Add(1)
-	if ri.Status == http.StatusTooManyRequests {
-		r.rateLimited.Add(1)
-	}
-}
-
 // newPuller builds the Omnichat client and the Puller from the
-// configuration, and the counter of the client's requests. The client's
-// limiter has a burst of 1: requests go out evenly at rate_per_second, so
-// the API's own bucket never sees a burst it would answer with 429
+// configuration; observe (may be nil) sees every HTTP attempt. The client's
+// limiter has a burst of 1: requests go out evenly at rate_per_second, so the
+// API's own bucket never sees a burst it would answer with 429
 // (docs/benchmarks-pull.md).
-func newPuller(cfg *config.Config, st *store.Store, log logrus.FieldLogger) (*pull.Puller, *omnichatRequests, error) {
+func newPuller(cfg *config.Config, st *store.Store, log logrus.FieldLogger, observe func(apiclient.RequestInfo)) (*pull.Puller, error) {
 	o := cfg.Omnichat
 	if o.Token == "" {
-		return nil, nil, usagef("no Omnichat token: set OMNICHAT_TOKEN")
+		return nil, usagef("no Omnichat token: set OMNICHAT_TOKEN")
 	}
 	loc, err := time.LoadLocation(o.TaggingLogZone)
 	if err != nil {
-		return nil, nil, usagef("omnichat.tagging_log_zone: %v", err)
+		return nil, usagef("omnichat.tagging_log_zone: %v", err)
 	}
-	requests := &omnichatRequests{}
 	c, err := omnichat.New(omnichat.Config{
 		BaseURL:  o.BaseURL,
 		Token:    o.Token,
 		Limiter:  rate.NewLimiter(rate.Limit(o.RatePerSecond), 1),
 		Log:      log,
 		Location: loc,
-		Observer: requests.observe,
+		Observer: observe,
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	p, err := pull.New(pull.Options{
+	return pull.New(pull.Options{
 		Client: c, Store: st, Log: log,
 		PageSize: o.PageSize, Window: o.Window, SafetyLag: o.SafetyLag, InitialLookback: o.InitialLookback,
 		MaxWindowRows: o.MaxWindowRows, MaxRereads: o.MaxRereads, Platforms: o.Platforms,
 	})
-	return p, requests, err
 }
 
 // pullStep adapts one stream of p to a Runner step: a run with a Range (a
 // backfill) reads that range, any other run reads incrementally from the
 // last done window. A stop request ends the step after the page in hand
-// with schedule.ErrInterrupted. requests (may be nil) gives the step's
-// requests and rate_limited counts, as the difference over the step (exact
-// when one pull step at a time uses the client). progress may be nil.
-func pullStep(p *pull.Puller, s pull.Stream, requests *omnichatRequests, progress func(pull.Progress)) schedule.StepFunc {
+// with schedule.ErrInterrupted. progress may be nil.
+func pullStep(p *pull.Puller, s pull.Stream, progress func(pull.Progress)) schedule.StepFunc {
 	return func(ctx context.Context, run *schedule.Run) (schedule.Counts, error) {
-		var attempts0, limited0 int64
-		if requests != nil {
-			attempts0, limited0 = requests.attempts.Load(), requests.rateLimited.Load()
-		}
 		ro := pull.RunOptions{RunID: run.ID, StoppingFunc: run.Stopping, ProgressFunc: progress}
 		var c pull.Counts
 		var err error
@@ -258,12 +234,7 @@ func pullStep(p *pull.Puller, s pull.Stream, requests *omnichatRequests, progres
 		if errors.Is(err, pull.ErrStopped) {
 			err = fmt.Errorf("%w: %w", schedule.ErrInterrupted, err)
 		}
-		counts := schedule.Counts(c.Map())
-		if requests != nil {
-			counts[schedule.CountRequests] = requests.attempts.Load() - attempts0
-			counts[schedule.CountRateLimited] = requests.rateLimited.Load() - limited0
-		}
-		return counts, err
+		return schedule.Counts(c.Map()), err
 	}
 }
 

@@ -58,8 +58,8 @@ func TestBackfillCommand(t *testing.T) {
 		require.Equal(t, 72, count(`SELECT count(*) FROM omnichat_messages`))
 		require.Equal(t, 1, count(`SELECT count(*) FROM sync_runs WHERE job = 'backfill' AND trigger = 'backfill' AND status = 'ok'
 			AND (counts->'pull_messages'->>'rows')::int = 72
-			AND (counts->'pull_messages'->>'requests')::int = 5 -- the channel list and one page per window
-			AND (counts->'pull_tagging_logs'->>'requests')::int = 4
+			AND (counts->'pull_messages'->>'api_attempts')::int = 5 -- the channel list and one page per window
+			AND (counts->'pull_tagging_logs'->>'api_attempts')::int = 4
 			AND (counts->'pull_messages'->>'rate_limited')::int = 0`))
 		require.Equal(t, 8, count(`SELECT count(*) FROM sync_windows WHERE status = 'done'`), "the UTC grid cuts each Bangkok day at 07:00")
 	})
