@@ -127,8 +127,9 @@ type OkeybotConfig struct {
 // far), which is the one write a Destination makes itself: a run killed
 // half-way, or a later request refused, never creates the contact again nor
 // resends what was confirmed. A transient failure returns the state reached
-// with the Failed outcome too; the final state is recorded by Run. A dry run sends nothing
-// (no lookup either: a new target is reported as a create) and writes nothing.
+// with the Failed outcome too; the final state is recorded by Run. A dry run
+// sends nothing (no lookup either: a new target is reported as a create,
+// with the lookup it would make) and writes nothing.
 //
 // # Rate
 //
@@ -231,8 +232,9 @@ const DefaultOkeybotConcurrency = DefaultBatchSize
 func (o *Okeybot) Name() string { return store.DestinationOkeybot }
 
 // Start keeps the run's store for checkpoints and returns the fingerprint of
-// the mapping options and of the channels (names, sources, lookup fields,
-// Viber flags; never tokens).
+// what shapes Okeybot payloads: the mapping options Okeybot reads (region,
+// time zone, tag priority, the okeybot section; not Oho's) and the channels
+// (names, sources, lookup fields, Viber flags; never tokens).
 func (o *Okeybot) Start(_ context.Context, st *store.Store) (string, error) {
 	type channelFP struct {
 		Name, LookupField string
@@ -248,11 +250,19 @@ func (o *Okeybot) Start(_ context.Context, st *store.Store) (string, error) {
 		slices.Sort(srcs)
 		chans[i] = channelFP{Name: ch.Name, LookupField: ch.LookupField, Sources: srcs, Viber: ch.Viber}
 	}
+	mo := o.cfg.Mapper.Options()
+	loc := "UTC"
+	if mo.Location != nil {
+		loc = mo.Location.String() // *time.Location encodes as {}: name it
+	}
 	fp, err := mapping.Hash(struct {
-		Version  int
-		Mapping  mapping.Options
-		Channels []channelFP
-	}{okeybotFingerprintVersion, o.cfg.Mapper.Options(), chans})
+		Version       int
+		DefaultRegion string
+		Location      string
+		TagPriority   []string
+		Okeybot       mapping.OkeybotOptions
+		Channels      []channelFP
+	}{okeybotFingerprintVersion, mo.DefaultRegion, loc, mo.TagPriority, mo.Okeybot, chans})
 	if err != nil {
 		return "", fmt.Errorf("fingerprint okeybot settings: %w", err)
 	}

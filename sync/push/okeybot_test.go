@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -575,4 +576,51 @@ func TestRun_Okeybot_mergedContactTakesOverItsOkeybotRecord(t *testing.T) {
 	require.Equal(t, []string{"a"}, got.Tags)
 	remote, _ := okState(t, b.st, okKey(okFB, ids[0]))
 	require.Equal(t, merged, remote)
+}
+
+func TestOkeybot_Start_fingerprint(t *testing.T) {
+	t.Parallel()
+	b := okSetupBundle(t, okSetup{})
+	client, err := okeybot.New(okeybot.Config{})
+	require.NoError(t, err)
+	bangkok, err := time.LoadLocation("Asia/Bangkok")
+	require.NoError(t, err)
+	base := mapping.Options{Okeybot: defaultOkeybotMapping()}
+	chans := []push.OkeybotChannel{{Name: "shop", Token: "tok", Sources: []string{"line"}}}
+	fingerprint := func(mo mapping.Options, chans []push.OkeybotChannel) string {
+		t.Helper()
+		mp, err := mapping.New(mo)
+		require.NoError(t, err)
+		d, err := push.NewOkeybot(push.OkeybotConfig{Client: client, Mapper: mp, Channels: chans})
+		require.NoError(t, err)
+		fp, err := d.Start(t.Context(), b.st)
+		require.NoError(t, err)
+		return fp
+	}
+	want := fingerprint(base, chans)
+
+	tests := []struct {
+		name     string
+		give     func(*mapping.Options, []push.OkeybotChannel)
+		wantSame bool
+	}{
+		{"OhoRulesDoNotMatter", func(mo *mapping.Options, _ []push.OkeybotChannel) { mo.Oho.Tags.Exclude = []string{"x"} }, true},
+		{"TokenDoesNotMatter", func(_ *mapping.Options, cs []push.OkeybotChannel) { cs[0].Token = "other" }, true},
+		{"OkeybotFields", func(mo *mapping.Options, _ []push.OkeybotChannel) {
+			mo.Okeybot.CustomFields = mo.Okeybot.CustomFields[:1]
+		}, false},
+		{"TimeZone", func(mo *mapping.Options, _ []push.OkeybotChannel) { mo.Location = bangkok }, false},
+		{"Sources", func(_ *mapping.Options, cs []push.OkeybotChannel) { cs[0].Sources = []string{"line/1656"} }, false},
+		{"LookupField", func(_ *mapping.Options, cs []push.OkeybotChannel) { cs[0].LookupField = "phone" }, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			mo := base
+			mo.Okeybot.CustomFields = slices.Clone(base.Okeybot.CustomFields)
+			cs := slices.Clone(chans)
+			tt.give(&mo, cs)
+			require.Equal(t, tt.wantSame, fingerprint(mo, cs) == want)
+		})
+	}
 }
