@@ -215,7 +215,18 @@ func (r *ReconcileTx) SaveState(ctx context.Context, cfg ReconcileConfig, full b
 // (temporary table rq) and returns how many. The rows are gone only if the
 // run commits; a pull that queues one of them again meanwhile waits for the
 // run to end and then queues it afresh, so no change is lost.
-func (r *ReconcileTx) TakeQueue(ctx context.Context) (int, error) {
+//
+// A full run reads everything anyway: it only empties the queue.
+func (r *ReconcileTx) TakeQueue(ctx context.Context, full bool) (int, error) {
+	if full {
+		if err := r.execAll(ctx, "take reconcile queue",
+			`CREATE TEMP TABLE rq (platform text, channel_id text, user_id text, PRIMARY KEY (platform, channel_id, user_id)) ON COMMIT DROP`,
+		); err != nil {
+			return 0, err
+		}
+		n, err := r.exec(ctx, "take reconcile queue", `DELETE FROM reconcile_queue`)
+		return int(n), err
+	}
 	if err := r.execAll(ctx, "take reconcile queue",
 		`CREATE TEMP TABLE rq (platform text, channel_id text, user_id text, PRIMARY KEY (platform, channel_id, user_id)) ON COMMIT DROP`,
 		`WITH d AS (DELETE FROM reconcile_queue RETURNING platform, channel_id, user_id)
@@ -309,9 +320,19 @@ func (r *ReconcileTx) SyncIdentities(ctx context.Context, region string, full bo
 		OR EXISTS (SELECT 1 FROM omnichat_tagging_logs l WHERE (l.platform, l.channel_id, l.user_id) = (q.platform, q.channel_id, q.user_id)))`
 	if full {
 		work = ``
+		// Contacts are unique already; the chat history and tagging logs
+		// only add the few identities without a contact row, so anti-join
+		// them first rather than de-duplicating ten million messages.
 		src = `SELECT platform, channel_id, user_id FROM omnichat_contacts WHERE user_id <> ''
-		UNION SELECT platform, channel_id, customer_user_id FROM omnichat_messages WHERE customer_user_id <> ''
-		UNION SELECT platform, channel_id, user_id FROM omnichat_tagging_logs WHERE user_id <> ''`
+		UNION ALL
+		SELECT DISTINCT platform, channel_id, user_id FROM (
+			SELECT m.platform, m.channel_id, m.customer_user_id AS user_id FROM omnichat_messages m
+			WHERE m.customer_user_id <> '' AND NOT EXISTS (SELECT 1 FROM omnichat_contacts c
+				WHERE c.platform = m.platform AND c.channel_id = m.channel_id AND c.user_id = m.customer_user_id)
+			UNION ALL
+			SELECT l.platform, l.channel_id, l.user_id FROM omnichat_tagging_logs l
+			WHERE l.user_id <> '' AND NOT EXISTS (SELECT 1 FROM omnichat_contacts c
+				WHERE c.platform = l.platform AND c.channel_id = l.channel_id AND c.user_id = l.user_id)) x`
 	}
 	// Only reconcile takes identity ids, under its lock, so the next ones
 	// are the sequence's next values.

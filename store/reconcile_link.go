@@ -295,19 +295,14 @@ type Split struct {
 	Identities int
 }
 
-// ApplyLinks writes linking's decisions: creates the new contacts, moves the
-// identities (one COPY and one UPDATE), turns merged contacts into
+// ApplyLinks writes linking's decisions: moves the identities (one COPY and
+// one UPDATE; new identities are inserted), turns merged contacts into
 // tombstones pointing at their survivor (re-pointing older tombstones and
 // moving their overrides), and records merges and splits.
 func (r *ReconcileTx) ApplyLinks(ctx context.Context, ch LinkChanges) error {
 	what := "apply links"
-	if len(ch.NewContacts) > 0 {
-		if _, err := r.exec(ctx, what, `
-			INSERT INTO contacts (id, created_at, updated_at) SELECT unnest($1::bigint[]), $2, $2`,
-			ch.NewContacts, r.now); err != nil {
-			return err
-		}
-	}
+	// New contacts are written by RebuildContacts, with their content; the
+	// foreign keys to them are checked at commit.
 	if err := r.execAll(ctx, what,
 		`CREATE TEMP TABLE asg (identity_id bigint, contact_id bigint) ON COMMIT DROP`); err != nil {
 		return err

@@ -16,7 +16,6 @@ type MasterStats struct {
 // then the identity key, so ties resolve the same way every time.
 const byRecency = `oc.updated_at DESC NULLS LAST, ai.platform, ai.channel_id, ai.user_id`
 
-
 // RebuildContacts recomputes the master record (fields, attributes, tags,
 // facts, overrides) of every contact the run may have changed, and writes
 // only the records whose content really changed (content_hash), moving
@@ -37,7 +36,8 @@ func (r *ReconcileTx) RebuildContacts(ctx context.Context, full bool, prev time.
 		return st, err
 	}
 	if full {
-		if err := r.execAll(ctx, what, `INSERT INTO ac SELECT id FROM contacts WHERE merged_into IS NULL`); err != nil {
+		// Every live contact, new ones (not written yet) included, has identities.
+		if err := r.execAll(ctx, what, `INSERT INTO ac SELECT DISTINCT contact_id FROM contact_identities`); err != nil {
 			return st, err
 		}
 	} else {
@@ -200,7 +200,9 @@ func (r *ReconcileTx) RebuildContacts(ctx context.Context, full bool, prev time.
 			FROM nc JOIN np USING (contact_id) JOIN nf f USING (contact_id)
 			LEFT JOIN ha USING (contact_id) LEFT JOIN ht USING (contact_id)
 		)
-		SELECT h.contact_id, h.hash FROM h JOIN contacts c ON c.id = h.contact_id WHERE c.content_hash <> h.hash`,
+		SELECT h.contact_id, h.hash, c.id IS NULL AS is_new
+		FROM h LEFT JOIN contacts c ON c.id = h.contact_id
+		WHERE c.content_hash IS DISTINCT FROM h.hash`,
 		`ALTER TABLE chg ADD PRIMARY KEY (contact_id)`,
 		`ANALYZE chg`,
 		`DELETE FROM contact_attributes a USING chg WHERE a.contact_id = chg.contact_id`,
@@ -235,10 +237,22 @@ func (r *ReconcileTx) RebuildContacts(ctx context.Context, full bool, prev time.
 		    excluded_from_push = nc.excluded, pinned_fields = nc.pinned_fields, identities = nc.identities,
 		    content_hash = chg.hash, updated_at = $1
 		FROM chg JOIN nc USING (contact_id)
-		WHERE c.id = chg.contact_id`, r.now)
+		WHERE c.id = chg.contact_id AND NOT chg.is_new`, r.now)
 	if err != nil {
 		return st, err
 	}
+	created, err := r.exec(ctx, what, `
+		INSERT INTO contacts (id, name, email, phone, member_id, excluded_from_push, pinned_fields, identities,
+		                      created_at, updated_at, content_hash)
+		SELECT nc.contact_id, nc.name, nc.email, nc.phone, nc.member_id, nc.excluded, nc.pinned_fields, nc.identities,
+		       $1, $1, chg.hash
+		FROM chg JOIN nc USING (contact_id)
+		WHERE chg.is_new
+		ORDER BY nc.contact_id`, r.now)
+	if err != nil {
+		return st, err
+	}
+	n += created
 	st.Changed = int(n)
 	st.Recomputed, err = r.count(ctx, what, `SELECT count(*) FROM ac`)
 	return st, err

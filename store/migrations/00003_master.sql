@@ -40,7 +40,7 @@ CREATE TABLE contact_identities (
     platform      text        NOT NULL,
     channel_id    text        NOT NULL,
     user_id       text        NOT NULL,
-    contact_id    bigint      REFERENCES contacts (id),
+    contact_id    bigint      REFERENCES contacts (id) DEFERRABLE INITIALLY DEFERRED,
     has_profile   boolean     NOT NULL DEFAULT false,
     member_id     text        NOT NULL DEFAULT '',
     email         text        NOT NULL DEFAULT '',
@@ -59,7 +59,7 @@ COMMENT ON COLUMN contact_identities.id            IS 'Identity id (surrogate, s
 COMMENT ON COLUMN contact_identities.platform      IS 'Platform (line, facebook, instagram, whatsapp, wechat, webchat).';
 COMMENT ON COLUMN contact_identities.channel_id    IS 'Omnichat channel id.';
 COMMENT ON COLUMN contact_identities.user_id       IS 'The user''s id on that platform; omnichat_messages.customer_user_id and omnichat_tagging_logs.user_id join here within (platform, channel_id).';
-COMMENT ON COLUMN contact_identities.contact_id    IS 'The master contact this identity belongs to (contacts.id); set by every reconcile run (NULL only inside a running one).';
+COMMENT ON COLUMN contact_identities.contact_id    IS 'The master contact this identity belongs to (contacts.id; the foreign key is checked at commit, so reconcile can write identities before their new contact).';
 COMMENT ON COLUMN contact_identities.has_profile   IS 'True when omnichat_contacts has a row for the identity; false for identities seen only in messages or tagging logs.';
 COMMENT ON COLUMN contact_identities.member_id     IS 'Trimmed member id, the member_id link key; empty when none.';
 COMMENT ON COLUMN contact_identities.email         IS 'Lower-cased, trimmed email if it looks valid (see docs/analysts.md), the email link key; empty otherwise.';
@@ -164,7 +164,7 @@ COMMENT ON COLUMN contact_merges.merged_at       IS 'When the merge happened (th
 CREATE TABLE contact_splits (
     id              bigserial   PRIMARY KEY,
     from_contact_id bigint      NOT NULL REFERENCES contacts (id),
-    to_contact_id   bigint      NOT NULL REFERENCES contacts (id),
+    to_contact_id   bigint      NOT NULL REFERENCES contacts (id) DEFERRABLE INITIALLY DEFERRED,
     identities      integer     NOT NULL,
     split_at        timestamptz NOT NULL
 );

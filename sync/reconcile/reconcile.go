@@ -128,7 +128,7 @@ func Run(ctx context.Context, st *store.Store, opts Options, full bool) (Result,
 			return err
 		}
 		res.Full = full || state.NeedsFull(cfg)
-		if res.Queued, err = rt.TakeQueue(ctx); err != nil {
+		if res.Queued, err = rt.TakeQueue(ctx, res.Full); err != nil {
 			return err
 		}
 		step("queue taken", logrus.Fields{"queued": res.Queued, "full": res.Full})
@@ -137,11 +137,14 @@ func Run(ctx context.Context, st *store.Store, opts Options, full bool) (Result,
 		if err != nil {
 			return err
 		}
-		if err := rt.SavePhones(ctx, cfg.DefaultRegion, normalisePhones(raws, cfg.DefaultRegion, runtime.GOMAXPROCS(0))); err != nil {
+		step("phones listed", logrus.Fields{"phones": len(raws)})
+		phones := normalisePhones(raws, cfg.DefaultRegion, runtime.GOMAXPROCS(0))
+		step("phones normalised", logrus.Fields{"phones": len(raws)})
+		if err := rt.SavePhones(ctx, cfg.DefaultRegion, phones); err != nil {
 			return err
 		}
 		res.PhonesNormalised = len(raws)
-		step("phones normalised", logrus.Fields{"phones": len(raws)})
+		step("phones saved", logrus.Fields{"phones": len(raws)})
 
 		ids, err := rt.SyncIdentities(ctx, cfg.DefaultRegion, res.Full)
 		if err != nil {
