@@ -229,8 +229,14 @@ func TestJobLock_Release_lostLock(t *testing.T) {
 	l, ok, err := s.TryLockJob(ctx, "j")
 	require.NoError(t, err)
 	require.True(t, ok)
-	// Simulate a connection reset: the server ends the locking session.
-	_, err = s.SQL().ExecContext(ctx, `SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND pid <> pg_backend_pid()`)
+	// Simulate a connection reset: the server ends the locking session. Only
+	// this test's database (other tests share the cluster), and wait until
+	// the backend is gone (the timeout form, PostgreSQL 14+), or Release
+	// could still find it alive.
+	_, err = s.SQL().ExecContext(ctx, `
+		SELECT pg_terminate_backend(pid, 10000) FROM pg_locks
+		WHERE locktype = 'advisory' AND pid <> pg_backend_pid()
+		  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`)
 	require.NoError(t, err)
 	require.Error(t, l.Release())
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -12,6 +13,7 @@ import (
 	"crmsync/config"
 	"crmsync/metrics"
 	"crmsync/store"
+	"crmsync/sync/pull"
 	"crmsync/sync/push"
 	"crmsync/sync/reconcile"
 	"crmsync/sync/schedule"
@@ -66,6 +68,15 @@ func buildSteps(_ context.Context, e *env, cfg *config.Config, st *store.Store, 
 	for _, name := range config.Steps {
 		steps[name] = notBuiltStep
 	}
+	if cfg.Uses(config.StepPullContacts) || cfg.Uses(config.StepPullTaggingLogs) || cfg.Uses(config.StepPullMessages) {
+		p, err := newPuller(cfg, st, e.log, obs.observe)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range pull.Streams {
+			steps[pullStepName(s)] = observedPull(st, m, s, pullStep(p, s, nil))
+		}
+	}
 	steps[config.StepReconcile] = reconcileStep(cfg, st)
 	if cfg.Uses(config.StepPushOho) {
 		s, err := pushOhoStep(e, cfg, st, m, obs)
@@ -82,6 +93,23 @@ func buildSteps(_ context.Context, e *env, cfg *config.Config, st *store.Store, 
 
 func notBuiltStep(context.Context, *schedule.Run) (schedule.Counts, error) {
 	return nil, errStepNotBuilt
+}
+
+// observedPull wraps a pull step so Prometheus sees the rows it wrote and
+// how far behind now the stream's complete data is (window lag).
+func observedPull(st *store.Store, m *metrics.Registry, s pull.Stream, step schedule.StepFunc) schedule.StepFunc {
+	return func(ctx context.Context, run *schedule.Run) (schedule.Counts, error) {
+		c, err := step(ctx, run)
+		m.AddRowsUpserted("omnichat_"+string(s), int(c["inserted"]+c["updated"]))
+		if sums, serr := st.WindowSummaries(context.WithoutCancel(ctx)); serr == nil {
+			for _, w := range sums {
+				if w.Stream == string(s) && !w.CompleteUntil.IsZero() {
+					m.SetWindowLag(w.Stream, time.Since(w.CompleteUntil))
+				}
+			}
+		}
+		return c, err
+	}
 }
 
 // reconcileOptions are the reconcile settings of the configuration.
