@@ -200,6 +200,12 @@ func TestParse_bad(t *testing.T) {
 			wantErr: `bad.yaml:6: okeybot.channels[0].lookup_field: "email" is not a custom field mapping.okeybot.custom_fields fills (it fills: none), so contacts crmsync creates could never be found by it`,
 		},
 		{
+			name:    "PushOkeybotWithoutFields",
+			give:    "okeybot:\n  channels:\n    - name: shop\n      token: ${T}\n      sources: [line]\njobs:\n  - name: a\n    schedule: \"@hourly\"\n    steps: [push_okeybot]\n",
+			env:     map[string]string{"T": "x"},
+			wantErr: `bad.yaml: mapping.okeybot.custom_fields: empty, but a job runs push_okeybot: Okeybot creates a contact only with at least one custom field`,
+		},
+		{
 			name:    "OkeybotWithoutSources",
 			give:    "okeybot:\n  channels:\n    - name: shop\n      token: ${T}\n",
 			env:     map[string]string{"T": "x"},

@@ -232,6 +232,9 @@ func (l *loader) validateMapping(c *Config) {
 		return
 	}
 	names, wildcard := m.OkeybotFieldNames()
+	if c.Uses(StepPushOkeybot) && len(names) == 0 && !wildcard {
+		l.addf("mapping.okeybot.custom_fields", "empty, but a job runs push_okeybot: Okeybot creates a contact only with at least one custom field")
+	}
 	fills := strings.Join(names, ", ")
 	if fills == "" {
 		fills = "none"

@@ -69,7 +69,7 @@ jobs: []
 		wantCode   int
 		wantStderr string
 	}{
-		{"Okeybot", []string{"push", "--destination", "okeybot"}, env, 2, "the Okeybot push is not built yet"},
+		{"OkeybotWithoutChannels", []string{"push", "--destination", "okeybot"}, env, 2, "no Okeybot channel: add okeybot.channels"},
 		{"UnknownDestination", []string{"push", "--destination", "x"}, env, 2, `--destination "x": want oho or okeybot`},
 		{"NegativeLimit", []string{"push", "--limit", "-1"}, env, 2, "--limit -1: must be 0 or more"},
 		{"NoAPIKey", []string{"push"}, map[string]string{"DATABASE_URL": dbURL, "LINE_TOKEN_MAIN": "tok"}, 2, "no Oho API key: set OHO_API_KEY"},

@@ -85,10 +85,43 @@ func buildSteps(_ context.Context, e *env, cfg *config.Config, st *store.Store, 
 		}
 		steps[config.StepPushOho] = s
 	}
+	if cfg.Uses(config.StepPushOkeybot) {
+		d, err := newOkeybotDestination(cfg, e.log, obs.observe)
+		if err != nil {
+			return nil, err
+		}
+		steps[config.StepPushOkeybot] = pushStep(d, st, m, push.DefaultOkeybotConcurrency)
+	}
 	for name, s := range steps {
+		if name != config.StepReconcile { // reconcile holds its own lock
+			s = exclusive(st, name, s)
+		}
 		steps[name] = obs.counted(s)
 	}
 	return steps, nil
+}
+
+// exclusive lets one process at a time run a step, whichever job names it:
+// two jobs pushing to Okeybot at once could create a contact twice, and two
+// pulls of one stream would spend the quota twice. A step another process
+// holds is skipped with a log line (that process is doing the work).
+func exclusive(st *store.Store, name string, step schedule.StepFunc) schedule.StepFunc {
+	return func(ctx context.Context, run *schedule.Run) (schedule.Counts, error) {
+		lock, ok, err := st.TryLockJob(ctx, "step:"+name)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			run.Log.Warn("step skipped: another process is running it")
+			return schedule.Counts{"skipped_locked": 1}, nil
+		}
+		defer func() {
+			if err := lock.Release(); err != nil {
+				run.Log.WithError(err).Warn("step lock was lost during the step")
+			}
+		}()
+		return step(ctx, run)
+	}
 }
 
 func notBuiltStep(context.Context, *schedule.Run) (schedule.Counts, error) {

@@ -585,7 +585,9 @@ func (r *runner) record(ctx context.Context, c contact.Contact, t Target, o *Out
 			}
 			st.Adjustments = b
 		}
-		if err := r.o.Store.SavePushState(ctx, st); err != nil {
+		// What the destination confirmed is saved even when the run is being
+		// cancelled: losing it would make the next run create again.
+		if err := r.o.Store.SavePushState(context.WithoutCancel(ctx), st); err != nil {
 			return fmt.Errorf("push %s: %w", r.d.Name(), err)
 		}
 	case Rejected:
