@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -283,6 +282,3 @@ func methods(s *ohotest.Server) []string {
 	}
 	return out
 }
-
-// sortedStrings returns a sorted copy.
-func sortedStrings(ss []string) []string { return slices.Sorted(slices.Values(ss)) }
