@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -120,6 +121,7 @@ func (r *ReconcileTx) CollectAffected(ctx context.Context, cfg ReconcileConfig, 
 	if err := r.execAll(ctx, what,
 		`CREATE TEMP TABLE fr (id bigint PRIMARY KEY) ON COMMIT DROP`,
 		`CREATE TEMP TABLE fr_next (id bigint PRIMARY KEY) ON COMMIT DROP`,
+		`CREATE TEMP TABLE frk (id bigint, contact_id bigint, member_id text, email text, phone_e164 text) ON COMMIT DROP`,
 		`INSERT INTO aff SELECT id FROM wk`,
 		`INSERT INTO aff
 		 SELECT i.id FROM kflip k JOIN `+allIdentities+` i ON i.member_id <> '' AND i.member_id = k.value WHERE k.kind = 'member_id'
@@ -130,30 +132,38 @@ func (r *ReconcileTx) CollectAffected(ctx context.Context, cfg ReconcileConfig, 
 	); err != nil {
 		return 0, false, err
 	}
+	// Each round looks up the keys of the identities added last round (fr,
+	// with their keys in frk), then every identity sharing a linkable key
+	// or a contact with them, stored (index lookups) or new (wn).
+	frontierKeys := []string{
+		`TRUNCATE frk`,
+		`INSERT INTO frk
+		 SELECT i.id, i.contact_id, i.member_id, i.email, i.phone_e164 FROM fr JOIN contact_identities i USING (id)
+		 UNION ALL
+		 SELECT w.id, NULL, w.member_id, w.email, w.phone_e164 FROM fr JOIN wn w USING (id)`,
+		`ANALYZE frk`,
+	}
+	var branches []string
+	branches = append(branches, `SELECT i2.id FROM frk f JOIN contact_identities i2 ON i2.contact_id = f.contact_id`)
+	for n, kind := range LinkKeys {
+		col := keyColumn[kind]
+		cond := linkable(kind, "f", fmt.Sprintf("$%d", n+1))
+		for _, tbl := range []string{"contact_identities", "wn"} {
+			branches = append(branches, fmt.Sprintf(`SELECT i2.id FROM frk f JOIN %s i2 ON i2.%s <> '' AND i2.%s = f.%s WHERE %s`,
+				tbl, col, col, col, cond))
+		}
+	}
 	expand := `
-		WITH cand AS (
-			SELECT i2.id FROM fr JOIN contact_identities i ON i.id = fr.id
-			JOIN contact_identities i2 ON i2.contact_id = i.contact_id
-			UNION
-			SELECT i2.id FROM fr JOIN ` + allIdentities + ` i ON i.id = fr.id
-			JOIN ` + allIdentities + ` i2 ON i2.member_id <> '' AND i2.member_id = i.member_id
-			WHERE ` + linkable(KeyMemberID, "i", "$1") + `
-			UNION
-			SELECT i2.id FROM fr JOIN ` + allIdentities + ` i ON i.id = fr.id
-			JOIN ` + allIdentities + ` i2 ON i2.phone_e164 <> '' AND i2.phone_e164 = i.phone_e164
-			WHERE ` + linkable(KeyPhone, "i", "$2") + `
-			UNION
-			SELECT i2.id FROM fr JOIN ` + allIdentities + ` i ON i.id = fr.id
-			JOIN ` + allIdentities + ` i2 ON i2.email <> '' AND i2.email = i.email
-			WHERE ` + linkable(KeyEmail, "i", "$3") + `
-		), ins AS (
-			INSERT INTO aff SELECT id FROM cand ON CONFLICT DO NOTHING RETURNING id
-		)
+		WITH cand AS (` + strings.Join(branches, "\n\t\t\tUNION\n\t\t\t") + `),
+		ins AS (INSERT INTO aff SELECT id FROM cand ON CONFLICT DO NOTHING RETURNING id)
 		INSERT INTO fr_next SELECT id FROM ins`
 	for round := 0; ; round++ {
 		if round == maxRounds {
 			n, err := r.fillAllAffected(ctx)
 			return n, true, err
+		}
+		if err := r.execAll(ctx, what, frontierKeys...); err != nil {
+			return 0, false, err
 		}
 		added, err := r.exec(ctx, what, expand, cfg.links(KeyMemberID), cfg.links(KeyPhone), cfg.links(KeyEmail))
 		if err != nil {
