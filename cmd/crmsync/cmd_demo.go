@@ -541,8 +541,11 @@ func (d *demoProgress) end(step string, c schedule.Counts, err error) {
 		if err != nil {
 			status = "failed: " + err.Error()
 		}
-		fmt.Fprintf(d.w, "demo: %-17s %s in %s (%s requests, %s rows)\n", step, status, took,
-			commas(c[schedule.CountRequests]), commas(c[schedule.CountRows]))
+		requests, ok := c["api_attempts"] // every HTTP attempt, retries included, when cmd counts them
+		if !ok {
+			requests = c[schedule.CountRequests]
+		}
+		fmt.Fprintf(d.w, "demo: %-17s %s in %s (%s requests, %s rows)\n", step, status, took, commas(requests), commas(c[schedule.CountRows]))
 	}
 	d.step = ""
 }
