@@ -378,11 +378,15 @@ func demoDown(ctx context.Context, e *env, dir demoDir) error {
 		}
 		pgdata := filepath.Join(p, "pgdata")
 		if pglocal.Running(ctx, pgdata) {
+			sockets := socketDir(pgdata)
 			if err := pglocal.StopDir(ctx, pgdata); err != nil {
 				errs = append(errs, err)
 				continue
 			}
 			fmt.Fprintf(e.stdout, "stopped PostgreSQL in %s\n", pgdata)
+			if sockets != "" {
+				_ = os.RemoveAll(sockets)
+			}
 		}
 		if err := os.RemoveAll(p); err != nil {
 			errs = append(errs, fmt.Errorf("remove %s: %w", p, err))
@@ -398,6 +402,25 @@ func demoDown(ctx context.Context, e *env, dir demoDir) error {
 		fmt.Fprintln(e.stdout, "DATABASE_URL is set: the demo never started a server for it, and its database was left as it is")
 	}
 	return errors.Join(errs...)
+}
+
+// socketDir returns the Unix-socket folder pglocal made for the server
+// running on pgdata (line 5 of postmaster.pid), or "" when it is not one of
+// pglocal's temporary crmsync-sock-* folders.
+func socketDir(pgdata string) string {
+	b, err := os.ReadFile(filepath.Join(pgdata, "postmaster.pid"))
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(string(b), "\n")
+	if len(lines) < 5 {
+		return ""
+	}
+	dir := strings.TrimSpace(lines[4])
+	if filepath.Dir(dir) != filepath.Clean(os.TempDir()) || !strings.HasPrefix(filepath.Base(dir), "crmsync-sock-") {
+		return ""
+	}
+	return dir
 }
 
 // uniq returns the distinct non-empty strings of ss, in order.
