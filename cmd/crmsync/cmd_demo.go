@@ -670,7 +670,11 @@ func (r *demoReport) print(w io.Writer) {
 	p("\nPeople vs identities\n")
 	p("  %s contacts (people) from %s identities; %s of them on several channels; %s merged away\n",
 		commas(pc.People), commas(pc.Identities), commas(pc.Linked), commas(pc.Merged))
-	p("  %s keys held back as shared by too many identities (the shop's own phone)\n", commas(pc.SharedKeys))
+	keys := "keys"
+	if pc.SharedKeys == 1 {
+		keys = "key"
+	}
+	p("  %s %s held back as shared by more identities than reconcile.shared_key_ceiling (the shop's own phone)\n", commas(pc.SharedKeys), keys)
 	p("  the generator's truth: %s real people; by the member ids, phones and emails their identities carry, %s contacts are expected\n",
 		commas(int64(s.People)), commas(int64(r.expected)))
 
