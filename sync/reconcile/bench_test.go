@@ -141,6 +141,15 @@ func BenchmarkReconcile(b *testing.B) {
 		}
 		reportPeakRSS(b)
 	})
+	// The road not taken: connected components by label propagation in
+	// SQL over the same key edges, for comparison with the link step's
+	// "link graph loaded" time (load + union-find in Go). Rolled back.
+	b.Run("LabelPropagationSQL", func(b *testing.B) {
+		for b.Loop() {
+			rounds := labelPropagation(b, st)
+			b.ReportMetric(float64(rounds), "rounds")
+		}
+	})
 	b.Run("Incremental1Percent", func(b *testing.B) {
 		round := 0
 		for b.Loop() {
@@ -218,4 +227,45 @@ func benchStore(b *testing.B) *store.Store {
 	}
 	b.Cleanup(func() { _ = st.Close() })
 	return st
+}
+
+// labelPropagation finds the components of the identity graph in SQL, each
+// identity taking the smallest label among its neighbours until nothing
+// changes, and returns the number of rounds. It changes nothing.
+func labelPropagation(b *testing.B, st *store.Store) int {
+	b.Helper()
+	tx, err := st.SQL().BeginTx(b.Context(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tx.Rollback() //nolint:errcheck // always rolled back
+	for _, q := range []string{
+		`CREATE TEMP TABLE lp ON COMMIT DROP AS SELECT id, id AS label FROM contact_identities`,
+		`ALTER TABLE lp ADD PRIMARY KEY (id)`,
+		`CREATE TEMP TABLE le ON COMMIT DROP AS
+		 WITH star AS (
+			SELECT id, min(id) OVER (PARTITION BY member_id) AS anchor FROM contact_identities WHERE member_id <> ''
+			UNION ALL SELECT id, min(id) OVER (PARTITION BY phone_e164) FROM contact_identities WHERE phone_e164 <> ''
+			UNION ALL SELECT id, min(id) OVER (PARTITION BY email) FROM contact_identities WHERE email <> '')
+		 SELECT id AS a, anchor AS b FROM star WHERE id <> anchor
+		 UNION ALL SELECT anchor, id FROM star WHERE id <> anchor`,
+		`CREATE INDEX ON le (a)`,
+		`ANALYZE lp`, `ANALYZE le`,
+	} {
+		if _, err := tx.ExecContext(b.Context(), q); err != nil {
+			b.Fatalf("label propagation: %v", err)
+		}
+	}
+	for round := 1; ; round++ {
+		res, err := tx.ExecContext(b.Context(), `
+			UPDATE lp SET label = m.label
+			FROM (SELECT le.a AS id, min(n.label) AS label FROM le JOIN lp n ON n.id = le.b GROUP BY le.a) m
+			WHERE lp.id = m.id AND m.label < lp.label`)
+		if err != nil {
+			b.Fatalf("label propagation: %v", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return round
+		}
+	}
 }
