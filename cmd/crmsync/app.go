@@ -93,16 +93,17 @@ func findCommand(name string) *command {
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	var g globalFlags
 	fs := flag.NewFlagSet("crmsync", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard) // errors are printed once, below
 	fs.StringVar(&g.config, "config", "", "configuration file (default $CRMSYNC_CONFIG, else ./jobs.yaml)")
 	fs.StringVar(&g.logFormat, "log-format", "auto", "log format: auto (text on a terminal, JSON otherwise), text or json")
 	fs.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	fs.Usage = func() { printUsage(stderr, fs) }
+	fs.Usage = func() {} // --help is answered on stdout below; errors get one line
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			printUsage(stdout, fs)
 			return exitOK
 		}
+		fmt.Fprintf(stderr, "crmsync: %v (see crmsync --help)\n", err)
 		return exitBadArgs
 	}
 	rest := fs.Args()
@@ -138,17 +139,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 
 	cfs := flag.NewFlagSet("crmsync "+cmd.name, flag.ContinueOnError)
-	cfs.SetOutput(stderr)
+	cfs.SetOutput(io.Discard) // errors are printed once, below
 	var opts any
 	if cmd.setFlags != nil {
 		opts = cmd.setFlags(cfs)
 	}
-	cfs.Usage = func() { printCommandUsage(stderr, cmd, cfs) }
+	cfs.Usage = func() {} // --help is answered on stdout below; errors get one line
 	if err := cfs.Parse(rest[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			printCommandUsage(stdout, cmd, cfs)
 			return exitOK
 		}
+		fmt.Fprintf(stderr, "crmsync %s: %v (see crmsync %s --help)\n", cmd.name, err, cmd.name)
 		return exitBadArgs
 	}
 	if !cmd.built {

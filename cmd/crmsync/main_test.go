@@ -63,6 +63,27 @@ func TestRun_usage(t *testing.T) {
 	}
 }
 
+func TestRun_helpIsPrintedOnceOnStdout(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"--help"}, {"migrate", "--help"}, {"push", "-h"}} {
+		r := runCLI(t, nil, args...)
+		require.Equal(t, 0, r.code)
+		require.Empty(t, r.stderr, "help goes to stdout only: %v", args)
+		require.Equal(t, 1, strings.Count(r.stdout, "Usage: crmsync"), "%v", args)
+	}
+}
+
+func TestRun_badFlagIsOneLineAndExit2(t *testing.T) {
+	t.Parallel()
+	r := runCLI(t, nil, "migrate", "--nope")
+	require.Equal(t, 2, r.code)
+	require.Equal(t, "crmsync migrate: flag provided but not defined: -nope (see crmsync migrate --help)\n", r.stderr)
+
+	r = runCLI(t, nil, "--nope", "migrate")
+	require.Equal(t, 2, r.code)
+	require.Equal(t, "crmsync: flag provided but not defined: -nope (see crmsync --help)\n", r.stderr)
+}
+
 func TestRun_notBuiltCommandsSaySoAndExit2(t *testing.T) {
 	t.Parallel()
 	for _, c := range commands() {
