@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -17,8 +15,6 @@ import (
 // reconcileLockKey is the advisory lock one reconcile run holds for its whole
 // transaction, so two runs (in one process or several) take turns.
 const reconcileLockKey = 7370101
-
-var explainSlow = os.Getenv("CRMSYNC_EXPLAIN") != ""
 
 // Link key kinds, as stored in shared_keys.kind and contact_merges.key_kind.
 const (
@@ -129,21 +125,6 @@ func (s *Store) Reconcile(ctx context.Context, now time.Time, fn func(ctx contex
 // first line (never its values).
 func (r *ReconcileTx) exec(ctx context.Context, what, q string, args ...any) (int64, error) {
 	start := time.Now()
-	if explainSlow && len(q) > 60 {
-		sp, err := r.tx.Begin(ctx)
-		if err == nil {
-			rows, err := sp.Query(ctx, "EXPLAIN (ANALYZE, COSTS OFF) "+q, args...)
-			if err == nil {
-				plan, err := pgx.CollectRows(rows, pgx.RowTo[string])
-				if err == nil {
-					_ = sp.Commit(ctx)
-					r.log.WithField("plan", "\n"+strings.Join(plan, "\n")).Debug("EXPLAIN " + firstLine(q))
-					return 0, nil
-				}
-			}
-			_ = sp.Rollback(ctx)
-		}
-	}
 	tag, err := r.tx.Exec(ctx, q, args...)
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", what, err)
