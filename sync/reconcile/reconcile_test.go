@@ -548,3 +548,69 @@ func formatInt(i int64) string { return strconv.FormatInt(i, 10) }
 func twoDigits(i int) string {
 	return string(rune('0'+i/10)) + string(rune('0'+i%10))
 }
+
+func TestRun_failureLeavesStateAndQueue(t *testing.T) {
+	t.Parallel()
+	st := storetest.New(t)
+	var s seed
+	s.contact(rawContact{User: "a", Name: "A", Phone: "0811111111"})
+	s.apply(t, st)
+	c := &clock{t0}
+	run(t, st, opts(c), false)
+	before := snapshot(t, st)
+
+	// A run that fails after writing identities and links, just before the
+	// end (the facts insert), must leave no trace, and its queue in place.
+	s.contact(rawContact{User: "b", Name: "B", Phone: "0811111111"})
+	s.apply(t, st)
+	_, err := st.SQL().ExecContext(t.Context(), `
+		CREATE FUNCTION fail_facts() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk on fire'; END $$;
+		CREATE TRIGGER fail_facts BEFORE INSERT OR UPDATE ON contact_facts FOR EACH ROW EXECUTE FUNCTION fail_facts()`)
+	require.NoError(t, err)
+	c.now = t0.Add(time.Hour)
+	_, err = reconcile.Run(t.Context(), st, opts(c), false)
+	require.ErrorContains(t, err, "disk on fire")
+	after := snapshot(t, st)
+	require.Equal(t, []string{"line\tch1\tb"}, after["reconcile_queue"])
+	after["reconcile_queue"] = before["reconcile_queue"]
+	require.Equal(t, before, after)
+
+	_, err = st.SQL().ExecContext(t.Context(), `DROP TRIGGER fail_facts ON contact_facts`)
+	require.NoError(t, err)
+	res := run(t, st, opts(c), false)
+	require.Equal(t, 1, res.NewIdentities)
+	require.Equal(t, contactOf(t, st, "line/ch1/a"), contactOf(t, st, "line/ch1/b"))
+	require.Empty(t, rows(t, st, `SELECT * FROM reconcile_queue`))
+}
+
+func TestRun_expansionLimitFallsBackToEverything(t *testing.T) {
+	t.Parallel()
+	var s seed
+	// A chain a–b–c–d–e, one key per link.
+	s.contact(rawContact{User: "a", Phone: "0811111111"})
+	s.contact(rawContact{User: "b", Phone: "0811111111", Email: "b@example.com"})
+	s.contact(rawContact{User: "c", Email: "b@example.com", MemberID: "M1"})
+	s.contact(rawContact{User: "d", MemberID: "M1", Phone: "0822222222"})
+	s.contact(rawContact{User: "e", Phone: "0822222222"})
+	s.contact(rawContact{User: "f", Email: "f@example.com"})
+	s.contact(rawContact{User: "g", Email: "g@example.com"})
+	limited, unlimited := storetest.New(t), storetest.New(t)
+	s.apply(t, limited, unlimited)
+	c := &clock{t0}
+	lo := opts(c)
+	lo.MaxExpandRounds = 1
+	run(t, limited, lo, false)
+	run(t, unlimited, opts(c), false)
+
+	// f joins the far end of the chain; the limited run cannot see the whole
+	// contact in one round and relinks everything instead.
+	s.contact(rawContact{User: "f", Email: "f@example.com", Phone: "0822222222", UpdatedAt: t0})
+	s.apply(t, limited, unlimited)
+	c.now = t0.Add(time.Hour)
+	res := run(t, limited, lo, false)
+	require.Equal(t, 7, res.IdentitiesTouched, "fell back to every identity")
+	res = run(t, unlimited, opts(c), false)
+	require.Equal(t, 6, res.IdentitiesTouched, "the whole chain, not g")
+	require.Equal(t, snapshot(t, unlimited), snapshot(t, limited))
+	require.Equal(t, contactOf(t, limited, "line/ch1/a"), contactOf(t, limited, "line/ch1/f"))
+}
