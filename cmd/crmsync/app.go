@@ -59,8 +59,6 @@ type command struct {
 	name     string
 	args     string // synopsis of positional arguments
 	summary  string
-	built    bool   // false: says so plainly and exits 2
-	issue    string // for commands not built yet: what is missing
 	setFlags func(fs *flag.FlagSet) any
 	run      func(ctx context.Context, e *env, fs *flag.FlagSet, opts any) error
 }
@@ -153,10 +151,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stderr, "crmsync %s: %v (see crmsync %s --help)\n", cmd.name, err, cmd.name)
 		return exitBadArgs
 	}
-	if !cmd.built {
-		fmt.Fprintf(stderr, "crmsync %s: not built yet (%s)\n", cmd.name, cmd.issue)
-		return exitBadArgs
-	}
 	err = cmd.run(ctx, e, cfs, opts)
 	return exitCode(err, stderr, cmd.name)
 }
@@ -200,11 +194,7 @@ Usage: crmsync [global flags] <command> [flags] [arguments]
 Commands:
 `)
 	for _, c := range commands() {
-		s := c.summary
-		if !c.built {
-			s += " (not built yet)"
-		}
-		fmt.Fprintf(w, "  %-13s %s\n", c.name, s)
+		fmt.Fprintf(w, "  %-13s %s\n", c.name, c.summary)
 	}
 	fmt.Fprint(w, "\nGlobal flags:\n")
 	fs.SetOutput(w)
@@ -224,9 +214,6 @@ func printCommandUsage(w io.Writer, c *command, fs *flag.FlagSet) {
 		fmt.Fprintf(w, " %s", c.args)
 	}
 	fmt.Fprintf(w, "\n\n%s.\n", c.summary)
-	if !c.built {
-		fmt.Fprintf(w, "\nNot built yet: %s.\n", c.issue)
-	}
 	n := 0
 	fs.VisitAll(func(*flag.Flag) { n++ })
 	if n > 0 {

@@ -34,7 +34,6 @@ type backfillFlags struct {
 func backfillCommand() *command {
 	return &command{
 		name: "backfill", summary: "Pull a date range from Omnichat in windows of at most 7 days (resumable)",
-		built: true,
 		setFlags: func(fs *flag.FlagSet) any {
 			f := &backfillFlags{}
 			fs.StringVar(&f.from, "from", "", "first day to pull, YYYY-MM-DD in the configured timezone (inclusive)")

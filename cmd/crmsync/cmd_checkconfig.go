@@ -13,7 +13,6 @@ func checkConfigCommand() *command {
 	return &command{
 		name:    "check-config",
 		summary: "Load and validate the configuration, listing every problem, without touching anything",
-		built:   true,
 		run: func(_ context.Context, e *env, fs *flag.FlagSet, _ any) error {
 			if fs.NArg() > 0 {
 				return usagef("unexpected argument %q", fs.Arg(0))

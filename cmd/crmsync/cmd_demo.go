@@ -58,7 +58,6 @@ type demoFlags struct {
 func demoCommand() *command {
 	return &command{
 		name: "demo", summary: "Run the whole pipeline on a throwaway PostgreSQL and the sandbox APIs",
-		built: true,
 		setFlags: func(fs *flag.FlagSet) any {
 			f := &demoFlags{}
 			fs.BoolVar(&f.down, "down", false, "stop the demo's PostgreSQL and remove its data folder")

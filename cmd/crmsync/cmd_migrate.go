@@ -12,7 +12,6 @@ func migrateCommand() *command {
 	return &command{
 		name:    "migrate",
 		summary: "Create or update the database schema in $DATABASE_URL (running it twice changes nothing)",
-		built:   true,
 		setFlags: func(fs *flag.FlagSet) any {
 			return fs.Bool("status", false, "list migrations and whether each is applied, and change nothing")
 		},

@@ -35,7 +35,6 @@ const pushGrace = 30 * time.Second
 func pushCommand() *command {
 	return &command{
 		name: "push", summary: "Push master records to Oho and Okeybot (--dry-run shows what would change)",
-		built: true,
 		setFlags: func(fs *flag.FlagSet) any {
 			f := &pushFlags{}
 			fs.BoolVar(&f.dryRun, "dry-run", false, "print what would be created or changed, and write nothing anywhere")

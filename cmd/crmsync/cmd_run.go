@@ -20,7 +20,6 @@ type runFlags struct {
 func runCommand() *command {
 	return &command{
 		name: "run", args: "JOB...", summary: "Run the named jobs of jobs.yaml once, now, one after the other",
-		built: true,
 		setFlags: func(fs *flag.FlagSet) any {
 			f := &runFlags{}
 			fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve /healthz, /readyz and /metrics on this address while the jobs run (default off)")

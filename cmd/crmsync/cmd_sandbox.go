@@ -28,7 +28,6 @@ type sandboxFlags struct {
 func sandboxCommand() *command {
 	return &command{
 		name: "sandbox", summary: "Serve the sandbox APIs on loopback and print the environment to use them",
-		built: true,
 		setFlags: func(fs *flag.FlagSet) any {
 			f := &sandboxFlags{}
 			fp := sandbox.FixedPorts

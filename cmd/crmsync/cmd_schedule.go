@@ -17,7 +17,6 @@ type scheduleFlags struct {
 func scheduleCommand() *command {
 	return &command{
 		name: "schedule", summary: "Run the jobs of jobs.yaml on their cron schedules until stopped (SIGINT/SIGTERM stop gracefully)",
-		built: true,
 		setFlags: func(fs *flag.FlagSet) any {
 			f := &scheduleFlags{}
 			fs.StringVar(&f.metricsAddr, "metrics-addr", "", `address of /healthz, /readyz and /metrics (default schedule.metrics_addr of jobs.yaml; "off" disables)`)

@@ -23,7 +23,6 @@ type statusFlags struct {
 func statusCommand() *command {
 	return &command{
 		name: "status", summary: "Show each job's last run and next tick, pull windows pending or failed, and push rejections of the last 24h (exit 1 when a job's last run failed)",
-		built: true,
 		setFlags: func(fs *flag.FlagSet) any {
 			f := &statusFlags{}
 			fs.BoolVar(&f.json, "json", false, "print JSON for scripts instead of tables")

@@ -84,21 +84,6 @@ func TestRun_badFlagIsOneLineAndExit2(t *testing.T) {
 	require.Equal(t, "crmsync: flag provided but not defined: -nope (see crmsync --help)\n", r.stderr)
 }
 
-func TestRun_notBuiltCommandsSaySoAndExit2(t *testing.T) {
-	t.Parallel()
-	for _, c := range commands() {
-		if c.built {
-			continue
-		}
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			r := runCLI(t, nil, c.name)
-			require.Equal(t, 2, r.code)
-			require.Contains(t, r.stderr, "crmsync "+c.name+": not built yet")
-		})
-	}
-}
-
 func TestRun_checkConfig(t *testing.T) {
 	t.Parallel()
 	good := writeConfig(t, "jobs:\n  - name: rec\n    schedule: \"@hourly\"\n    steps: [reconcile]\n")

@@ -19,8 +19,9 @@ import (
 	"crmsync/sync/schedule"
 )
 
-// errStepNotBuilt is what a step whose stage has not landed yet returns.
-var errStepNotBuilt = errors.New("not built yet")
+// errStepUnconfigured is what a step no job of the configuration names
+// returns: its clients were not built (their secrets may be unset).
+var errStepUnconfigured = errors.New("not set up: no job of the configuration runs this step")
 
 // apiObserver counts every attempt of every API client of the process, for
 // Prometheus and for the per-step counts in sync_runs (requests, rate_limited).
@@ -66,7 +67,7 @@ func buildSteps(_ context.Context, e *env, cfg *config.Config, st *store.Store, 
 	obs := &apiObserver{metrics: m}
 	steps := make(map[string]schedule.StepFunc, len(config.Steps))
 	for _, name := range config.Steps {
-		steps[name] = notBuiltStep
+		steps[name] = unconfiguredStep
 	}
 	if cfg.Uses(config.StepPullContacts) || cfg.Uses(config.StepPullTaggingLogs) || cfg.Uses(config.StepPullMessages) {
 		p, err := newPuller(cfg, st, e.log, obs.observe)
@@ -124,8 +125,8 @@ func exclusive(st *store.Store, name string, step schedule.StepFunc) schedule.St
 	}
 }
 
-func notBuiltStep(context.Context, *schedule.Run) (schedule.Counts, error) {
-	return nil, errStepNotBuilt
+func unconfiguredStep(context.Context, *schedule.Run) (schedule.Counts, error) {
+	return nil, errStepUnconfigured
 }
 
 // observedPull wraps a pull step so Prometheus sees the rows it wrote and
