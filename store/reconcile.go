@@ -72,9 +72,6 @@ type ReconcileTx struct {
 	log logrus.FieldLogger
 }
 
-// ErrReconcileAborted is returned by Reconcile when fn asked for a rollback.
-var ErrReconcileAborted = errors.New("reconcile rolled back")
-
 // Reconcile runs fn in one transaction that holds the reconcile advisory
 // lock (waiting for another run to finish first). now is the run's clock:
 // every timestamp the run writes is now. The transaction commits when fn
