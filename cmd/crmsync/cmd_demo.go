@@ -336,7 +336,7 @@ type demoPipeline struct {
 func runDemoPipeline(ctx context.Context, p demoPipeline) (schedule.Result, error) {
 	e := *p.env
 	e.log = demoLogger(p.env)
-	r, err := newRunner(ctx, &e, p.cfg, p.store, nil)
+	r, err := newRunner(ctx, &e, p.cfg, p.store, nil, stepOptions{})
 	if err != nil {
 		return schedule.Result{}, err
 	}

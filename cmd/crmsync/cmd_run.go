@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,14 +16,16 @@ import (
 // runFlags are the flags of crmsync run.
 type runFlags struct {
 	metricsAddr string
+	full        bool
 }
 
 func runCommand() *command {
 	return &command{
-		name: "run", args: "JOB...", summary: "Run the named jobs of jobs.yaml once, now, one after the other",
+		name: "run", args: "JOB|STEP...", summary: "Run the named jobs of jobs.yaml (or single steps, e.g. reconcile) once, now, one after the other",
 		setFlags: func(fs *flag.FlagSet) any {
 			f := &runFlags{}
 			fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve /healthz, /readyz and /metrics on this address while the jobs run (default off)")
+			fs.BoolVar(&f.full, "full", false, "reconcile rebuilds every master record, push examines every contact (default: only what changed)")
 			return f
 		},
 		run: func(ctx context.Context, e *env, fs *flag.FlagSet, opts any) error {
@@ -35,10 +38,21 @@ func runCommand() *command {
 				return err
 			}
 			jobs := make([]config.Job, 0, fs.NArg())
+			var extra []string
 			for _, name := range fs.Args() {
 				j, err := cfg.Job(name)
+				if err != nil && slices.Contains(config.Steps, name) {
+					// A step name runs that step alone, as a job of its own name.
+					j, err = config.Job{Name: name, Steps: []string{name}, Timeout: 30 * time.Minute}, nil
+					extra = append(extra, name)
+				}
 				if err != nil {
-					return usagef("%v", err)
+					names := make([]string, 0, len(cfg.Jobs))
+					for _, j := range cfg.Jobs {
+						names = append(names, j.Name)
+					}
+					return usagef("unknown job or step %q (%s defines jobs: %s; steps: %s)",
+						name, cfg.Path, strings.Join(names, ", "), strings.Join(config.Steps, ", "))
 				}
 				jobs = append(jobs, j)
 			}
@@ -51,7 +65,7 @@ func runCommand() *command {
 				return err
 			}
 			m := metrics.New()
-			runner, err := newRunner(ctx, e, cfg, st, m)
+			runner, err := newRunner(ctx, e, cfg, st, m, stepOptions{full: f.full, extra: extra})
 			if err != nil {
 				return err
 			}

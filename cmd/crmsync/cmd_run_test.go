@@ -22,7 +22,7 @@ func TestRun_run_usage(t *testing.T) {
 		wantStderr string
 	}{
 		{"NoJob", []string{"run"}, "crmsync run: name at least one job (crmsync check-config lists them)"},
-		{"UnknownJob", []string{"run", "rec", "nope"}, `crmsync run: unknown job "nope" (` + cfg + ` defines: rec, rec2)`},
+		{"UnknownJob", []string{"run", "rec", "nope"}, `crmsync run: unknown job or step "nope" (` + cfg + ` defines jobs: rec, rec2; steps: pull_contacts, pull_tagging_logs, pull_messages, reconcile, push_oho, push_okeybot)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -75,6 +75,34 @@ func TestRun_run_recordsEachRun(t *testing.T) {
 		require.Contains(t, run.Counts, "reconcile")
 		require.Equal(t, int64(0), run.Counts["reconcile"]["rate_limited"])
 	}
+}
+
+// A step name runs that step alone; --full reaches reconcile.
+func TestRun_run_stepWithFull(t *testing.T) {
+	t.Parallel()
+	url := storetest.NewURL(t)
+	cfg := writeConfig(t, recConfig)
+	env := map[string]string{"DATABASE_URL": url}
+	// The first reconcile of a database is a full one whatever is asked;
+	// the second is incremental; the third is full because --full says so.
+	for _, args := range [][]string{{"run", "reconcile"}, {"run", "reconcile"}, {"run", "--full", "reconcile"}} {
+		r := runCLI(t, env, append([]string{"--config", cfg, "--log-format", "json"}, args...)...)
+		require.Equal(t, 0, r.code, r.stderr)
+	}
+
+	st, err := store.Open(t.Context(), url, store.Options{})
+	require.NoError(t, err)
+	defer st.Close()
+	runs, err := st.ListRuns(t.Context(), store.RunListOptions{})
+	require.NoError(t, err)
+	require.Len(t, runs, 3)
+	full := map[int64]int64{}
+	for _, run := range runs {
+		require.Equal(t, "reconcile", run.Job)
+		require.Equal(t, "ok", run.Status)
+		full[run.ID] = run.Counts["reconcile"]["full"]
+	}
+	require.Equal(t, map[int64]int64{1: 1, 2: 0, 3: 1}, full)
 }
 
 func TestRun_run_refusesAnOutdatedSchema(t *testing.T) {

@@ -47,7 +47,7 @@ func scheduleCommand() *command {
 				return err
 			}
 			m := metrics.New()
-			runner, err := newRunner(ctx, e, cfg, st, m)
+			runner, err := newRunner(ctx, e, cfg, st, m, stepOptions{})
 			if err != nil {
 				return err
 			}

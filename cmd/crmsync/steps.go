@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -60,16 +61,28 @@ func (o *apiObserver) counted(step schedule.StepFunc) schedule.StepFunc {
 	}
 }
 
+// stepOptions change what the steps of one invocation do.
+type stepOptions struct {
+	// full rebuilds every master record (reconcile) and examines every
+	// contact (push), instead of only what changed.
+	full bool
+	// extra are steps to set up although no job of the configuration names
+	// them (crmsync run STEP).
+	extra []string
+}
+
 // buildSteps returns the implementation of every step jobs.yaml can name,
 // wired to the configuration, the store and the metrics. Clients are built
 // here once, so their limiters and caches (LINE bot info) last the process.
-func buildSteps(_ context.Context, e *env, cfg *config.Config, st *store.Store, m *metrics.Registry) (map[string]schedule.StepFunc, error) {
+// Only the steps some job names (or o.extra) are set up.
+func buildSteps(_ context.Context, e *env, cfg *config.Config, st *store.Store, m *metrics.Registry, o stepOptions) (map[string]schedule.StepFunc, error) {
 	obs := &apiObserver{metrics: m}
+	uses := func(step string) bool { return cfg.Uses(step) || slices.Contains(o.extra, step) }
 	steps := make(map[string]schedule.StepFunc, len(config.Steps))
 	for _, name := range config.Steps {
 		steps[name] = unconfiguredStep
 	}
-	if cfg.Uses(config.StepPullContacts) || cfg.Uses(config.StepPullTaggingLogs) || cfg.Uses(config.StepPullMessages) {
+	if uses(config.StepPullContacts) || uses(config.StepPullTaggingLogs) || uses(config.StepPullMessages) {
 		p, err := newPuller(cfg, st, e.log, obs.observe)
 		if err != nil {
 			return nil, err
@@ -78,20 +91,20 @@ func buildSteps(_ context.Context, e *env, cfg *config.Config, st *store.Store, 
 			steps[pullStepName(s)] = observedPull(st, m, s, pullStep(p, s, nil))
 		}
 	}
-	steps[config.StepReconcile] = reconcileStep(cfg, st)
-	if cfg.Uses(config.StepPushOho) {
-		s, err := pushOhoStep(e, cfg, st, m, obs)
+	steps[config.StepReconcile] = reconcileStep(cfg, st, o.full)
+	if uses(config.StepPushOho) {
+		s, err := pushOhoStep(e, cfg, st, m, obs, o.full)
 		if err != nil {
 			return nil, err
 		}
 		steps[config.StepPushOho] = s
 	}
-	if cfg.Uses(config.StepPushOkeybot) {
+	if uses(config.StepPushOkeybot) {
 		d, err := newOkeybotDestination(cfg, e.log, obs.observe)
 		if err != nil {
 			return nil, err
 		}
-		steps[config.StepPushOkeybot] = pushStep(d, st, m, push.DefaultOkeybotConcurrency)
+		steps[config.StepPushOkeybot] = pushStep(d, st, m, push.DefaultOkeybotConcurrency, o.full)
 	}
 	for name, s := range steps {
 		if name != config.StepReconcile { // reconcile holds its own lock
@@ -156,11 +169,12 @@ func reconcileOptions(cfg *config.Config, log logrus.FieldLogger) reconcile.Opti
 	}
 }
 
-// reconcileStep rebuilds the master records of the identities pull changed.
-// Reconcile holds its own advisory lock, so two jobs naming it take turns.
-func reconcileStep(cfg *config.Config, st *store.Store) schedule.StepFunc {
+// reconcileStep rebuilds the master records of the identities pull changed
+// (all of them when full). Reconcile holds its own advisory lock, so two
+// jobs naming it take turns.
+func reconcileStep(cfg *config.Config, st *store.Store, full bool) schedule.StepFunc {
 	return func(ctx context.Context, run *schedule.Run) (schedule.Counts, error) {
-		res, err := reconcile.Run(ctx, st, reconcileOptions(cfg, run.Log), false)
+		res, err := reconcile.Run(ctx, st, reconcileOptions(cfg, run.Log), full)
 		if err != nil {
 			return nil, err
 		}
@@ -188,10 +202,10 @@ func reconcileStep(cfg *config.Config, st *store.Store) schedule.StepFunc {
 }
 
 // pushStep adapts a push destination to a step.
-func pushStep(d push.Destination, st *store.Store, m *metrics.Registry, concurrency int) schedule.StepFunc {
+func pushStep(d push.Destination, st *store.Store, m *metrics.Registry, concurrency int, full bool) schedule.StepFunc {
 	return func(ctx context.Context, run *schedule.Run) (schedule.Counts, error) {
 		res, err := push.Run(ctx, d, push.Options{
-			Store: st, Log: run.Log, RunID: run.ID, Concurrency: concurrency, Stopping: run.Stopping,
+			Store: st, Log: run.Log, RunID: run.ID, Concurrency: concurrency, Stopping: run.Stopping, Full: full,
 		})
 		for class, n := range res.RejectionClasses {
 			m.AddRejections(d.Name(), class, n)
@@ -207,17 +221,17 @@ func pushStep(d push.Destination, st *store.Store, m *metrics.Registry, concurre
 	}
 }
 
-func pushOhoStep(e *env, cfg *config.Config, st *store.Store, m *metrics.Registry, obs *apiObserver) (schedule.StepFunc, error) {
+func pushOhoStep(e *env, cfg *config.Config, st *store.Store, m *metrics.Registry, obs *apiObserver, full bool) (schedule.StepFunc, error) {
 	d, err := newOhoDestination(cfg, e.log, false, obs.observe)
 	if err != nil {
 		return nil, err
 	}
-	return pushStep(d, st, m, cfg.Oho.Concurrency), nil
+	return pushStep(d, st, m, cfg.Oho.Concurrency, full), nil
 }
 
-// newRunner returns the Runner that run, schedule (and backfill) share.
-func newRunner(ctx context.Context, e *env, cfg *config.Config, st *store.Store, m *metrics.Registry) (*schedule.Runner, error) {
-	steps, err := buildSteps(ctx, e, cfg, st, m)
+// newRunner returns the Runner that run, schedule and demo share.
+func newRunner(ctx context.Context, e *env, cfg *config.Config, st *store.Store, m *metrics.Registry, o stepOptions) (*schedule.Runner, error) {
+	steps, err := buildSteps(ctx, e, cfg, st, m, o)
 	if err != nil {
 		return nil, err
 	}
