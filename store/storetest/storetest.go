@@ -25,6 +25,7 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"go.uber.org/goleak"
 
 	"crmsync/store"
 	"crmsync/store/pglocal"
@@ -51,6 +52,20 @@ func Run(m *testing.M) int {
 			fmt.Fprintln(os.Stderr, "storetest:", err)
 		}
 		cluster = nil
+	}
+	return code
+}
+
+// RunCheckingLeaks is Run, then a check that no goroutine outlived the
+// tests (go.uber.org/goleak): a leak fails the package. The sync packages
+// use it, as their stages start workers and timers.
+func RunCheckingLeaks(m *testing.M) int {
+	code := Run(m)
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
 	}
 	return code
 }

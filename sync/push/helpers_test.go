@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
 	"crmsync/clients/apiclient"
 	"crmsync/clients/lineapi"
@@ -27,16 +26,7 @@ import (
 	"crmsync/sync/push"
 )
 
-func TestMain(m *testing.M) {
-	code := storetest.Run(m)
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(storetest.RunCheckingLeaks(m)) }
 
 // t0 is the clock the tests start at.
 var t0 = time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)

@@ -4,30 +4,19 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"fmt"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
 	"crmsync/store"
 	"crmsync/store/storetest"
 	"crmsync/sync/reconcile"
 )
 
-func TestMain(m *testing.M) {
-	code := storetest.Run(m)
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(storetest.RunCheckingLeaks(m)) }
 
 // t0 is the clock the tests start at.
 var t0 = time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
