@@ -147,6 +147,9 @@ func BenchmarkPull_Messages(b *testing.B) {
 		b.ReportMetric(peakRSS(b), "pull_peak_rss_MiB")
 		b.ReportMetric(copyRSS, "copy_peak_rss_MiB")
 		b.ReportMetric(float64(counts.Requests), "requests")
+		var pgVersion int
+		require.NoError(b, st.SQL().QueryRowContext(ctx, `SELECT current_setting('server_version_num')::int`).Scan(&pgVersion))
+		b.ReportMetric(float64(pgVersion), "pg_version_num")
 		b.Logf("messages=%d copy=%s (%.0f rows/s) pull=%s (%.0f rows/s, %d windows, %d requests) ratio=%.2f",
 			n, copyTook.Round(time.Millisecond), copyRate, pullTook.Round(time.Millisecond), pullRate, counts.WindowsDone, counts.Requests, pullRate/copyRate)
 	}
