@@ -1,0 +1,353 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Scale is the size of a run.
+type Scale struct {
+	Name       string // "full" or "small"
+	Messages   int    // messages of the pull backfill (CRMSYNC_BENCH_MESSAGES)
+	Identities int    // identities reconciled (CRMSYNC_BENCH_IDENTITIES)
+}
+
+// scales are the sizes -scale accepts: full is the issue's, small a quick
+// development run.
+var scales = map[string]Scale{
+	"full":  {Name: "full", Messages: 1_000_000, Identities: 1_000_000},
+	"small": {Name: "small", Messages: 100_000, Identities: 100_000},
+}
+
+// Fixed settings of the runs that do not depend on the scale, set
+// explicitly so a variable left in the environment cannot change them.
+const (
+	ratePages     = 800  // pages of the rate-limited backfill (20 s at 40/s)
+	rateLatencyMS = 20   // the fake's latency per request
+	okeybotWindow = "3s" // the fake's stand-in for Okeybot's minute (20 times faster)
+	// okeybotContacts is how many contacts one Okeybot iteration pushes
+	// (benchOkeybotContacts in sync/push).
+	okeybotContacts = 200
+)
+
+// BenchRun is one `go test -bench` invocation.
+type BenchRun struct {
+	Name    string        // short name: progress lines and the log file
+	Pkg     string        // package path, relative to the module root
+	Bench   string        // the -bench pattern
+	Env     []string      // KEY=VALUE the benchmarks read
+	Timeout time.Duration // go test -timeout
+}
+
+// Args returns go test's arguments for r.
+func (r BenchRun) Args() []string {
+	return []string{"test", "-run=^$", "-bench=" + r.Bench, "-benchtime=1x", "-count=1", "-timeout=" + r.Timeout.String(), r.Pkg}
+}
+
+// Command returns r as a shell command line, for the report.
+func (r BenchRun) Command() string {
+	var b strings.Builder
+	for _, e := range r.Env {
+		b.WriteString(e + " ")
+	}
+	b.WriteString("go")
+	for _, a := range r.Args() {
+		b.WriteString(" ")
+		if strings.ContainsAny(a, "^$|()*?") {
+			k, v, _ := strings.Cut(a, "=")
+			a = k + "='" + v + "'"
+		}
+		b.WriteString(a)
+	}
+	return b.String()
+}
+
+// benchEnvPrefixes are the environment variables the benchmarks read; every
+// inherited one is dropped so that only the run's own settings apply.
+var benchEnvPrefixes = []string{"CRMSYNC_BENCH_", "BENCH_OKEYBOT_"}
+
+// Runs returns the go test invocations of a run at s, in order. Each
+// package runs alone, one after the other, so the benchmarks do not compete
+// for the cores.
+func (s Scale) Runs() []BenchRun {
+	return []BenchRun{
+		{Name: "pull", Pkg: "./sync/pull/", Bench: "^BenchmarkPull_Messages$",
+			Env: []string{"CRMSYNC_BENCH_MESSAGES=" + strconv.Itoa(s.Messages)}, Timeout: time.Hour},
+		{Name: "pull-rate", Pkg: "./sync/pull/", Bench: "^BenchmarkPull_RateLimited$/^Burst1$",
+			Env: []string{"CRMSYNC_BENCH_RATE_REQUESTS=" + strconv.Itoa(ratePages), "CRMSYNC_BENCH_LATENCY_MS=" + strconv.Itoa(rateLatencyMS)}, Timeout: 10 * time.Minute},
+		{Name: "reconcile", Pkg: "./sync/reconcile/", Bench: "^BenchmarkReconcile$/^(Full|FullNoChange|Incremental1Percent)$",
+			Env: []string{"CRMSYNC_BENCH_IDENTITIES=" + strconv.Itoa(s.Identities)}, Timeout: time.Hour},
+		{Name: "push", Pkg: "./sync/push/", Bench: "^BenchmarkPush(Oho|Okeybot)$",
+			Env: []string{"BENCH_OKEYBOT_WINDOW=" + okeybotWindow}, Timeout: 20 * time.Minute},
+	}
+}
+
+// Row is one line of the report's table.
+type Row struct {
+	Figure    string
+	Value     string
+	Reference string // what the value is compared with, and where it comes from
+	Ratio     string // value ÷ reference, "—" when there is none
+	Target    string // "—" when the issue and the stage's document set none
+	Verdict   string // "met", "NOT MET", or "—" without a target
+}
+
+// Benchmark names the rows are built from.
+const (
+	benchPull      = "BenchmarkPull_Messages"
+	benchRate      = "BenchmarkPull_RateLimited/Burst1"
+	benchRecFull   = "BenchmarkReconcile/Full"
+	benchRecSame   = "BenchmarkReconcile/FullNoChange"
+	benchRecIncr   = "BenchmarkReconcile/Incremental1Percent"
+	benchOho       = "BenchmarkPushOho/"
+	benchOkeybot   = "BenchmarkPushOkeybot/"
+	omnichatLimit  = 40.0 // Omnichat's requests per second per team
+	noReference    = "—"
+	noTarget       = "—"
+	verdictMet     = "met"
+	verdictMissed  = "NOT MET"
+	verdictNoJudge = "—"
+)
+
+// okeybotLayouts are BenchmarkPushOkeybot's id layouts, in its order.
+var okeybotLayouts = []string{"Alternating", "Grouped", "GroupedAcrossBatches"}
+
+// metrics collects the lookups of one report, remembering every missing
+// metric so that they are all named at once.
+type metrics struct {
+	rs      Results
+	missing []string
+}
+
+func (m *metrics) get(name, unit string) float64 {
+	v, err := m.rs.Metric(name, unit)
+	if err != nil && !slices.Contains(m.missing, err.Error()) {
+		m.missing = append(m.missing, err.Error())
+	}
+	return v
+}
+
+// Rows builds the report's table from the run's results. It fails, naming
+// every one, when a benchmark or a metric a row needs is missing: a row is
+// never built from a default.
+func Rows(rs Results, s Scale) ([]Row, error) {
+	m := &metrics{rs: rs}
+	var rows []Row
+
+	// Pull: rows/s against raw COPY, and peak memory.
+	pullRate, copyRate := m.get(benchPull, "pull_rows/s"), m.get(benchPull, "copy_rows/s")
+	pullRatio := m.get(benchPull, "pull/copy")
+	rows = append(rows, Row{
+		Figure:    fmt.Sprintf("Pull: rows/s of a %s-message backfill", thousands(float64(s.Messages))),
+		Value:     thousands(pullRate) + " rows/s",
+		Reference: thousands(copyRate) + " rows/s: raw COPY of the same rows into the same table",
+		Ratio:     ratio(pullRatio),
+		Target:    "≥ 0.5",
+		Verdict:   verdict(pullRatio >= 0.5),
+	})
+	pullRSS, copyRSS := m.get(benchPull, "pull_peak_rss_MiB"), m.get(benchPull, "copy_peak_rss_MiB")
+	rows = append(rows, Row{
+		Figure:    fmt.Sprintf("Pull: peak RSS (VmHWM) during the %s-message backfill", thousands(float64(s.Messages))),
+		Value:     mib(pullRSS),
+		Reference: mib(copyRSS) + ": the COPY phase, same process",
+		Ratio:     ratio(pullRSS / copyRSS),
+		Target:    noTarget,
+		Verdict:   verdictNoJudge,
+	})
+
+	// Pull at the rate limit.
+	rps, share, limited := m.get(benchRate, "requests/s"), m.get(benchRate, "%_of_40/s"), m.get(benchRate, "429s")
+	rows = append(rows, Row{
+		Figure:    fmt.Sprintf("Pull at Omnichat's limit: requests/s (%d pages, limiter 40/s burst 1)", ratePages),
+		Value:     fmt.Sprintf("%.2f req/s", rps),
+		Reference: "40 req/s: Omnichat's limit per team (fixed)",
+		Ratio:     ratio(share / 100),
+		Target:    "≥ 0.95",
+		Verdict:   verdict(share/100 >= 0.95),
+	}, Row{
+		Figure:    "Pull at Omnichat's limit: 429 responses",
+		Value:     strconv.FormatFloat(limited, 'f', -1, 64),
+		Reference: noReference,
+		Ratio:     noReference,
+		Target:    "0",
+		Verdict:   verdict(limited == 0),
+	})
+
+	// Reconcile.
+	full, seed := m.get(benchRecFull, "ns/op")/1e9, m.get(benchRecFull, "seed_s")
+	same, incr := m.get(benchRecSame, "ns/op")/1e9, m.get(benchRecIncr, "ns/op")/1e9
+	rows = append(rows, Row{
+		Figure:    fmt.Sprintf("Reconcile: first full build, %s identities (%s messages)", thousands(float64(s.Identities)), thousands(10*float64(s.Identities))),
+		Value:     seconds(full),
+		Reference: seconds(seed) + ": writing the same raw data in SQL",
+		Ratio:     ratio(full / seed),
+		Target:    noTarget,
+		Verdict:   verdictNoJudge,
+	}, Row{
+		Figure:    "Reconcile: --full rebuild, nothing changed",
+		Value:     seconds(same),
+		Reference: seconds(full) + ": the first full build",
+		Ratio:     ratio(same / full),
+		Target:    noTarget,
+		Verdict:   verdictNoJudge,
+	}, Row{
+		Figure:    "Reconcile: incremental run after 1% of the contacts changed",
+		Value:     seconds(incr),
+		Reference: seconds(full) + ": the first full build",
+		Ratio:     ratio(incr / full),
+		Target:    noTarget,
+		Verdict:   verdictNoJudge,
+	}, Row{
+		Figure:    "Reconcile: peak RSS (VmHWM) of the three runs",
+		Value:     mib(m.get(benchRecIncr, "peak-RSS-MB")),
+		Reference: noReference,
+		Ratio:     noReference,
+		Target:    noTarget,
+		Verdict:   verdictNoJudge,
+	})
+
+	// Requests per changed contact, each destination, against the minimum.
+	for _, r := range []struct {
+		phase, what string
+		minimum     float64
+		reference   string
+		target      string
+		ok          func(v float64) bool
+	}{
+		{"Create", "created", 1, "1: one POST /contact", "≤ 2", func(v float64) bool { return v <= 2 }},
+		{"Update", "updated", 1, "1: one PATCH", "= 1", func(v float64) bool { return v == 1 }},
+		{"Unchanged", "unchanged", 0, "0: nothing to send", "= 0", func(v float64) bool { return v == 0 }},
+	} {
+		v := m.get(benchOho+r.phase, "oho_req/contact")
+		rows = append(rows, Row{
+			Figure:    "Push to Oho: requests per " + r.what + " contact",
+			Value:     fmt.Sprintf("%.3f", v),
+			Reference: r.reference + " (API minimum)",
+			Ratio:     ratioOf(v, r.minimum),
+			Target:    r.target,
+			Verdict:   verdict(r.ok(v)),
+		})
+	}
+	for _, r := range []struct {
+		phase, what string
+		minimum     float64
+		reference   string
+	}{
+		{"Create", "created", 2, "2: POST /v1/contact and one tag POST"},
+		{"Update", "updated", 1, "1: one PUT"},
+	} {
+		worst := 0.0
+		for _, layout := range okeybotLayouts {
+			worst = max(worst, m.get(benchOkeybot+layout+"/"+r.phase, "req/contact"))
+		}
+		rows = append(rows, Row{
+			Figure:    "Push to Okeybot: requests per " + r.what + " contact (highest of the three layouts)",
+			Value:     fmt.Sprintf("%.3f", worst),
+			Reference: r.reference + " (API minimum)",
+			Ratio:     ratioOf(worst, r.minimum),
+			Target:    fmt.Sprintf("= %g", r.minimum),
+			Verdict:   verdict(worst == r.minimum),
+		})
+	}
+
+	// Okeybot push time against the minimum its limit allows.
+	for _, layout := range okeybotLayouts {
+		for _, phase := range []string{"Create", "Update"} {
+			name := benchOkeybot + layout + "/" + phase
+			elapsed, minimum, r := m.get(name, "elapsed_s/op"), m.get(name, "min_s/op"), m.get(name, "ratio")
+			rows = append(rows, Row{
+				Figure:    fmt.Sprintf("Push to Okeybot: time for %d changed contacts, %s, %s", okeybotContacts, layout, strings.ToLower(phase)),
+				Value:     seconds(elapsed),
+				Reference: seconds(minimum) + ": the minimum the limit allows (100 per " + okeybotWindow + " window per token)",
+				Ratio:     ratio(r),
+				Target:    "≤ 1.05",
+				Verdict:   verdict(r <= 1.05),
+			})
+		}
+	}
+
+	if len(m.missing) > 0 {
+		return nil, fmt.Errorf("figures missing from the benchmark output: %s", strings.Join(m.missing, "; "))
+	}
+	return rows, nil
+}
+
+// Table renders rows as a Markdown table.
+func Table(rows []Row) string {
+	var b strings.Builder
+	b.WriteString("| figure | value | reference (same run unless marked) | ratio | target | result |\n")
+	b.WriteString("| --- | ---: | --- | ---: | :---: | :---: |\n")
+	for _, r := range rows {
+		verdict := r.Verdict
+		if verdict == verdictMissed {
+			verdict = "**" + verdict + "**"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", r.Figure, r.Value, r.Reference, r.Ratio, r.Target, verdict)
+	}
+	return b.String()
+}
+
+// Missed returns the rows whose target was not met.
+func Missed(rows []Row) []Row {
+	var out []Row
+	for _, r := range rows {
+		if r.Verdict == verdictMissed {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return verdictMet
+	}
+	return verdictMissed
+}
+
+// ratio formats a ratio with three decimals.
+func ratio(r float64) string {
+	if math.IsNaN(r) || math.IsInf(r, 0) {
+		return noReference
+	}
+	return fmt.Sprintf("%.3f", r)
+}
+
+// ratioOf formats v ÷ minimum, "—" when the minimum is zero.
+func ratioOf(v, minimum float64) string {
+	if minimum == 0 {
+		return noReference
+	}
+	return ratio(v / minimum)
+}
+
+func seconds(s float64) string {
+	if s >= 100 {
+		return fmt.Sprintf("%.1f s", s)
+	}
+	return fmt.Sprintf("%.2f s", s)
+}
+
+func mib(v float64) string { return fmt.Sprintf("%.1f MiB", v) }
+
+// thousands formats v rounded to an integer with thousands separators.
+func thousands(v float64) string {
+	s := strconv.FormatInt(int64(math.Round(v)), 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}

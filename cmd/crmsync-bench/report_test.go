@@ -1,0 +1,325 @@
+package main
+
+import (
+	"maps"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// capturedResults are the results of every captured run in testdata, as
+// one make bench would gather them.
+func capturedResults(t *testing.T) Results {
+	t.Helper()
+	all := Results{}
+	for _, f := range []string{"pull_messages.txt", "pull_ratelimited.txt", "reconcile.txt", "push.txt"} {
+		maps.Copy(all, parseFile(t, f))
+	}
+	return all
+}
+
+func TestRows_capturedOutput(t *testing.T) {
+	t.Parallel()
+
+	rows, err := Rows(capturedResults(t), scales["small"])
+	require.NoError(t, err)
+	byFigure := map[string]Row{}
+	for _, r := range rows {
+		byFigure[r.Figure] = r
+	}
+	require.Len(t, byFigure, len(rows), "figures are unique")
+
+	tests := []struct {
+		name string
+		give string // figure
+		want Row
+	}{
+		{
+			name: "PullAgainstCopy",
+			give: "Pull: rows/s of a 100,000-message backfill",
+			want: Row{Value: "21,938 rows/s", Reference: "93,993 rows/s: raw COPY of the same rows into the same table",
+				Ratio: "0.233", Target: "≥ 0.5", Verdict: "NOT MET"},
+		},
+		{
+			name: "PullPeakRSS",
+			give: "Pull: peak RSS (VmHWM) during the 100,000-message backfill",
+			want: Row{Value: "37.2 MiB", Reference: "29.7 MiB: the COPY phase, same process", Ratio: "1.253", Target: "—", Verdict: "—"},
+		},
+		{
+			name: "RateLimitUtilisation",
+			give: "Pull at Omnichat's limit: requests/s (800 pages, limiter 40/s burst 1)",
+			want: Row{Value: "39.90 req/s", Reference: "40 req/s: Omnichat's limit per team (fixed)", Ratio: "0.998", Target: "≥ 0.95", Verdict: "met"},
+		},
+		{
+			name: "RateLimit429s",
+			give: "Pull at Omnichat's limit: 429 responses",
+			want: Row{Value: "0", Reference: "—", Ratio: "—", Target: "0", Verdict: "met"},
+		},
+		{
+			name: "ReconcileFullAgainstSeed",
+			give: "Reconcile: first full build, 100,000 identities (1,000,000 messages)",
+			want: Row{Value: "0.26 s", Reference: "0.31 s: writing the same raw data in SQL", Ratio: "0.846", Target: "—", Verdict: "—"},
+		},
+		{
+			name: "ReconcileIncrementalAgainstFull",
+			give: "Reconcile: incremental run after 1% of the contacts changed",
+			want: Row{Value: "0.11 s", Reference: "0.26 s: the first full build", Ratio: "0.438", Target: "—", Verdict: "—"},
+		},
+		{
+			name: "OhoCreate",
+			give: "Push to Oho: requests per created contact",
+			want: Row{Value: "1.000", Reference: "1: one POST /contact (API minimum)", Ratio: "1.000", Target: "≤ 2", Verdict: "met"},
+		},
+		{
+			name: "OhoUnchangedHasNoRatio",
+			give: "Push to Oho: requests per unchanged contact",
+			want: Row{Value: "0.000", Reference: "0: nothing to send (API minimum)", Ratio: "—", Target: "= 0", Verdict: "met"},
+		},
+		{
+			name: "OkeybotCreateRequests",
+			give: "Push to Okeybot: requests per created contact (highest of the three layouts)",
+			want: Row{Value: "2.000", Reference: "2: POST /v1/contact and one tag POST (API minimum)", Ratio: "1.000", Target: "= 2", Verdict: "met"},
+		},
+		{
+			name: "OkeybotWithinQuota",
+			give: "Push to Okeybot: time for 200 changed contacts, Grouped, update",
+			want: Row{Value: "3.01 s", Reference: "3.00 s: the minimum the limit allows (100 per 3s window per token)", Ratio: "1.003", Target: "≤ 1.05", Verdict: "met"},
+		},
+		{
+			name: "OkeybotAcrossBatchesMissesTarget",
+			give: "Push to Okeybot: time for 200 changed contacts, GroupedAcrossBatches, create",
+			want: Row{Value: "12.04 s", Reference: "6.00 s: the minimum the limit allows (100 per 3s window per token)", Ratio: "2.007", Target: "≤ 1.05", Verdict: "NOT MET"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, ok := byFigure[tt.give]
+			require.True(t, ok, "no row %q", tt.give)
+			tt.want.Figure = tt.give
+			require.Equal(t, tt.want, got)
+		})
+	}
+
+	missed := Missed(rows)
+	require.Len(t, missed, 3)
+	require.Equal(t, "Pull: rows/s of a 100,000-message backfill", missed[0].Figure)
+}
+
+func TestRows_missingFigure(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		name string
+		give func(Results)
+		want string
+	}{
+		{
+			name: "MetricMissing",
+			give: func(rs Results) { delete(rs["BenchmarkPull_Messages"].Metrics, "copy_rows/s") },
+			want: `figures missing from the benchmark output: benchmark BenchmarkPull_Messages reported no "copy_rows/s" metric`,
+		},
+		{
+			name: "BenchmarkMissingNamedOnce",
+			give: func(rs Results) { delete(rs, "BenchmarkReconcile/Incremental1Percent") },
+			want: "figures missing from the benchmark output: benchmark BenchmarkReconcile/Incremental1Percent did not report",
+		},
+		{
+			name: "EveryMissingFigureNamed",
+			give: func(rs Results) {
+				delete(rs, "BenchmarkPushOkeybot/Grouped/Update")
+				delete(rs["BenchmarkPull_RateLimited/Burst1"].Metrics, "429s")
+			},
+			want: `figures missing from the benchmark output: benchmark BenchmarkPull_RateLimited/Burst1 reported no "429s" metric; ` +
+				"benchmark BenchmarkPushOkeybot/Grouped/Update did not report",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			rs := capturedResults(t)
+			tt.give(rs)
+			rows, err := Rows(rs, scales["full"])
+			require.EqualError(t, err, tt.want)
+			require.Nil(t, rows)
+			require.NotContains(t, err.Error(), "\n", "one line")
+		})
+	}
+}
+
+func TestTable(t *testing.T) {
+	t.Parallel()
+
+	got := Table([]Row{
+		{Figure: "a", Value: "1 s", Reference: "2 s: b", Ratio: "0.500", Target: "≤ 1", Verdict: "met"},
+		{Figure: "c", Value: "3 s", Reference: "—", Ratio: "—", Target: "≤ 1", Verdict: "NOT MET"},
+	})
+	require.Equal(t, "| figure | value | reference (same run unless marked) | ratio | target | result |\n"+
+		"| --- | ---: | --- | ---: | :---: | :---: |\n"+
+		"| a | 1 s | 2 s: b | 0.500 | ≤ 1 | met |\n"+
+		"| c | 3 s | — | — | ≤ 1 | **NOT MET** |\n", got)
+}
+
+func TestReport_Markdown(t *testing.T) {
+	t.Parallel()
+
+	rs := capturedResults(t)
+	rows, err := Rows(rs, scales["small"])
+	require.NoError(t, err)
+	pg, err := postgresVersions(rs)
+	require.NoError(t, err)
+	require.Equal(t, "15.18", pg)
+	runs := scales["small"].Runs()
+	rep := Report{
+		Scale: scales["small"], Started: time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC), Took: 754 * time.Second,
+		RunTimes: []RunTime{{runs[0], 95 * time.Second}, {runs[1], 25 * time.Second}, {runs[2], 9 * time.Minute}, {runs[3], 74 * time.Second}},
+		Machine: Machine{CPU: "AMD EPYC", Cores: 2, MemoryKiB: 24684084, OS: "Debian GNU/Linux 12 (bookworm)", GoVersion: "go1.26.8 linux/amd64",
+			Commit: "607c441-dirty", LoadBefore: "1.06 1.96 3.13", LoadAfter: "2.50 2.40 2.90"},
+		Postgres: pg, Server: "a throwaway cluster", Rows: rows, Raw: rs.Lines(),
+	}
+	md := rep.Markdown()
+	for _, want := range []string{
+		"Run of 2026-03-10 12:00 UTC, scale **small** (100,000 messages pulled, 100,000 identities reconciled). " +
+			"The whole run took **12m34s** (pull 1m35s, pull-rate 25s, reconcile 9m0s, push 1m14s, builds included).",
+		"| Pull: rows/s of a 100,000-message backfill | 21,938 rows/s |",
+		"- Pull: rows/s of a 100,000-message backfill: 21,938 rows/s against 93,993 rows/s",
+		"- CPU: AMD EPYC, 2 logical cores (nproc)",
+		"- Memory: 23.5 GiB (MemTotal)",
+		"- PostgreSQL: 15.18 (reported by the server the benchmarks used: a throwaway cluster)",
+		"CRMSYNC_BENCH_MESSAGES=100000 go test -run='^$' -bench='^BenchmarkPull_Messages$' -benchtime=1x -count=1 -timeout=1h0m0s ./sync/pull/\n",
+		"BenchmarkPushOkeybot/GroupedAcrossBatches/Update-2 1 5968991785 ns/op 0 429/op 5.969 elapsed_s/op 3.000 min_s/op 1.990 ratio 1.000 req/contact\n",
+	} {
+		require.Contains(t, md, want)
+	}
+}
+
+func TestWriteReport(t *testing.T) {
+	t.Parallel()
+
+	const intro = "# Benchmarks\n\nHand-written paragraph,\nkept as it is.\n\n"
+	tests := []struct {
+		name    string
+		give    *string // the file before, nil for none
+		want    string
+		wantErr string
+	}{
+		{
+			name: "NewFileGetsTheDefaultIntro",
+			give: nil,
+			want: defaultIntro + "\n" + generatedMarker + "\n\nNEW\n",
+		},
+		{
+			name: "IntroKeptOldFiguresReplaced",
+			give: ptr(intro + generatedMarker + "\n\nOLD\n"),
+			want: intro + generatedMarker + "\n\nNEW\n",
+		},
+		{
+			name:    "FileWithoutMarkerNotOverwritten",
+			give:    ptr("# Somebody's notes\n"),
+			want:    "# Somebody's notes\n",
+			wantErr: "has no line",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "docs", "benchmarks.md")
+			if tt.give != nil {
+				require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+				require.NoError(t, os.WriteFile(path, []byte(*tt.give), 0o644))
+			}
+			err := writeReport(path, "NEW\n")
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+			} else {
+				require.NoError(t, err)
+			}
+			got, err := os.ReadFile(path)
+			require.NoError(t, err)
+			require.Equal(t, tt.want, string(got))
+			entries, err := os.ReadDir(filepath.Dir(path))
+			require.NoError(t, err)
+			require.Len(t, entries, 1, "no temporary file left behind")
+		})
+	}
+}
+
+func ptr(s string) *string { return &s }
+
+func TestScale_Runs(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		name string
+		give Scale
+		want []string
+	}{
+		{
+			name: "Full",
+			give: scales["full"],
+			want: []string{
+				"CRMSYNC_BENCH_MESSAGES=1000000 go test -run='^$' -bench='^BenchmarkPull_Messages$' -benchtime=1x -count=1 -timeout=1h0m0s ./sync/pull/",
+				"CRMSYNC_BENCH_RATE_REQUESTS=800 CRMSYNC_BENCH_LATENCY_MS=20 go test -run='^$' -bench='^BenchmarkPull_RateLimited$/^Burst1$' -benchtime=1x -count=1 -timeout=10m0s ./sync/pull/",
+				"CRMSYNC_BENCH_IDENTITIES=1000000 go test -run='^$' -bench='^BenchmarkReconcile$/^(Full|FullNoChange|Incremental1Percent)$' -benchtime=1x -count=1 -timeout=1h0m0s ./sync/reconcile/",
+				"BENCH_OKEYBOT_WINDOW=3s go test -run='^$' -bench='^BenchmarkPush(Oho|Okeybot)$' -benchtime=1x -count=1 -timeout=20m0s ./sync/push/",
+			},
+		},
+		{
+			name: "Small",
+			give: scales["small"],
+			want: []string{
+				"CRMSYNC_BENCH_MESSAGES=100000 go test -run='^$' -bench='^BenchmarkPull_Messages$' -benchtime=1x -count=1 -timeout=1h0m0s ./sync/pull/",
+				"CRMSYNC_BENCH_RATE_REQUESTS=800 CRMSYNC_BENCH_LATENCY_MS=20 go test -run='^$' -bench='^BenchmarkPull_RateLimited$/^Burst1$' -benchtime=1x -count=1 -timeout=10m0s ./sync/pull/",
+				"CRMSYNC_BENCH_IDENTITIES=100000 go test -run='^$' -bench='^BenchmarkReconcile$/^(Full|FullNoChange|Incremental1Percent)$' -benchtime=1x -count=1 -timeout=1h0m0s ./sync/reconcile/",
+				"BENCH_OKEYBOT_WINDOW=3s go test -run='^$' -bench='^BenchmarkPush(Oho|Okeybot)$' -benchtime=1x -count=1 -timeout=20m0s ./sync/push/",
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var got []string
+			for _, r := range tt.give.Runs() {
+				got = append(got, r.Command())
+			}
+			require.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestBenchEnv(t *testing.T) {
+	t.Parallel()
+
+	got := benchEnv([]string{"HOME=/root", "CRMSYNC_BENCH_CONCURRENCY=16", "BENCH_OKEYBOT_WINDOW=600ms", "TEST_DATABASE_URL=postgres://x", "PATH=/bin"})
+	require.Equal(t, []string{"HOME=/root", "TEST_DATABASE_URL=postgres://x", "PATH=/bin"}, got)
+}
+
+func TestThousands(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		give float64
+		want string
+	}{
+		{0, "0"}, {999, "999"}, {1000, "1,000"}, {16790.4, "16,790"}, {1_000_000, "1,000,000"}, {-12345, "-12,345"},
+	}
+	for _, tt := range tests {
+		require.Equal(t, tt.want, thousands(tt.give), "%v", tt.give)
+	}
+}
+
+func TestMachine_parsers(t *testing.T) {
+	t.Parallel()
+
+	require.Equal(t, "AMD EPYC 7B13 64-Core Processor", cpuModel("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 7B13 64-Core Processor\nmodel name\t: other\n"))
+	require.Equal(t, "unknown", cpuModel("processor\t: 0\n"))
+	require.Equal(t, 24684084, memTotalKiB("MemTotal:       24684084 kB\nMemFree:         1000 kB\n"))
+	require.Zero(t, memTotalKiB("MemFree: 1 kB\n"))
+	require.Equal(t, "Debian GNU/Linux 12 (bookworm)", osReleaseName("NAME=\"Debian GNU/Linux\"\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n"))
+	require.Equal(t, "unknown", Machine{}.Memory())
+	require.True(t, strings.HasSuffix(Machine{MemoryKiB: 2 << 20}.Memory(), "2.0 GiB"))
+}
