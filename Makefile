@@ -41,6 +41,11 @@ test: fmt/check vet ## Every test, with the race detector, against a real Postgr
 test/short: ## Every test without the race detector (faster)
 	$(GO) test -count=1 ./...
 
+.PHONY: bench
+bench: ## Run the issues' benchmarks in one go, print one table, write docs/benchmarks.md (BENCH_SCALE=small: quick run into bin/bench/)
+	$(GO) build -o bin/crmsync-bench ./cmd/crmsync-bench
+	bin/crmsync-bench -scale=$(or $(BENCH_SCALE),full) -go=$(GO)
+
 .PHONY: check-config
 check-config: ## Validate jobs.yaml (set the variables it references first)
 	$(GO) run ./cmd/crmsync check-config
