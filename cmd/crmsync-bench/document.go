@@ -66,7 +66,7 @@ figure is the peak of its whole process. Okeybot runs with its one-minute window
 	if missed := Missed(r.Rows); len(missed) > 0 {
 		b.WriteString("\nShort of target in this run:\n\n")
 		for _, m := range missed {
-			fmt.Fprintf(&b, "- %s: %s against %s (ratio %s, target %s).\n", m.Figure, m.Value, m.Reference, m.Ratio, m.Target)
+			fmt.Fprintf(&b, "- %s: %s, ratio %s (target %s) to %s.\n", m.Figure, m.Value, m.Ratio, m.Target, m.Reference)
 		}
 	}
 
@@ -75,7 +75,7 @@ figure is the peak of its whole process. Okeybot runs with its one-minute window
 	fmt.Fprintf(&b, "- Memory: %s (MemTotal)\n", r.Machine.Memory())
 	fmt.Fprintf(&b, "- OS: %s\n", r.Machine.OS)
 	fmt.Fprintf(&b, "- Go: %s\n", r.Machine.GoVersion)
-	fmt.Fprintf(&b, "- PostgreSQL: %s (reported by the server the benchmarks used: %s)\n", r.Postgres, r.Server)
+	fmt.Fprintf(&b, "- PostgreSQL: %s, as reported by the server the benchmarks used: %s\n", r.Postgres, r.Server)
 	fmt.Fprintf(&b, "- Commit: %s\n", r.Machine.Commit)
 	fmt.Fprintf(&b, "- Load average (1, 5, 15 min): %s at the start, %s at the end\n", r.Machine.LoadBefore, r.Machine.LoadAfter)
 
