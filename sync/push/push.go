@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -58,6 +60,38 @@ type Destination interface {
 	// sends no write and returns what it would do. It never writes to the
 	// store: Run records the Outcome.
 	Push(ctx context.Context, c contact.Contact, t Target, prev store.PushTarget, dryRun bool) Outcome
+}
+
+// Laner is implemented by a Destination whose targets wait on separate
+// quotas (Okeybot: one rate limiter per channel token). Run gives each lane
+// its own queue, its own Options.Concurrency workers and, when the lane's
+// queue is full, its own cursor over the candidates, so a lane slowed by
+// its quota, or whose contacts come late in id order, never holds up or
+// starves another. A Destination without it has one lane. Lanes only shape
+// the scheduling: what is pushed and recorded is the same whatever Lane
+// answers.
+type Laner interface {
+	// Lane names the quota target t's requests wait on. A contact's lane is
+	// the set of its targets' lanes ("" for a contact with none).
+	Lane(t Target) string
+}
+
+// Lane returns the lane of an Okeybot target: its channel's token, named
+// by the first configured channel with that token, as channels sharing a
+// token share its quota.
+//
+// (Declared beside Laner, in the loop's file; it can move to okeybot.go.)
+func (o *Okeybot) Lane(t Target) string {
+	ot, ok := t.Data.(okeybotTarget)
+	if !ok {
+		return ""
+	}
+	for _, ch := range o.channels {
+		if ch.Token == ot.ch.Token {
+			return ch.Name
+		}
+	}
+	return ot.ch.Name
 }
 
 // Target is one destination record a contact maps to.
@@ -173,9 +207,12 @@ type Options struct {
 	DryRun bool
 	// Limit caps the contacts examined (0: all).
 	Limit int
-	// BatchSize is contacts loaded per query (default 200).
+	// BatchSize is contacts loaded per query (default 200). A lane holds at
+	// most Concurrency contacts in hand, BatchSize queued behind them and a
+	// batch being loaded.
 	BatchSize int
-	// Concurrency is contacts pushed at once (default 4; 1 in a dry run).
+	// Concurrency is contacts pushed at once per lane (see Laner; default
+	// 4; 1 in a dry run, which has one lane).
 	Concurrency int
 	// RecheckAfter examines again a contact last examined longer ago than
 	// this, though its record did not change (facts such as "inactive 30
@@ -192,9 +229,10 @@ type Options struct {
 	RunID int64
 	// NowFunc is the clock (default time.Now).
 	NowFunc func() time.Time
-	// Stopping is asked between contacts and batches; when it returns true
-	// the run finishes the contacts in hand, records them and returns
-	// ErrStopped.
+	// Stopping is asked between contacts and batches (one call at a time);
+	// when it returns true the run finishes the contacts in hand, records
+	// them and returns ErrStopped. Contacts loaded and not yet started are
+	// left for the next run.
 	Stopping func() bool
 	// ReportFunc, when set, receives each contact's report once the contact
 	// is done (one call at a time, in completion order; in id order in a dry run).
@@ -340,56 +378,57 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// lookAhead is how many batches of contacts a lane's queue holds beyond the
+// contacts its workers have in hand: the loader fills it while they push.
+const lookAhead = 1
+
 // runner is the state of one Run.
 type runner struct {
 	d           Destination
 	o           Options
+	laner       Laner                    // nil: one lane
+	q           store.PushCandidateQuery // the candidates; AfterID and Limit set per query
 	fingerprint string
 	log         logrus.FieldLogger
+	loaders     sync.WaitGroup // cursors (scan)
+	workers     sync.WaitGroup
 
 	mu          sync.Mutex // guards the fields below
 	res         Result
-	consecutive int   // transient failures in a row
-	abort       error // first error that ends the run
+	consecutive int                 // transient failures in a row
+	abort       error               // first error that ends the run
+	stopped     bool                // Options.Stopping returned true
+	taken       int                 // contacts taken from the candidates (Options.Limit)
+	inHand      map[contact.ID]bool // contacts taken and not yet finished or dropped
 }
 
 func run(ctx context.Context, d Destination, o Options, res Result) (Result, error) {
-	r := &runner{d: d, o: o, res: res, log: o.Log.WithField("destination", d.Name())}
+	r := &runner{d: d, o: o, res: res, log: o.Log.WithField("destination", d.Name()), inHand: map[contact.ID]bool{}}
 	fp, err := d.Start(ctx, o.Store)
 	if err != nil {
 		return r.res, fmt.Errorf("push %s: %w", d.Name(), err)
 	}
 	r.fingerprint = fp
-	q := store.PushCandidateQuery{Destination: d.Name(), ConfigHash: fp}
+	r.q = store.PushCandidateQuery{Destination: d.Name(), ConfigHash: fp}
 	if o.Full {
-		q.ConfigHash = "" // no contact was pushed under "": every one is a candidate
+		r.q.ConfigHash = "" // no contact was pushed under "": every one is a candidate
 	}
 	if o.RecheckAfter > 0 {
-		q.RecheckBefore = o.NowFunc().Add(-o.RecheckAfter)
+		r.q.RecheckBefore = o.NowFunc().Add(-o.RecheckAfter)
 	}
-	for {
-		if o.Stopping() {
-			return r.res, ErrStopped
-		}
-		q.Limit = o.BatchSize
-		if o.Limit > 0 {
-			q.Limit = min(q.Limit, o.Limit-r.res.Contacts)
-			if q.Limit <= 0 {
-				break
-			}
-		}
-		batch, err := o.Store.ContactsToPush(ctx, q)
-		if err != nil {
-			return r.res, fmt.Errorf("push %s: %w", d.Name(), err)
-		}
-		if len(batch) == 0 {
-			break
-		}
-		q.AfterID = batch[len(batch)-1].ID
-		r.res.Batches++
-		if err := r.batch(ctx, batch); err != nil {
-			return r.res, err
-		}
+	if l, ok := d.(Laner); ok && !o.DryRun {
+		r.laner = l
+	}
+	r.loaders.Go(func() { r.scan(ctx, 0, nil) })
+	r.loaders.Wait()
+	r.workers.Wait()
+	switch {
+	case r.abort != nil:
+		return r.res, r.abort
+	case r.stopped:
+		return r.res, ErrStopped
+	case ctx.Err() != nil:
+		return r.res, fmt.Errorf("push %s: %w", d.Name(), ctx.Err())
 	}
 	r.log.WithFields(logrus.Fields{
 		"contacts": r.res.Contacts, "created": r.res.Created, "updated": r.res.Updated, "unchanged": r.res.Unchanged,
@@ -398,78 +437,281 @@ func run(ctx context.Context, d Destination, o Options, res Result) (Result, err
 	return r.res, nil
 }
 
+// lane is the queue of one lane's contacts, taken by its own
+// Options.Concurrency workers. The cursor that feeds it closes it.
+type lane struct {
+	name  string
+	queue chan *work
+}
+
+// batch is the contacts one query loaded that a cursor took, with the last
+// confirmed state of their targets.
+type batch struct {
+	ws   []*work
+	prev map[string]store.PushTarget
+	left int           // contacts neither finished nor dropped yet (guarded by runner.mu)
+	done chan struct{} // closed once every contact is settled and the batch recorded
+}
+
 // work is one contact of a batch with its resolved targets.
 type work struct {
 	c       contact.Contact
+	b       *batch
+	lane    string
 	targets []Target
 	err     error // Targets failed
 	done    bool  // every target finished (none failed)
 	outcome string
 }
 
-// batch pushes one batch of contacts and marks the finished ones.
-func (r *runner) batch(ctx context.Context, batch []contact.Contact) error {
-	ws := make([]*work, len(batch))
+// scan is a cursor: it pages through the candidates after id after, one
+// query per batch, and queues each contact it takes on its lane, going on
+// while the workers push. The first cursor (own nil) takes every lane's
+// contacts. Without lanes it waits for room in the one queue. With lanes it
+// never waits: a lane whose queue is full is handed, from the contact that
+// did not fit, to a cursor of its own (own), which takes that lane's
+// contacts only and waits for room in its queue, while the first cursor
+// goes on for the other lanes. So each lane is fed at its own pace however
+// the lanes' contacts are spread in id order, with at most a queue and a
+// batch per lane in memory; a lane's contacts are read once more by its own
+// cursor.
+func (r *runner) scan(ctx context.Context, after contact.ID, own *lane) {
+	lanes := map[string]*lane{} // lanes this cursor feeds; nil: handed to a cursor of its own
+	if own != nil {
+		lanes[own.name] = own
+	}
+	defer func() {
+		for _, l := range lanes {
+			if l != nil {
+				close(l.queue)
+			}
+		}
+	}()
+	takes := func(name string) bool {
+		if own != nil {
+			return name == own.name
+		}
+		l, ok := lanes[name]
+		return !ok || l != nil
+	}
+	var last *batch
+	for {
+		if r.o.DryRun && last != nil {
+			<-last.done // one read-only transaction: no query while a contact is pushed
+		}
+		if r.halted() {
+			return
+		}
+		q := r.q
+		q.AfterID, q.Limit = after, r.o.BatchSize
+		if r.o.Limit > 0 {
+			r.mu.Lock()
+			left := r.o.Limit - r.taken
+			r.mu.Unlock()
+			if left <= 0 {
+				return
+			}
+			q.Limit = min(q.Limit, left)
+		}
+		cs, err := r.o.Store.ContactsToPush(ctx, q)
+		if err != nil {
+			r.fail(r.wrap(ctx, err))
+			return
+		}
+		if len(cs) == 0 {
+			return
+		}
+		after = cs[len(cs)-1].ID
+		r.mu.Lock()
+		r.res.Batches++
+		r.mu.Unlock()
+		b, err := r.load(ctx, cs, takes)
+		if err != nil {
+			r.fail(err)
+			return
+		}
+		if b == nil {
+			continue
+		}
+		type handOff struct {
+			l     *lane
+			after contact.ID
+		}
+		var handOffs []handOff
+		for _, w := range b.ws {
+			l, ok := lanes[w.lane]
+			switch {
+			case r.halted(), ok && l == nil:
+				r.settle(ctx, w, false)
+				continue
+			case !ok:
+				l = r.newLane(ctx, w.lane)
+				lanes[w.lane] = l
+			}
+			if own != nil || r.laner == nil {
+				l.queue <- w // the workers always drain the queue, stopping or not
+				continue
+			}
+			select {
+			case l.queue <- w:
+			default:
+				lanes[w.lane] = nil
+				handOffs = append(handOffs, handOff{l, w.c.ID - 1})
+				r.settle(ctx, w, false)
+			}
+		}
+		// Started once the batch's contacts of the lane were dropped, so the
+		// new cursor finds none of them still in hand.
+		for _, h := range handOffs {
+			r.loaders.Go(func() { r.scan(ctx, h.after, h.l) })
+		}
+		last = b
+	}
+}
+
+// load resolves the targets of contacts cs, takes those of the lanes the
+// cursor takes (and not in hand already, within Options.Limit), and loads
+// their targets' last confirmed state with one query. It returns nil when
+// it takes none.
+func (r *runner) load(ctx context.Context, cs []contact.Contact, takes func(lane string) bool) (*batch, error) {
+	b := &batch{done: make(chan struct{})}
 	var keys []string
-	for i, c := range batch {
-		w := &work{c: c}
+	for _, c := range cs {
+		w := &work{c: c, b: b}
 		w.targets, w.err = r.d.Targets(ctx, c)
 		if w.err != nil && (errors.Is(w.err, apiclient.ErrUnauthorized) && !isHelper(w.err) || ctx.Err() != nil) {
-			return fmt.Errorf("push %s: contact %d: %w", r.d.Name(), c.ID, w.err)
+			r.release(b.ws)
+			return nil, fmt.Errorf("push %s: contact %d: %w", r.d.Name(), c.ID, w.err)
 		}
+		w.lane = r.laneOf(w.targets)
+		if !takes(w.lane) || !r.take(c.ID) {
+			continue
+		}
+		b.ws = append(b.ws, w)
 		for _, t := range w.targets {
 			keys = append(keys, t.Key)
 		}
-		ws[i] = w
+	}
+	if len(b.ws) == 0 {
+		return nil, nil
 	}
 	prev, err := r.o.Store.PushTargets(ctx, r.d.Name(), keys)
 	if err != nil {
-		return fmt.Errorf("push %s: %w", r.d.Name(), err)
+		r.release(b.ws)
+		return nil, r.wrap(ctx, err)
 	}
+	b.prev, b.left = prev, len(b.ws)
+	return b, nil
+}
 
-	next := 0
-	take := func() *work {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		if r.abort != nil || next >= len(ws) || r.o.Stopping() {
-			return nil
-		}
-		w := ws[next]
-		next++
-		return w
+// laneOf returns the lane of a contact with targets ts: its targets' lanes,
+// sorted and joined ("" without Laner).
+func (r *runner) laneOf(ts []Target) string {
+	if r.laner == nil {
+		return ""
 	}
-	var wg sync.WaitGroup
-	for range min(r.o.Concurrency, len(ws)) {
-		wg.Go(func() {
-			for w := take(); w != nil; w = take() {
-				r.contact(ctx, w, prev)
+	ls := make([]string, len(ts))
+	for i, t := range ts {
+		ls[i] = r.laner.Lane(t)
+	}
+	slices.Sort(ls)
+	return strings.Join(slices.Compact(ls), "+") // a clash only merges two lanes' queues
+}
+
+// newLane returns a lane with its Options.Concurrency workers started. A
+// worker pushes the contacts it takes, or drops them once the run is ending.
+func (r *runner) newLane(ctx context.Context, name string) *lane {
+	l := &lane{name: name, queue: make(chan *work, lookAhead*r.o.BatchSize)}
+	for range r.o.Concurrency {
+		r.workers.Go(func() {
+			for w := range l.queue {
+				pushed := !r.halted()
+				if pushed {
+					r.contact(ctx, w)
+				}
+				r.settle(ctx, w, pushed)
 			}
 		})
 	}
-	wg.Wait()
+	return l
+}
 
+// take takes contact id in hand; false when it is already (a contact whose
+// lane changed while the run went on) or Options.Limit is reached.
+func (r *runner) take(id contact.ID) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.inHand[id] || r.o.Limit > 0 && r.taken >= r.o.Limit {
+		return false
+	}
+	r.inHand[id] = true
+	r.taken++
+	return true
+}
+
+// release gives back contacts taken and never queued.
+func (r *runner) release(ws []*work) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, w := range ws {
+		delete(r.inHand, w.c.ID)
+		r.taken--
+	}
+}
+
+// settle accounts for a contact that was pushed or dropped (not pushed: the
+// run is ending, or its lane was handed to another cursor, which takes it
+// again). The last contact of a batch records the batch: the contacts whose
+// every target finished are marked in push_contacts with one statement.
+func (r *runner) settle(ctx context.Context, w *work, pushed bool) {
+	r.mu.Lock()
+	delete(r.inHand, w.c.ID)
+	if !pushed {
+		r.taken--
+	}
+	w.b.left--
+	last := w.b.left == 0
+	r.mu.Unlock()
+	if !last {
+		return
+	}
+	defer close(w.b.done)
+	if r.o.DryRun {
+		return
+	}
 	var checks []store.PushCheck
-	for _, w := range ws[:next] {
+	for _, w := range w.b.ws {
 		if w.done {
 			checks = append(checks, store.PushCheck{ContactID: w.c.ID, ContactUpdatedAt: w.c.UpdatedAt, Outcome: w.outcome, Targets: len(w.targets)})
 		}
 	}
-	if !r.o.DryRun {
-		if err := r.o.Store.MarkPushChecked(ctx, r.d.Name(), r.fingerprint, r.o.RunID, r.o.NowFunc(), checks); err != nil {
-			return fmt.Errorf("push %s: %w", r.d.Name(), err)
-		}
+	if err := r.o.Store.MarkPushChecked(ctx, r.d.Name(), r.fingerprint, r.o.RunID, r.o.NowFunc(), checks); err != nil {
+		r.fail(fmt.Errorf("push %s: %w", r.d.Name(), err))
 	}
-	if r.abort != nil {
-		return r.abort
+}
+
+// halted reports whether the run is ending: an error, or Options.Stopping
+// (asked under the lock, so one call at a time; once true it stays so).
+func (r *runner) halted() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.abort == nil && !r.stopped && r.o.Stopping() {
+		r.stopped = true
 	}
-	if next < len(ws) {
-		return ErrStopped
+	return r.abort != nil || r.stopped
+}
+
+// wrap wraps a store error; once ctx is done, the cause is ctx's error.
+func (r *runner) wrap(ctx context.Context, err error) error {
+	if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+		return fmt.Errorf("push %s: %w (%v)", r.d.Name(), ctx.Err(), err)
 	}
-	return nil
+	return fmt.Errorf("push %s: %w", r.d.Name(), err)
 }
 
 // contact pushes every target of one contact and records the outcomes.
-func (r *runner) contact(ctx context.Context, w *work, prev map[string]store.PushTarget) {
+func (r *runner) contact(ctx context.Context, w *work) {
+	prev := w.b.prev
 	rep := ContactReport{ContactID: w.c.ID}
 	var outs []Outcome
 	failed := w.err != nil
