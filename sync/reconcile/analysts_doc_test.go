@@ -67,7 +67,149 @@ func seedAnalystsDB(t *testing.T) *store.Store {
 	s.apply(t, st)
 	res := run(t, st, o, false)
 	require.Positive(t, res.ContactsMerged)
+
+	// Then the push steps ran: Oho and Okeybot hold most contacts.
+	for _, q := range pushSeed {
+		s.add(q)
+	}
+	s.apply(t, st)
 	return st
+}
+
+// Push state as the push steps would leave it after the reconcile runs of
+// seedAnalystsDB, written with plain SQL so the examples of the push section
+// find rows. Oho holds every identity on LINE ch1 (whose bot user id is
+// U4af4980629c8b6c9d1e2f3a4b5c6d7e8), Facebook and Instagram; LINE ch2 has no
+// token, and Oho refused the Instagram "stop" contact. Okeybot's channel
+// "main" is fed by LINE ch1 and Facebook; it refused the shop's contacts,
+// whose phone (the shop's own, held back by reconcile) two Okeybot contacts
+// already carry. The Somchai contact changed at the last reconcile, so it was
+// pushed just now; a few others changed after their last push (pending).
+var pushSeed = []string{
+	`INSERT INTO sync_runs (job, trigger, status, started_at, finished_at, counts) VALUES
+		('omnichat_to_oho_contacts', 'manual', 'ok', now() - interval '10 minutes', now() - interval '5 minutes',
+		 '{"push_oho": {"pages": 2, "rows": 140, "requests": 6, "rate_limited": 0, "rejections": 1, "duration_ms": 2210}}'),
+		('omnichat_to_okeybot_contacts', 'manual', 'ok', now() - interval '4 minutes', now() - interval '3 minutes',
+		 '{"push_okeybot": {"pages": 2, "rows": 140, "requests": 3, "rate_limited": 0, "rejections": 0, "duration_ms": 1420}}')`,
+
+	// Oho: one record per identity, keyed "platform/platform_id/user_id".
+	`INSERT INTO push_state (destination, target_key, contact_id, identity_id, payload, payload_hash, adjustments,
+		first_pushed_at, pushed_at, run_id)
+	SELECT 'oho', p.key, c.id, i.id, p.payload, encode(sha256(convert_to(p.payload::text, 'UTF8')), 'hex'),
+		COALESCE((SELECT jsonb_agg(a) FROM unnest(ARRAY[
+			CASE WHEN c.phone LIKE '+66%' THEN jsonb_build_object('field', 'phone', 'kind', 'normalised',
+				'before', c.phone, 'after', '0' || substr(c.phone, 4), 'reason', 'national format for TH') END,
+			CASE WHEN c.name = '' THEN jsonb_build_object('field', 'first_name', 'kind', 'defaulted',
+				'before', '', 'after', i.user_id, 'reason', 'no first name or display name; the user id used') END,
+			CASE WHEN i.platform <> 'line' THEN jsonb_build_object('field', 'profile_picture_url', 'kind', 'defaulted',
+				'before', '', 'after', 'https://static.oho.chat/avatar/default.png', 'reason', 'no usable picture; oho.default_picture_url used') END,
+			CASE WHEN b.value IS NOT NULL THEN jsonb_build_object('field', 'birth_date', 'kind', 'dropped',
+				'before', b.value, 'after', '', 'reason', 'not a date (want YYYY-MM-DD, an ISO datetime or DD/MM/YYYY)') END
+		]) AS a WHERE a IS NOT NULL), '[]'),
+		now() - interval '47 hours',
+		CASE WHEN c.phone = '+66812345678' THEN now() ELSE now() - interval '1 day' - (i.id % 12) * interval '1 hour' END,
+		(SELECT max(id) FROM sync_runs WHERE job = 'omnichat_to_oho_contacts')
+	FROM contact_identities i
+	JOIN contacts c ON c.id = i.contact_id AND c.merged_into IS NULL
+	LEFT JOIN contact_attributes b ON b.contact_id = c.id AND b.key = 'birthday' AND b.value !~ '^\d{4}-\d{2}-\d{2}$'
+	CROSS JOIN LATERAL (SELECT
+		i.platform || '/' || CASE i.platform WHEN 'line' THEN 'U4af4980629c8b6c9d1e2f3a4b5c6d7e8' ELSE i.channel_id END || '/' || i.user_id AS key,
+		jsonb_strip_nulls(jsonb_build_object(
+			'first_name', CASE WHEN c.name = '' THEN i.user_id ELSE c.name END,
+			'display_name', NULLIF(c.name, ''),
+			'email', NULLIF(c.email, ''),
+			'phone', CASE WHEN c.phone LIKE '+66%' THEN '0' || substr(c.phone, 4) ELSE NULLIF(c.phone, '') END,
+			'profile_picture_url', CASE i.platform WHEN 'line' THEN 'https://profile.line-scdn.net/0h' || md5(i.user_id)
+				ELSE 'https://static.oho.chat/avatar/default.png' END,
+			'social_profile', jsonb_build_object('platform', i.platform, 'id', i.user_id,
+				'platform_id', CASE i.platform WHEN 'line' THEN 'U4af4980629c8b6c9d1e2f3a4b5c6d7e8' ELSE i.channel_id END)
+		)) AS payload) p
+	WHERE i.has_profile AND i.user_id <> 'stop'
+	  AND (i.platform, i.channel_id) IN (('line', 'ch1'), ('facebook', 'fb'), ('instagram', 'ig'))`,
+
+	// Okeybot: one record per contact on channel "main", keyed "main/<contact id>".
+	`INSERT INTO push_state (destination, target_key, contact_id, remote_id, payload, payload_hash, first_pushed_at, pushed_at, run_id)
+	SELECT 'okeybot', 'main/' || c.id, c.id, (1776025372480000 + c.id)::text, p.payload,
+		encode(sha256(convert_to(p.payload::text, 'UTF8')), 'hex'),
+		now() - interval '46 hours',
+		CASE WHEN c.phone = '+66812345678' THEN now() ELSE now() - interval '1 day' END,
+		(SELECT max(id) FROM sync_runs WHERE job = 'omnichat_to_okeybot_contacts')
+	FROM contacts c
+	CROSS JOIN LATERAL (SELECT jsonb_build_object(
+		'custom_fields', (SELECT jsonb_agg(jsonb_build_object('name', f.name, 'value', f.value) ORDER BY f.ord)
+			FROM (VALUES (1, 'name', c.name), (2, 'phone', CASE WHEN c.phone LIKE '+66%' THEN '0' || substr(c.phone, 4) ELSE c.phone END),
+				(3, 'email', c.email), (4, 'member_id', c.member_id)) AS f (ord, name, value)
+			WHERE f.value <> ''),
+		'tags', (SELECT COALESCE(jsonb_agg(t.tag ORDER BY t.tag), '[]') FROM contact_tags t WHERE t.contact_id = c.id)) AS payload) p
+	WHERE c.merged_into IS NULL AND p.payload ->> 'custom_fields' IS NOT NULL
+	  AND EXISTS (SELECT 1 FROM contact_identities i WHERE i.contact_id = c.id AND i.has_profile
+		AND (i.platform, i.channel_id) IN (('line', 'ch1'), ('facebook', 'fb')))
+	  AND NOT EXISTS (SELECT 1 FROM contact_identities i WHERE i.contact_id = c.id AND i.user_id LIKE 'shop-%')`,
+
+	// Refusals: Oho's answer to the Instagram contact; LINE ch2 without a
+	// token; one Oho refusal fixed since (the record was pushed later); the
+	// shop's contacts at Okeybot; Okeybot contacts with no custom field.
+	`INSERT INTO push_rejections (destination, contact_id, target_key, field, value, reason, http_status, payload_hash, run_id,
+		created_at, last_seen_at, times_seen)
+	SELECT 'oho', i.contact_id, 'instagram/ig/stop', NULL, NULL, 'Bad request', 400,
+		encode(sha256(convert_to('{"first_name":"Stop"}', 'UTF8')), 'hex'),
+		(SELECT max(id) FROM sync_runs WHERE job = 'omnichat_to_oho_contacts'), now() - interval '2 hours', now() - interval '2 hours', 1
+	FROM contact_identities i WHERE (i.platform, i.channel_id, i.user_id) = ('instagram', 'ig', 'stop')
+	UNION ALL
+	SELECT 'oho', i.contact_id, 'line/ch2/' || i.user_id, 'social_profile.platform_id', NULL, 'no LINE token for channel ch2', NULL,
+		encode(sha256(convert_to('line/ch2/' || i.user_id, 'UTF8')), 'hex'),
+		(SELECT min(id) FROM sync_runs WHERE job = 'omnichat_to_oho_contacts'), now() - interval '47 hours', now() - interval '6 minutes', 2
+	FROM contact_identities i WHERE i.platform = 'line' AND i.channel_id = 'ch2' AND i.has_profile
+	UNION ALL
+	(SELECT 'oho', s.contact_id, s.target_key, NULL, NULL, 'Bad request', 400, md5(s.target_key), NULL,
+		now() - interval '46 hours', now() - interval '46 hours', 1
+	FROM push_state s WHERE s.destination = 'oho' AND s.target_key LIKE 'line/%/u%' ORDER BY s.target_key LIMIT 1)
+	UNION ALL
+	SELECT 'okeybot', c.id, 'main/' || c.id, 'custom_fields[phone]', '0' || substr(c.phone, 4),
+		'conflict: 2 Okeybot contacts have this phone', 409, md5('main/' || c.id),
+		(SELECT max(id) FROM sync_runs WHERE job = 'omnichat_to_okeybot_contacts'), now() - interval '46 hours', now() - interval '46 hours', 1
+	FROM contacts c
+	WHERE c.merged_into IS NULL AND EXISTS (SELECT 1 FROM contact_identities i WHERE i.contact_id = c.id AND i.user_id LIKE 'shop-%')
+	UNION ALL
+	SELECT 'okeybot', c.id, 'main/' || c.id, 'custom_fields', NULL,
+		'no custom field to create the Okeybot contact with (Okeybot''s POST /v1/contact needs one; see mapping okeybot.custom_fields)',
+		NULL, md5('main/' || c.id), NULL, now() - interval '46 hours', now() - interval '46 hours', 1
+	FROM contacts c
+	WHERE c.merged_into IS NULL AND c.name = '' AND c.phone = '' AND c.email = '' AND c.member_id = ''
+	  AND EXISTS (SELECT 1 FROM contact_identities i WHERE i.contact_id = c.id AND i.has_profile
+		AND (i.platform, i.channel_id) IN (('line', 'ch1'), ('facebook', 'fb')))`,
+
+	// Progress: what each destination last finished with; the merged-away
+	// Somchai contact keeps its last Oho row.
+	`INSERT INTO push_contacts (destination, contact_id, contact_updated_at, config_hash, outcome, targets, checked_at, run_id)
+	SELECT d.destination, c.id,
+		CASE WHEN c.merged_into IS NOT NULL THEN c.created_at
+		     WHEN x.outcome = 'unchanged' AND c.id % 9 = 0 THEN c.updated_at - interval '1 hour'
+		     ELSE c.updated_at END,
+		md5(d.destination || ' settings'), x.outcome, x.targets,
+		COALESCE(x.checked_at, now() - interval '1 day'),
+		(SELECT max(id) FROM sync_runs WHERE job = 'omnichat_to_' || d.destination || '_contacts')
+	FROM contacts c
+	CROSS JOIN (VALUES ('oho'), ('okeybot')) AS d (destination)
+	CROSS JOIN LATERAL (
+		SELECT CASE WHEN c.merged_into IS NOT NULL THEN 'pushed'
+		            WHEN n.refused > 0 THEN 'rejected'
+		            WHEN n.pushed_now > 0 THEN 'pushed'
+		            WHEN n.held > 0 THEN 'unchanged'
+		            ELSE 'no_target' END AS outcome,
+		       CASE WHEN c.merged_into IS NOT NULL THEN 1 ELSE n.held + n.refused END AS targets,
+		       CASE WHEN c.merged_into IS NOT NULL THEN now() - interval '47 hours' ELSE n.last_at END AS checked_at
+		FROM (SELECT
+			(SELECT count(*) FROM push_state s WHERE s.destination = d.destination AND s.contact_id = c.id) AS held,
+			(SELECT count(*) FROM push_state s WHERE s.destination = d.destination AND s.contact_id = c.id
+				AND s.pushed_at > now() - interval '1 hour') AS pushed_now,
+			(SELECT count(DISTINCT r.target_key) FROM push_rejections r WHERE r.destination = d.destination AND r.contact_id = c.id
+				AND NOT EXISTS (SELECT 1 FROM push_state s WHERE s.destination = r.destination AND s.target_key = r.target_key)) AS refused,
+			(SELECT max(t) FROM (SELECT s.pushed_at FROM push_state s WHERE s.destination = d.destination AND s.contact_id = c.id
+				UNION ALL SELECT r.last_seen_at FROM push_rejections r WHERE r.destination = d.destination AND r.contact_id = c.id) AS m (t)) AS last_at
+		) AS n
+	) AS x
+	WHERE c.merged_into IS NULL OR d.destination = 'oho'`,
 }
 
 // Every SQL example in docs/analysts.md runs against a seeded database and
