@@ -7,10 +7,13 @@
 // (store.Store.ContactsToPush: never examined, changed since, examined under
 // other settings, or examined longer ago than Options.RecheckAfter), one
 // query per batch. For each batch it asks the Destination where each contact
-// goes (Targets: one destination record per target key), loads the last
-// confirmed state of every target with one query (store.Store.PushTargets),
-// and then pushes contacts with Options.Concurrency workers. Each target is
-// compared with the last payload the destination confirmed, by hash:
+// goes (Targets: one destination record per target key) and loads the last
+// confirmed state of every target with one query (store.Store.PushTargets).
+// The contacts then wait in a queue for Options.Concurrency workers, which
+// take them as they come: the loader goes on loading while they push, up to
+// one batch queued behind the contacts in hand, so no worker waits for a
+// batch to finish and memory stays bounded. Each target is compared with the
+// last payload the destination confirmed, by hash:
 //
 //   - unchanged: no request at all;
 //   - never pushed: create (Oho: POST, and on 409 GET + PATCH);
@@ -22,16 +25,32 @@
 // one small statement per confirmed request. A refusal (4xx other than
 // 401/403/429, a record mapping cannot make valid, a LINE channel without a
 // token) is recorded in push_rejections with its reason and the run goes on.
-// When a batch is done, the contacts whose every target finished are marked
-// in push_contacts with one statement; a contact with a target that failed for
-// a transient reason (5xx or 429 after apiclient's retries, a timeout) is not
-// marked, so the next run tries it again. A crash between two contacts loses
+// When every contact of a batch is done, those whose every target finished
+// are marked in push_contacts with one statement; a contact with a target
+// that failed for a transient reason (5xx or 429 after apiclient's retries,
+// a timeout) is not marked, so the next run tries it again. A crash between two contacts loses
 // nothing and duplicates nothing: the rerun finds the confirmed state of the
 // contacts already pushed and sends them nothing.
 //
 // 401/403 from the destination (bad credentials), a database error, or
 // Options.MaxFailures transient failures in a row end the run with an error;
-// Options.Stopping ends it, after the contacts in hand, with ErrStopped.
+// Options.Stopping ends it, after the contacts in hand, with ErrStopped
+// (contacts loaded and not started are left for the next run).
+//
+// # Lanes
+//
+// A destination whose targets wait on separate quotas (Okeybot: one rate
+// limiter per channel token) names them with Laner. Each lane has its own
+// queue and Options.Concurrency workers, so a contact waiting on one quota
+// never holds up another quota's contacts. The loader never waits for a
+// lane: when a lane's queue is full it hands the lane, from that contact
+// on, to a cursor of its own that takes only that lane's contacts at the
+// pace of its workers, and goes on for the other lanes. So every quota
+// stays busy whatever the order of the ids (contacts pulled channel by
+// channel come in long runs of one channel), at the cost of reading the
+// rest of the candidates once more per lane handed off; memory stays at
+// most a queue and a batch per lane. A contact is in hand once at a time.
+// A dry run has one lane.
 //
 // # Destinations
 //
@@ -42,10 +61,12 @@
 // # Dry run
 //
 // With Options.DryRun the loop reads through one read-only transaction
-// (store.Store.ReadOnly), runs one contact at a time, sends no write to any
-// destination and writes nothing to the database; Options.ReportFunc receives,
-// per contact, what would be created or changed (field, old → new) and the
-// adjustments mapping made. Oho's dry run does read LINE (bot info, and the
+// (store.Store.ReadOnly), runs one contact at a time (and loads the next
+// batch only once the last one is done: the transaction serves one
+// statement at a time), sends no write to any destination and writes
+// nothing to the database; Options.ReportFunc receives, per contact, what
+// would be created or changed (field, old → new) and the adjustments
+// mapping made. Oho's dry run does read LINE (bot info, and the
 // profile of a contact it would create), which is read-only.
 //
 // # Merged and split contacts

@@ -76,6 +76,8 @@ type Laner interface {
 	Lane(t Target) string
 }
 
+var _ Laner = (*Okeybot)(nil)
+
 // Lane returns the lane of an Okeybot target: its channel's token, named
 // by the first configured channel with that token, as channels sharing a
 // token share its quota.
