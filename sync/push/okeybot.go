@@ -133,11 +133,10 @@ type OkeybotConfig struct {
 //
 // # Rate
 //
-// Every request waits on its channel token's limiter in the client; channels
-// with different tokens proceed in parallel. Since a worker holds one
-// contact at a time, run it with Options.Concurrency equal to BatchSize
-// (DefaultOkeybotConcurrency), so that every channel has contacts waiting on
-// its quota whatever the order of the batch.
+// Every request waits on its channel token's limiter in the client. Okeybot
+// is a Laner: each token is a lane of Run's loop with its own queue and
+// workers, so channels with different tokens proceed in parallel whatever
+// the order of the contact ids, and each token's quota stays busy.
 type Okeybot struct {
 	cfg      OkeybotConfig
 	channels []*okeybotChannel
@@ -215,15 +214,12 @@ func NewOkeybot(cfg OkeybotConfig) (*Okeybot, error) {
 	return o, nil
 }
 
-// DefaultOkeybotConcurrency is the Options.Concurrency to run the Okeybot
-// destination with (with the default BatchSize): every contact of a batch in
-// flight at once. A worker holds one contact, so a channel's quota idles
-// whenever no worker holds a contact of that channel, and contact ids often
-// come in long runs of one channel (a pull goes channel by channel). With
-// the whole batch in flight, each channel's contacts wait on its token's
-// limiter and every quota stays busy while the batch has work for it; the
-// requests still go out at each token's rate, so the cost is only goroutines
-// waiting. (docs/benchmarks-push.md, "Okeybot", measures the difference.)
+// DefaultOkeybotConcurrency is the Options.Concurrency (workers per lane,
+// that is per token) to run the Okeybot destination with: a lane's whole
+// queued batch in flight at once, each contact waiting on the token's
+// limiter, so a contact's local work (mapping, saving state) never leaves
+// the quota idle. The requests still go out at the token's rate; the cost is
+// only goroutines waiting. (docs/benchmarks-push.md, "Okeybot".)
 // A stop then waits for the contacts in hand, or their context is cancelled:
 // what Okeybot confirmed is checkpointed either way.
 const DefaultOkeybotConcurrency = DefaultBatchSize
@@ -782,4 +778,22 @@ func stateOf(c mapping.OkeybotContact, remote, hash string) (*store.PushState, e
 		return nil, err
 	}
 	return &store.PushState{Payload: b, PayloadHash: hash, RemoteID: remote}, nil
+}
+
+var _ Laner = (*Okeybot)(nil)
+
+// Lane returns the lane of an Okeybot target: its channel's token, named
+// by the first configured channel with that token, as channels sharing a
+// token share its quota.
+func (o *Okeybot) Lane(t Target) string {
+	ot, ok := t.Data.(okeybotTarget)
+	if !ok {
+		return ""
+	}
+	for _, ch := range o.channels {
+		if ch.Token == ot.ch.Token {
+			return ch.Name
+		}
+	}
+	return ot.ch.Name
 }

@@ -47,8 +47,9 @@ const benchOkeybotContacts = 200
 // first half of the ids on one channel, the second half on the other: the
 // order a pull by channel produces) in one batch of 200, and
 // GroupedAcrossBatches (the same in two batches of 100, each all one
-// channel: Run finishes a batch before it loads the next, so the channels
-// take turns). Concurrency is the batch size (DefaultOkeybotConcurrency);
+// channel: the case Run's lanes exist for, as a loop that finished a batch
+// before loading the next would make the channels take turns). Concurrency
+// is DefaultOkeybotConcurrency per lane;
 // BENCH_OKEYBOT_CONCURRENCY caps it to compare.
 //
 //	go test -run='^$' -bench=BenchmarkPushOkeybot -benchtime=3x ./sync/push/

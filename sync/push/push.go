@@ -76,26 +76,6 @@ type Laner interface {
 	Lane(t Target) string
 }
 
-var _ Laner = (*Okeybot)(nil)
-
-// Lane returns the lane of an Okeybot target: its channel's token, named
-// by the first configured channel with that token, as channels sharing a
-// token share its quota.
-//
-// (Declared beside Laner, in the loop's file; it can move to okeybot.go.)
-func (o *Okeybot) Lane(t Target) string {
-	ot, ok := t.Data.(okeybotTarget)
-	if !ok {
-		return ""
-	}
-	for _, ch := range o.channels {
-		if ch.Token == ot.ch.Token {
-			return ch.Name
-		}
-	}
-	return ot.ch.Name
-}
-
 // Target is one destination record a contact maps to.
 type Target struct {
 	// Key is the target key (push_state.target_key).
