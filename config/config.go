@@ -62,7 +62,8 @@ type Config struct {
 	Schedule Schedule        `yaml:"schedule"`
 	Jobs     []Job           `yaml:"jobs"`
 
-	loc *time.Location
+	loc    *time.Location
+	mapper *mapping.Mapper // Mapping, compiled when the file was validated
 }
 
 // Omnichat configures the source account and how it is pulled.
@@ -181,6 +182,12 @@ func (c *Config) Location() *time.Location {
 		return time.UTC
 	}
 	return c.loc
+}
+
+// Mapper returns the mapping rules of the configuration, compiled and
+// validated when it was loaded. Safe for concurrent use.
+func (c *Config) Mapper() *mapping.Mapper {
+	return c.mapper
 }
 
 // Job returns the job with the given name.

@@ -231,6 +231,7 @@ func (l *loader) validateMapping(c *Config) {
 		}
 		return
 	}
+	c.mapper = m
 	names, wildcard := m.OkeybotFieldNames()
 	if c.Uses(StepPushOkeybot) && len(names) == 0 && !wildcard {
 		l.addf("mapping.okeybot.custom_fields", "empty, but a job runs push_okeybot: Okeybot creates a contact only with at least one custom field")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"time"
@@ -15,7 +14,6 @@ import (
 	"crmsync/clients/oho"
 	"crmsync/clients/okeybot"
 	"crmsync/config"
-	"crmsync/mapping"
 	"crmsync/store"
 	"crmsync/sync/push"
 )
@@ -27,10 +25,6 @@ type pushFlags struct {
 	limit       int
 	full        bool
 }
-
-// pushGrace is how long an interrupted push may take to finish the
-// contacts in hand before their requests are cancelled too.
-const pushGrace = 30 * time.Second
 
 func pushCommand() *command {
 	return &command{
@@ -65,78 +59,81 @@ func pushCommand() *command {
 				return err
 			}
 			defer st.Close()
-			var dests []pushDestination
+			var steps []string
 			if f.destination != store.DestinationOkeybot {
-				dest, err := newOhoDestination(cfg, e.log, f.dryRun, nil)
-				if err != nil {
-					return err
-				}
-				dests = append(dests, pushDestination{dest, cfg.Oho.Concurrency})
+				steps = append(steps, config.StepPushOho)
 			}
 			if f.destination == store.DestinationOkeybot || f.destination == "" && len(cfg.Okeybot.Channels) > 0 {
-				dest, err := newOkeybotDestination(cfg, e.log, nil)
-				if err != nil {
-					return err
-				}
-				dests = append(dests, pushDestination{dest, push.DefaultOkeybotConcurrency})
+				steps = append(steps, config.StepPushOkeybot)
 			}
-
-			// A signal stops the run between contacts; the contacts in hand
-			// get pushGrace to finish before their requests are cancelled.
-			runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-			defer cancel()
-			stopTimer := context.AfterFunc(ctx, func() { time.AfterFunc(pushGrace, cancel) })
-			defer stopTimer()
-
-			// Destinations are pushed one after the other; one that fails
-			// does not keep the next from running (they are separate services).
-			var first error
-			for _, pd := range dests {
-				dest := pd.dest
-				o := push.Options{
-					Store:       st,
-					Log:         e.log,
-					DryRun:      f.dryRun,
-					Limit:       f.limit,
-					Full:        f.full,
-					Concurrency: pd.concurrency,
-					Stopping:    func() bool { return ctx.Err() != nil },
-				}
-				var werr error
-				if f.dryRun {
-					o.ReportFunc = func(r push.ContactReport) {
-						if werr == nil {
-							werr = push.WriteReport(e.stdout, r)
-						}
+			if f.dryRun {
+				return dryRunPush(ctx, e, cfg, st, steps, f)
+			}
+			// A real push is `crmsync run push_oho push_okeybot`: the same
+			// Runner, step locks and sync_runs rows as the scheduler, each
+			// destination a run of its own so one that fails does not keep
+			// the next from running. It prints each destination's summary.
+			if err := requireSchema(ctx, st); err != nil {
+				return err
+			}
+			var werr error
+			runner, err := newRunner(ctx, e, cfg, st, nil, stepOptions{
+				full: f.full, limit: f.limit, extra: steps,
+				pushResult: func(res push.Result) {
+					if err := push.WriteSummary(e.stdout, res, false); err != nil && werr == nil {
+						werr = err
 					}
-				}
-				res, err := push.Run(runCtx, dest, o)
-				if serr := push.WriteSummary(e.stdout, res, f.dryRun); werr == nil {
-					werr = serr
-				}
-				switch {
-				case errors.Is(err, push.ErrStopped):
-					return fmt.Errorf("push %s: %w", dest.Name(), context.Canceled)
-				case err != nil:
-				case werr != nil:
-					err = werr
-				case res.Failed > 0:
-					err = failedRunError{fmt.Sprintf("push %s: %d targets failed and will be retried by the next run", dest.Name(), res.Failed)}
-				}
-				if err != nil && first == nil {
-					first = err
-				}
+				},
+			})
+			if err != nil {
+				return err
 			}
-			return first
+			jobs := make([]config.Job, len(steps))
+			for i, s := range steps {
+				jobs[i] = config.Job{Name: s, Steps: []string{s}, Timeout: 30 * time.Minute}
+			}
+			if err := runJobs(ctx, runner, jobs); err != nil {
+				return err
+			}
+			return werr
 		},
 	}
 }
 
-// pushDestination is one destination crmsync push runs, with the number of
-// contacts it pushes at once.
-type pushDestination struct {
-	dest        push.Destination
-	concurrency int
+// dryRunPush prints what a push would create or change, per contact, and
+// writes nothing anywhere (push.Run reads through a read-only transaction).
+func dryRunPush(ctx context.Context, e *env, cfg *config.Config, st *store.Store, steps []string, f *pushFlags) error {
+	for _, step := range steps {
+		var dest push.Destination
+		var err error
+		if step == config.StepPushOho {
+			dest, err = newOhoDestination(cfg, e.log, true, nil)
+		} else {
+			dest, err = newOkeybotDestination(cfg, e.log, nil)
+		}
+		if err != nil {
+			return err
+		}
+		var werr error
+		res, err := push.Run(ctx, dest, push.Options{
+			Store: st, Log: e.log, DryRun: true, Limit: f.limit, Full: f.full,
+			ReportFunc: func(r push.ContactReport) {
+				if werr == nil {
+					werr = push.WriteReport(e.stdout, r)
+				}
+			},
+		})
+		if serr := push.WriteSummary(e.stdout, res, true); werr == nil {
+			werr = serr
+		}
+		if err != nil {
+			return fmt.Errorf("push %s dry run: %w", dest.Name(), err)
+		}
+		if werr != nil {
+			return werr
+		}
+	}
+	return nil
 }
 
 // newOhoDestination builds the Oho destination from the configuration: the
@@ -174,17 +171,7 @@ func newOhoDestination(cfg *config.Config, log logrus.FieldLogger, dryRun bool, 
 	for _, ch := range cfg.Line.Channels {
 		tokens[ch.ChannelID] = ch.AccessToken
 	}
-	mp, err := mapping.New(mappingOptions(cfg))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w: %w", cfg.Path, config.ErrInvalid, err)
-	}
-	return push.NewOho(push.OhoConfig{Client: oc, Line: lc, LineTokens: tokens, Mapper: mp})
-}
-
-// mappingOptions returns the mapping settings of the configuration
-// (jobs.yaml "mapping:", validated when the file was loaded).
-func mappingOptions(cfg *config.Config) mapping.Options {
-	return cfg.Mapping
+	return push.NewOho(push.OhoConfig{Client: oc, Line: lc, LineTokens: tokens, Mapper: cfg.Mapper()})
 }
 
 // newOkeybotDestination builds the Okeybot destination from the
@@ -209,11 +196,7 @@ func newOkeybotDestination(cfg *config.Config, log logrus.FieldLogger, observer 
 	for i, ch := range cfg.Okeybot.Channels {
 		chans[i] = push.OkeybotChannel{Name: ch.Name, Token: ch.Token, Sources: ch.Sources, LookupField: ch.LookupField, Viber: ch.Viber}
 	}
-	mp, err := mapping.New(mappingOptions(cfg))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w: %w", cfg.Path, config.ErrInvalid, err)
-	}
-	d, err := push.NewOkeybot(push.OkeybotConfig{Client: oc, Channels: chans, Mapper: mp})
+	d, err := push.NewOkeybot(push.OkeybotConfig{Client: oc, Channels: chans, Mapper: cfg.Mapper()})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w: %w", cfg.Path, config.ErrInvalid, err)
 	}

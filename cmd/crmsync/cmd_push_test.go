@@ -60,6 +60,14 @@ jobs: []
 		require.Contains(t, r.stdout, "oho push: 1 contacts, 1 targets: 1 create")
 		_, ok := ohoSrv.Contact(ohotest.Key{Platform: "line", PlatformID: bot, UserID: user})
 		require.True(t, ok)
+
+		// A real push runs as the scheduler does: a sync_runs row per destination.
+		runs, err := st.ListRuns(t.Context(), store.RunListOptions{Job: "push_oho"})
+		require.NoError(t, err)
+		require.Len(t, runs, 1)
+		require.Equal(t, "manual", runs[0].Trigger)
+		require.Equal(t, "ok", runs[0].Status)
+		require.Equal(t, int64(1), runs[0].Counts["push_oho"]["created"])
 	})
 
 	tests := []struct {

@@ -67,8 +67,13 @@ type stepOptions struct {
 	// contact (push), instead of only what changed.
 	full bool
 	// extra are steps to set up although no job of the configuration names
-	// them (crmsync run STEP).
+	// them (crmsync run STEP, crmsync push).
 	extra []string
+	// limit caps the contacts a push step examines (0: all).
+	limit int
+	// pushResult, when set, receives each push step's result (crmsync push
+	// prints it).
+	pushResult func(push.Result)
 }
 
 // buildSteps returns the implementation of every step jobs.yaml can name,
@@ -93,7 +98,7 @@ func buildSteps(_ context.Context, e *env, cfg *config.Config, st *store.Store, 
 	}
 	steps[config.StepReconcile] = reconcileStep(cfg, st, o.full)
 	if uses(config.StepPushOho) {
-		s, err := pushOhoStep(e, cfg, st, m, obs, o.full)
+		s, err := pushOhoStep(e, cfg, st, m, obs, o)
 		if err != nil {
 			return nil, err
 		}
@@ -104,7 +109,7 @@ func buildSteps(_ context.Context, e *env, cfg *config.Config, st *store.Store, 
 		if err != nil {
 			return nil, err
 		}
-		steps[config.StepPushOkeybot] = pushStep(d, st, m, push.DefaultOkeybotConcurrency, o.full)
+		steps[config.StepPushOkeybot] = pushStep(d, st, m, push.DefaultOkeybotConcurrency, o)
 	}
 	for name, s := range steps {
 		if name != config.StepReconcile { // reconcile holds its own lock
@@ -202,11 +207,15 @@ func reconcileStep(cfg *config.Config, st *store.Store, full bool) schedule.Step
 }
 
 // pushStep adapts a push destination to a step.
-func pushStep(d push.Destination, st *store.Store, m *metrics.Registry, concurrency int, full bool) schedule.StepFunc {
+func pushStep(d push.Destination, st *store.Store, m *metrics.Registry, concurrency int, o stepOptions) schedule.StepFunc {
 	return func(ctx context.Context, run *schedule.Run) (schedule.Counts, error) {
 		res, err := push.Run(ctx, d, push.Options{
-			Store: st, Log: run.Log, RunID: run.ID, Concurrency: concurrency, Stopping: run.Stopping, Full: full,
+			Store: st, Log: run.Log, RunID: run.ID, Concurrency: concurrency, Stopping: run.Stopping,
+			Full: o.full, Limit: o.limit,
 		})
+		if o.pushResult != nil {
+			o.pushResult(res)
+		}
 		for class, n := range res.RejectionClasses {
 			m.AddRejections(d.Name(), class, n)
 		}
@@ -221,12 +230,12 @@ func pushStep(d push.Destination, st *store.Store, m *metrics.Registry, concurre
 	}
 }
 
-func pushOhoStep(e *env, cfg *config.Config, st *store.Store, m *metrics.Registry, obs *apiObserver, full bool) (schedule.StepFunc, error) {
+func pushOhoStep(e *env, cfg *config.Config, st *store.Store, m *metrics.Registry, obs *apiObserver, o stepOptions) (schedule.StepFunc, error) {
 	d, err := newOhoDestination(cfg, e.log, false, obs.observe)
 	if err != nil {
 		return nil, err
 	}
-	return pushStep(d, st, m, cfg.Oho.Concurrency, full), nil
+	return pushStep(d, st, m, cfg.Oho.Concurrency, o), nil
 }
 
 // newRunner returns the Runner that run, schedule and demo share.
