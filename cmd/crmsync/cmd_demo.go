@@ -11,8 +11,8 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -123,17 +123,11 @@ func resolveDemoDir(ctx context.Context, override string) (demoDir, error) {
 		d.note = "the postgres user cannot reach " + cwd + ", so the demo's data lives in " + d.fallback
 		return d, nil
 	}
-	if os.Geteuid() == 0 && !postgresCanReach(ctx, cwd) {
+	if !pglocal.ServerCanEnter(ctx, cwd) {
 		d.path = d.fallback
 		d.note = "the postgres user cannot reach " + cwd + " (a parent folder is closed to others), so the demo's data lives in " + d.fallback
 	}
 	return d, nil
-}
-
-// postgresCanReach reports whether the postgres system user can enter dir
-// (PostgreSQL refuses to run as root, so the demo's server runs as postgres).
-func postgresCanReach(ctx context.Context, dir string) bool {
-	return exec.CommandContext(ctx, "runuser", "-u", "postgres", "--", "test", "-x", dir).Run() == nil
 }
 
 // demoSettings is what the first run decided; later runs reuse it, so they
@@ -377,15 +371,11 @@ func demoDown(ctx context.Context, e *env, dir demoDir) error {
 		}
 		pgdata := filepath.Join(p, "pgdata")
 		if pglocal.Running(ctx, pgdata) {
-			sockets := socketDir(pgdata)
 			if err := pglocal.StopDir(ctx, pgdata); err != nil {
 				errs = append(errs, err)
 				continue
 			}
 			fmt.Fprintf(e.stdout, "stopped PostgreSQL in %s\n", pgdata)
-			if sockets != "" {
-				_ = os.RemoveAll(sockets)
-			}
 		}
 		if err := os.RemoveAll(p); err != nil {
 			errs = append(errs, fmt.Errorf("remove %s: %w", p, err))
@@ -403,43 +393,15 @@ func demoDown(ctx context.Context, e *env, dir demoDir) error {
 	return errors.Join(errs...)
 }
 
-// socketDir returns the Unix-socket folder pglocal made for the server
-// running on pgdata (line 5 of postmaster.pid), or "" when it is not one of
-// pglocal's temporary crmsync-sock-* folders.
-func socketDir(pgdata string) string {
-	b, err := os.ReadFile(filepath.Join(pgdata, "postmaster.pid"))
-	if err != nil {
-		return ""
-	}
-	lines := strings.Split(string(b), "\n")
-	if len(lines) < 5 {
-		return ""
-	}
-	dir := strings.TrimSpace(lines[4])
-	if filepath.Dir(dir) != filepath.Clean(os.TempDir()) || !strings.HasPrefix(filepath.Base(dir), "crmsync-sock-") {
-		return ""
-	}
-	return dir
-}
-
 // uniq returns the distinct non-empty strings of ss, in order.
 func uniq(ss ...string) []string {
 	var out []string
 	for _, s := range ss {
-		if s != "" && !contains(out, s) {
+		if s != "" && !slices.Contains(out, s) {
 			out = append(out, s)
 		}
 	}
 	return out
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // demoProgress shows the pipeline's progress: a bar per step on a

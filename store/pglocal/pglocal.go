@@ -173,10 +173,44 @@ func StopDir(ctx context.Context, dataDir string) error {
 	if _, err := c.run(ctx, "pg_ctl", "-D", dataDir, "status"); err != nil {
 		return nil // not running
 	}
+	sockets := socketDirOf(dataDir)
 	if _, err := c.run(ctx, "pg_ctl", "-D", dataDir, "-m", "fast", "-w", "stop"); err != nil {
 		return fmt.Errorf("stop postgres in %s: %w", dataDir, err)
 	}
+	if sockets != "" {
+		_ = os.RemoveAll(sockets)
+	}
 	return nil
+}
+
+// socketDirOf returns the Unix-socket folder Start made for the server
+// running on dataDir (line 5 of postmaster.pid), or "" when it is not one
+// of Start's temporary crmsync-sock-* folders.
+func socketDirOf(dataDir string) string {
+	b, err := os.ReadFile(filepath.Join(dataDir, "postmaster.pid"))
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(string(b), "\n")
+	if len(lines) < 5 {
+		return ""
+	}
+	dir := strings.TrimSpace(lines[4])
+	if filepath.Dir(dir) != filepath.Clean(os.TempDir()) || !strings.HasPrefix(filepath.Base(dir), "crmsync-sock-") {
+		return ""
+	}
+	return dir
+}
+
+// ServerCanEnter reports whether the server's user can enter dir: always
+// when not root; as root, whether the "postgres" user (which the server runs
+// as) can search it. A data dir below a folder it cannot enter (e.g. /root)
+// cannot be used.
+func ServerCanEnter(ctx context.Context, dir string) bool {
+	if os.Geteuid() != 0 {
+		return true
+	}
+	return exec.CommandContext(ctx, "runuser", "-u", "postgres", "--", "test", "-x", dir).Run() == nil
 }
 
 func (c *Cluster) cleanup() {
