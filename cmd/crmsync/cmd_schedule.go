@@ -35,9 +35,6 @@ func scheduleCommand() *command {
 			if len(cfg.Jobs) == 0 {
 				return usagef("%s defines no jobs: nothing to schedule", cfg.Path)
 			}
-			if err := schedule.CheckSchedules(cfg.Jobs, cfg.Location(), cfg.Path); err != nil {
-				return err
-			}
 			st, err := e.openStore(ctx)
 			if err != nil {
 				return err
