@@ -302,16 +302,9 @@ func (l *loader) validateJobs(c *Config) {
 
 // validateSecretsInUse requires the secrets of every service a job uses.
 func (l *loader) validateSecretsInUse(c *Config) {
-	if c.Uses(StepPullContacts) || c.Uses(StepPullTaggingLogs) || c.Uses(StepPullMessages) {
-		l.checkSecret("omnichat.token", c.Omnichat.Token, true)
-	} else {
-		l.checkSecret("omnichat.token", c.Omnichat.Token, false)
-	}
-	if c.Uses(StepPushOho) {
-		l.checkSecret("oho.api_key", c.Oho.APIKey, true)
-	} else {
-		l.checkSecret("oho.api_key", c.Oho.APIKey, false)
-	}
+	pulls := c.Uses(StepPullContacts) || c.Uses(StepPullTaggingLogs) || c.Uses(StepPullMessages)
+	l.checkSecret("omnichat.token", c.Omnichat.Token, pulls)
+	l.checkSecret("oho.api_key", c.Oho.APIKey, c.Uses(StepPushOho))
 	if c.Uses(StepPushOkeybot) && len(c.Okeybot.Channels) == 0 && !l.noSecrets {
 		l.addf("okeybot.channels", "a job runs push_okeybot but no Okeybot channel is configured")
 	}
