@@ -23,7 +23,8 @@
 // each job that missed a tick since its last success (once, not once per
 // missed tick), and serves /healthz, /readyz and /metrics.
 //
-// Schedules are parsed by Parse: 5-field cron expressions, descriptors
-// (@hourly, @every 15m) and a CRON_TZ= prefix. @every ticks are aligned to
-// multiples of the interval, so every replica ticks at the same instants.
+// Schedules are parsed by config.ParseSchedule, the one schedule parser:
+// 5-field cron expressions, descriptors (@hourly, @every 15m) and a
+// CRON_TZ= prefix. @every ticks are aligned to multiples of the interval,
+// so every replica ticks at the same instants.
 package schedule

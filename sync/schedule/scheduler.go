@@ -64,8 +64,10 @@ type jobRunner struct {
 	busy sync.Mutex // one run of the job at a time in this process (ticks and catch-up)
 }
 
-// NewScheduler parses every job's schedule and checks its steps exist. A
-// bad schedule is a configuration error (errors.Is(err, config.ErrInvalid)).
+// NewScheduler parses every job's schedule, once, with config.ParseSchedule,
+// and checks that job names are unique and that every step has an
+// implementation in this build. A problem is a configuration error
+// (errors.Is(err, config.ErrInvalid)) naming jobs[i] in Options.ConfigPath.
 func NewScheduler(o Options) (*Scheduler, error) {
 	if o.Runner == nil || o.Runner.Store == nil {
 		return nil, errors.New("schedule: Options.Runner with a Store is required")
@@ -81,63 +83,37 @@ func NewScheduler(o Options) (*Scheduler, error) {
 		log = o.Runner.log()
 	}
 	s := &Scheduler{o: o, log: log}
-	if probs := jobProblems(o.Jobs, o.Location, o.ConfigPath, o.Runner.Steps); len(probs) > 0 {
-		return nil, &config.Error{Problems: probs}
+	file := o.ConfigPath
+	if file == "" {
+		file = "jobs"
 	}
-	for _, j := range o.Jobs {
-		spec, _ := config.ParseSchedule(j.Schedule, o.Location) // checked by jobProblems
-		s.jobs = append(s.jobs, &jobRunner{s: s, job: j, spec: spec, log: log.WithField("job", j.Name)})
-	}
-	return s, nil
-}
-
-// CheckSchedules parses every job's schedule as the Scheduler will, and
-// reports the problems as a configuration error (errors.Is(err,
-// config.ErrInvalid)) naming jobs[i].schedule in path. Job names must be
-// unique. It needs no database, so `crmsync schedule` can refuse a bad file
-// before connecting.
-func CheckSchedules(jobs []config.Job, loc *time.Location, path string) error {
-	if loc == nil {
-		loc = time.UTC
-	}
-	if probs := jobProblems(jobs, loc, path, nil); len(probs) > 0 {
-		return &config.Error{Problems: probs}
-	}
-	return nil
-}
-
-// jobProblems lists, in job order, duplicate names, bad schedules and (when
-// steps is not nil) steps without an implementation.
-func jobProblems(jobs []config.Job, loc *time.Location, path string, steps map[string]StepFunc) []config.Problem {
 	var probs []config.Problem
 	add := func(key, format string, args ...any) {
-		probs = append(probs, config.Problem{File: configName(path), Key: key, Msg: fmt.Sprintf(format, args...)})
+		probs = append(probs, config.Problem{File: file, Key: key, Msg: fmt.Sprintf(format, args...)})
 	}
 	seen := map[string]bool{}
-	for i, j := range jobs {
+	for i, j := range o.Jobs {
 		key := fmt.Sprintf("jobs[%d]", i)
 		if seen[j.Name] {
 			add(key+".name", "job %q defined twice", j.Name)
 			continue
 		}
 		seen[j.Name] = true
-		if _, err := config.ParseSchedule(j.Schedule, loc); err != nil {
+		spec, err := config.ParseSchedule(j.Schedule, o.Location)
+		if err != nil {
 			add(key+".schedule", "job %q: %v", j.Name, err)
 		}
 		for n, step := range j.Steps {
-			if steps != nil && steps[step] == nil {
+			if o.Runner.Steps[step] == nil {
 				add(fmt.Sprintf("%s.steps[%d]", key, n), "job %q: step %q is not available in this build", j.Name, step)
 			}
 		}
+		s.jobs = append(s.jobs, &jobRunner{s: s, job: j, spec: spec, log: log.WithField("job", j.Name)})
 	}
-	return probs
-}
-
-func configName(path string) string {
-	if path == "" {
-		return "jobs"
+	if len(probs) > 0 {
+		return nil, &config.Error{Problems: probs}
 	}
-	return path
+	return s, nil
 }
 
 // Start starts the listener (if any), the cron loop and the catch-up runs,

@@ -388,14 +388,13 @@ func TestNewScheduler_configErrors(t *testing.T) {
 		`jobs.yaml: jobs[4].name: job "ok" defined twice`,
 	}, got)
 
-	// Without a database: schedules and names only, in the same words.
-	err = schedule.CheckSchedules([]config.Job{
-		{Name: "ok", Schedule: "*/15 * * * *", Steps: []string{"push_oho"}},
+	// Without a ConfigPath the problems name "jobs", in the same words.
+	_, err = schedule.NewScheduler(schedule.Options{Runner: r, Jobs: []config.Job{
+		{Name: "ok", Schedule: "*/15 * * * *", Steps: []string{"reconcile"}},
 		{Name: "bad", Schedule: "* * *", Steps: []string{"reconcile"}},
-	}, nil, "")
+	}})
 	require.ErrorIs(t, err, config.ErrInvalid)
 	require.EqualError(t, err, `jobs: jobs[1].schedule: job "bad": "* * *": expected exactly 5 fields, found 3: [* * *]`)
-	require.NoError(t, schedule.CheckSchedules([]config.Job{job("a", "x"), job("b", "y")}, time.UTC, "jobs.yaml"))
 
 	_, err = schedule.NewScheduler(schedule.Options{Jobs: []config.Job{job("j", "a")}})
 	require.EqualError(t, err, "schedule: Options.Runner with a Store is required")
