@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -52,7 +51,6 @@ type Scheduler struct {
 	cancelRuns context.CancelFunc
 	catchUps   sync.WaitGroup
 	http       *HTTPServer
-	stopping   atomic.Bool
 }
 
 // jobRunner is one scheduled job.
@@ -202,8 +200,11 @@ func (j *jobRunner) run(trigger string, tick time.Time) {
 	}
 }
 
+// ready answers /readyz: not ready once Stop was called.
 func (s *Scheduler) ready() error {
-	if s.stopping.Load() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == 2 {
 		return errors.New("stopping")
 	}
 	return nil
@@ -244,7 +245,6 @@ func (s *Scheduler) Stop() error {
 	s.state = 2
 	s.mu.Unlock()
 
-	s.stopping.Store(true)
 	grace := s.o.Runner.grace()
 	s.log.WithField("grace_period", grace.String()).Info("stopping: no new runs; waiting for running steps to finish the unit in hand")
 	ticksDone := s.cron.Stop()
