@@ -273,48 +273,59 @@ func TestRunner_Start_oneRunPerTick(t *testing.T) {
 	require.Equal(t, int32(1), runs.Load())
 }
 
+// pageSize is how many test_items rows pagesStep writes per page.
+const pageSize = 10
+
+// pagesStep returns a step that writes test_items (created here) in pages of
+// pageSize rows, one transaction a page, and checks run.Stopping() between
+// pages. In page 2 it closes inPage2 and waits for the stop request before
+// committing, so the stop always arrives with a page in hand.
+func pagesStep(t *testing.T, st *store.Store, inPage2 chan<- struct{}) schedule.StepFunc {
+	t.Helper()
+	_, err := st.SQL().ExecContext(t.Context(), `CREATE TABLE test_items (page int, item int)`)
+	require.NoError(t, err)
+	return func(ctx context.Context, run *schedule.Run) (schedule.Counts, error) {
+		c := schedule.Counts{}
+		for page := 1; ; page++ {
+			if run.Stopping() {
+				return c, schedule.ErrInterrupted
+			}
+			tx, err := st.SQL().BeginTx(ctx, nil)
+			if err != nil {
+				return c, err
+			}
+			for i := range pageSize {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO test_items (page, item) VALUES ($1, $2)`, page, i); err != nil {
+					_ = tx.Rollback()
+					return c, err
+				}
+			}
+			if page == 2 {
+				close(inPage2)
+				<-run.StopRequested() // the signal arrives while page 2 is in hand
+			}
+			if err := tx.Commit(); err != nil {
+				return c, err
+			}
+			c["pages"]++
+			c["rows"] += pageSize
+		}
+	}
+}
+
 func TestRunner_RunJob_stopFinishesThePageInHand(t *testing.T) {
 	t.Parallel()
-	const pageSize = 10
 	inPage2 := make(chan struct{})
 	var laterRan atomic.Bool
-	var st *store.Store
-	r, b := setup(t, map[string]schedule.StepFunc{
-		"pages": func(ctx context.Context, run *schedule.Run) (schedule.Counts, error) {
-			c := schedule.Counts{}
-			for page := 1; ; page++ {
-				if run.Stopping() {
-					return c, schedule.ErrInterrupted
-				}
-				tx, err := st.SQL().BeginTx(ctx, nil)
-				if err != nil {
-					return c, err
-				}
-				for i := range pageSize {
-					if _, err := tx.ExecContext(ctx, `INSERT INTO test_items (page, item) VALUES ($1, $2)`, page, i); err != nil {
-						_ = tx.Rollback()
-						return c, err
-					}
-				}
-				if page == 2 {
-					close(inPage2)
-					<-run.StopRequested() // the signal arrives while page 2 is in hand
-				}
-				if err := tx.Commit(); err != nil {
-					return c, err
-				}
-				c["pages"]++
-				c["rows"] += pageSize
-			}
-		},
+	r, b := setup(t, nil)
+	st := b.st
+	r.Steps = map[string]schedule.StepFunc{
+		"pages": pagesStep(t, st, inPage2),
 		"later": func(context.Context, *schedule.Run) (schedule.Counts, error) {
 			laterRan.Store(true)
 			return nil, nil
 		},
-	})
-	st = b.st
-	_, err := st.SQL().ExecContext(t.Context(), `CREATE TABLE test_items (page int, item int)`)
-	require.NoError(t, err)
+	}
 
 	ctx, stop := context.WithCancel(t.Context())
 	defer stop()

@@ -184,42 +184,11 @@ func TestScheduler_Start_catchUpRunsOnce(t *testing.T) {
 
 func TestScheduler_Run_SIGTERMMidRun(t *testing.T) {
 	t.Parallel()
-	const pageSize = 10
 	inPage2 := make(chan struct{})
-	var st *store.Store
-	r, b := setup(t, map[string]schedule.StepFunc{
-		"pages": func(ctx context.Context, run *schedule.Run) (schedule.Counts, error) {
-			c := schedule.Counts{}
-			for page := 1; ; page++ {
-				if run.Stopping() {
-					return c, schedule.ErrInterrupted
-				}
-				tx, err := st.SQL().BeginTx(ctx, nil)
-				if err != nil {
-					return c, err
-				}
-				for i := range pageSize {
-					if _, err := tx.ExecContext(ctx, `INSERT INTO test_items (page, item) VALUES ($1, $2)`, page, i); err != nil {
-						_ = tx.Rollback()
-						return c, err
-					}
-				}
-				if page == 2 {
-					close(inPage2)
-					<-run.StopRequested()
-				}
-				if err := tx.Commit(); err != nil {
-					return c, err
-				}
-				c["pages"]++
-				c["rows"] += pageSize
-			}
-		},
-	})
-	st = b.st
+	r, b := setup(t, nil)
+	st := b.st
+	r.Steps = map[string]schedule.StepFunc{"pages": pagesStep(t, st, inPage2)}
 	r.NowFunc = nil
-	_, err := st.SQL().ExecContext(t.Context(), `CREATE TABLE test_items (page int, item int)`)
-	require.NoError(t, err)
 	s := newScheduler(t, schedule.Options{Runner: r, Jobs: []config.Job{job("j", "pages")}})
 
 	// As in main: the process's context ends on SIGTERM.
