@@ -151,8 +151,7 @@ type Sandbox struct {
 	meters  map[API]*meter
 
 	mu       sync.Mutex
-	ohoKeys  []ohotest.Key // keys of Oho contacts restored or created
-	ohoSeen  map[ohotest.Key]bool
+	ohoKeys  map[ohotest.Key]bool // keys of Oho contacts restored or created
 	closeErr error
 	closed   bool
 }
@@ -170,7 +169,7 @@ func Start(ctx context.Context, d *Dataset, o StartOptions) (*Sandbox, error) {
 		l.SetOutput(io.Discard)
 		o.Log = l
 	}
-	s := &Sandbox{Dataset: d, opts: o, URLs: map[API]string{}, meters: map[API]*meter{}, ohoSeen: map[ohotest.Key]bool{}}
+	s := &Sandbox{Dataset: d, opts: o, URLs: map[API]string{}, meters: map[API]*meter{}, ohoKeys: map[ohotest.Key]bool{}}
 	s.seed(d)
 	if o.StateFile != "" {
 		if err := s.restore(o.StateFile); err != nil {
@@ -274,10 +273,7 @@ func (s *Sandbox) injector(api API) func(n, status int) {
 func (s *Sandbox) rememberOhoKey(k ohotest.Key) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.ohoSeen[k] {
-		s.ohoSeen[k] = true
-		s.ohoKeys = append(s.ohoKeys, k)
-	}
+	s.ohoKeys[k] = true
 }
 
 // Env returns the environment that points crmsync at the sandbox: base

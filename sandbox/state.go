@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -54,9 +55,8 @@ func ohoKeyOf(body []byte) (ohotest.Key, bool) {
 // State returns what Oho and Okeybot hold now, as the state file stores it.
 func (s *Sandbox) State() ([]byte, error) {
 	s.mu.Lock()
-	keys := slices.Clone(s.ohoKeys)
+	keys := slices.SortedFunc(maps.Keys(s.ohoKeys), func(a, b ohotest.Key) int { return strings.Compare(a.String(), b.String()) })
 	s.mu.Unlock()
-	slices.SortFunc(keys, func(a, b ohotest.Key) int { return strings.Compare(a.String(), b.String()) })
 	st := state{Version: stateVersion, Oho: []ohotest.Contact{}}
 	for _, k := range keys {
 		if c, ok := s.Oho.Contact(k); ok {
