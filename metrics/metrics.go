@@ -147,8 +147,9 @@ func (r *Registry) RunFinished(job, status string, startedAt time.Time) {
 	}
 }
 
-// RunSkipped records a run of job that did not start because another run of
-// the job held its lock (status skipped).
+// RunSkipped records a run of job that did not start (status skipped):
+// another run of the job held its lock, or another run already took the
+// schedule tick.
 func (r *Registry) RunSkipped(job string) {
 	if r == nil {
 		return
