@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"runtime/debug"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -52,24 +52,14 @@ var standardCounts = []string{CountPages, CountRows, CountRequests, CountRateLim
 type StepCounts map[string]Counts
 
 func (c StepCounts) String() string {
-	steps := make([]string, 0, len(c))
-	for s := range c {
-		steps = append(steps, s)
-	}
-	sort.Strings(steps)
 	var b strings.Builder
-	for i, s := range steps {
+	for i, s := range slices.Sorted(maps.Keys(c)) {
 		if i > 0 {
 			b.WriteString(" ")
 		}
 		b.WriteString(s)
 		b.WriteString("{")
-		keys := make([]string, 0, len(c[s]))
-		for k := range c[s] {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for j, k := range keys {
+		for j, k := range slices.Sorted(maps.Keys(c[s])) {
 			if j > 0 {
 				b.WriteString(" ")
 			}
@@ -330,7 +320,7 @@ func (r *Runner) check(job config.Job, opts RunOptions) error {
 	}
 	for _, s := range job.Steps {
 		if r.Steps[s] == nil {
-			return fmt.Errorf("run %s: step %q is not available (have: %s)", job.Name, s, strings.Join(knownSteps(r.Steps), ", "))
+			return fmt.Errorf("run %s: step %q is not available (have: %s)", job.Name, s, strings.Join(slices.Sorted(maps.Keys(r.Steps)), ", "))
 		}
 	}
 	switch opts.Trigger {
@@ -557,14 +547,4 @@ func (s *stopState) close() {
 	if s.timer != nil {
 		s.timer.Stop()
 	}
-}
-
-// knownSteps returns the sorted step names a runner has.
-func knownSteps(steps map[string]StepFunc) []string {
-	out := make([]string, 0, len(steps))
-	for k := range steps {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
