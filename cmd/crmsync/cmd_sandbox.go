@@ -119,7 +119,7 @@ func printSandbox(w io.Writer, sb *sandbox.Sandbox, f *sandboxFlags) {
 	}
 	cfg := f.writeConfig
 	if cfg == "" {
-		cfg = "jobs.sandbox.yaml"
+		cfg = sandbox.ConfigName
 		fmt.Fprintf(w, "\nThe sandbox's own configuration is written by --write-config %s.", cfg)
 	} else {
 		fmt.Fprintf(w, "\nWrote the sandbox's configuration to %s.", cfg)

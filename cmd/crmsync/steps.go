@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"sync/atomic"
-	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -93,7 +92,7 @@ func buildSteps(_ context.Context, e *env, cfg *config.Config, st *store.Store, 
 			return nil, err
 		}
 		for _, s := range pull.Streams {
-			steps[pullStepName(s)] = observedPull(st, m, s, pullStep(p, s, nil))
+			steps[pullStepName(s)] = observedPull(m, s, pullStep(p, s, nil))
 		}
 	}
 	steps[config.StepReconcile] = reconcileStep(cfg, st, o.full)
@@ -147,19 +146,12 @@ func unconfiguredStep(context.Context, *schedule.Run) (schedule.Counts, error) {
 	return nil, errStepUnconfigured
 }
 
-// observedPull wraps a pull step so Prometheus sees the rows it wrote and
-// how far behind now the stream's complete data is (window lag).
-func observedPull(st *store.Store, m *metrics.Registry, s pull.Stream, step schedule.StepFunc) schedule.StepFunc {
+// observedPull wraps a pull step so Prometheus sees the rows it wrote. (The
+// window lag gauges are refreshed by the Runner after every run.)
+func observedPull(m *metrics.Registry, s pull.Stream, step schedule.StepFunc) schedule.StepFunc {
 	return func(ctx context.Context, run *schedule.Run) (schedule.Counts, error) {
 		c, err := step(ctx, run)
 		m.AddRowsUpserted("omnichat_"+string(s), int(c["inserted"]+c["updated"]))
-		if sums, serr := st.WindowSummaries(context.WithoutCancel(ctx)); serr == nil {
-			for _, w := range sums {
-				if w.Stream == string(s) && !w.CompleteUntil.IsZero() {
-					m.SetWindowLag(w.Stream, time.Since(w.CompleteUntil))
-				}
-			}
-		}
 		return c, err
 	}
 }
