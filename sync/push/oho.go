@@ -333,19 +333,11 @@ func (o *Oho) confirmed(out Outcome, a Action, desired mapping.OhoContact, h str
 	return out
 }
 
-// refusedOrFailed classifies a request error: a refusal of the record (4xx
-// other than 401/403/429) is a rejection with Oho's message; anything else
-// (5xx or 429 after retries, transport, credentials) a failure.
+// refusedOrFailed classifies a request error (see refusal): a refusal of
+// the record is a rejection with Oho's message, anything else a failure.
 func (o *Oho) refusedOrFailed(out Outcome, err error, h string) Outcome {
-	var ae *apiclient.Error
-	if errors.As(err, &ae) && ae.Status >= 400 && ae.Status < 500 &&
-		!errors.Is(err, apiclient.ErrUnauthorized) && !errors.Is(err, apiclient.ErrRateLimited) {
-		msg := ae.Message
-		if msg == "" {
-			msg = fmt.Sprintf("HTTP %d", ae.Status)
-		}
-		out.Action = Rejected
-		out.Rejections = []Rejection{{Reason: msg, HTTPStatus: ae.Status, PayloadHash: h}}
+	if rj, _, ok := refusal(err, h); ok {
+		out.Action, out.Rejections = Rejected, []Rejection{rj}
 		return out
 	}
 	out.Action, out.Err = Failed, err

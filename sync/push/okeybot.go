@@ -629,22 +629,16 @@ func (p *okeybotPush) checkpoint(ctx context.Context) error {
 	return nil
 }
 
-// refusedOrFailed classifies a request error: a refusal of the record (4xx
-// other than 401 and 429, Okeybot's 403 "General" included) is a rejection
-// with Okeybot's message; anything else (5xx or 429 after retries,
-// transport, a bad token, a cancelled run) a failure, carrying the state
-// confirmed before it.
+// refusedOrFailed classifies a request error (see refusal): a refusal of
+// the record (Okeybot's 403 "General" included, which the client re-classes)
+// is a rejection with Okeybot's message; anything else (5xx or 429 after
+// retries, transport, a bad token, a cancelled run) a failure, carrying the
+// state confirmed before it.
 func (p *okeybotPush) refusedOrFailed(err error) Outcome {
 	out := p.out
-	var ae *apiclient.Error
-	if errors.As(err, &ae) && ae.Status >= 400 && ae.Status < 500 &&
-		!errors.Is(err, apiclient.ErrUnauthorized) && !errors.Is(err, apiclient.ErrRateLimited) {
-		msg := ae.Message
-		if msg == "" {
-			msg = fmt.Sprintf("HTTP %d", ae.Status)
-		}
-		out.Action = Rejected
-		out.Rejections = []Rejection{{Field: okeybotField(ae.Path), Reason: msg, HTTPStatus: ae.Status, PayloadHash: p.hash}}
+	if rj, path, ok := refusal(err, p.hash); ok {
+		rj.Field = okeybotField(path)
+		out.Action, out.Rejections = Rejected, []Rejection{rj}
 		return out
 	}
 	out.Action, out.Err = Failed, p.o.channelError(p.ch.Name, fmt.Errorf("okeybot channel %s: %w", p.ch.Name, err))

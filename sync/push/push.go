@@ -848,6 +848,25 @@ func adjustmentsOnly(cs []mapping.Change) []mapping.Change {
 	return out
 }
 
+// refusal returns the destination's refusal of the record in err, a 4xx
+// other than 401/403 (apiclient.ErrUnauthorized: a client may re-class a
+// vendor's 403 as a refusal) and 429, as a rejection with the vendor's
+// message, and the path of the refused request. ok is false for anything
+// else (5xx or 429 after retries, transport, credentials, a cancelled run):
+// a failure.
+func refusal(err error, hash string) (rj Rejection, path string, ok bool) {
+	var ae *apiclient.Error
+	if !errors.As(err, &ae) || ae.Status < 400 || ae.Status >= 500 ||
+		errors.Is(err, apiclient.ErrUnauthorized) || errors.Is(err, apiclient.ErrRateLimited) {
+		return Rejection{}, "", false
+	}
+	msg := ae.Message
+	if msg == "" {
+		msg = fmt.Sprintf("HTTP %d", ae.Status)
+	}
+	return Rejection{Reason: msg, HTTPStatus: ae.Status, PayloadHash: hash}, ae.Path, true
+}
+
 // helperError marks a failure of a helper API (LINE), which must not end the
 // run as the destination's own 401 does: it concerns one channel.
 type helperError struct{ err error }
