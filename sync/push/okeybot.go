@@ -618,9 +618,9 @@ func (p *okeybotPush) checkpoint(ctx context.Context) error {
 		return err
 	}
 	s.Destination, s.TargetKey, s.ContactID, s.PushedAt = store.DestinationOkeybot, p.key, p.c.ID, p.o.cfg.NowFunc()
-	b, err := json.Marshal(adjustmentsOnly(p.out.Adjustments))
+	b, err := adjustmentsJSON(p.out.Adjustments)
 	if err != nil {
-		return fmt.Errorf("checkpoint okeybot %s: encode adjustments: %w", p.key, err)
+		return fmt.Errorf("checkpoint okeybot %s: %w", p.key, err)
 	}
 	s.Adjustments = b
 	if err := st.SavePushState(context.WithoutCancel(ctx), *s); err != nil {

@@ -803,9 +803,9 @@ func (r *runner) record(ctx context.Context, c contact.Contact, t Target, o *Out
 			st.PushedAt = now
 		}
 		if st.Adjustments == nil {
-			b, err := json.Marshal(adjustmentsOnly(o.Adjustments))
+			b, err := adjustmentsJSON(o.Adjustments)
 			if err != nil {
-				return fmt.Errorf("push %s: encode adjustments: %w", r.d.Name(), err)
+				return fmt.Errorf("push %s: %w", r.d.Name(), err)
 			}
 			st.Adjustments = b
 		}
@@ -836,16 +836,21 @@ func (r *runner) fail(err error) {
 	}
 }
 
-// adjustmentsOnly drops the Rejected changes (recorded as rejections) and
-// sorts nothing: mapping's order is deterministic.
-func adjustmentsOnly(cs []mapping.Change) []mapping.Change {
+// adjustmentsJSON encodes the adjustments of a confirmed payload for
+// push_state.adjustments: mapping's changes less the Rejected ones (recorded
+// as rejections), in mapping's order, which is deterministic.
+func adjustmentsJSON(cs []mapping.Change) ([]byte, error) {
 	out := make([]mapping.Change, 0, len(cs))
 	for _, c := range cs {
 		if c.Kind != mapping.Rejected {
 			out = append(out, c)
 		}
 	}
-	return out
+	b, err := json.Marshal(out)
+	if err != nil {
+		return nil, fmt.Errorf("encode adjustments: %w", err)
+	}
+	return b, nil
 }
 
 // refusal returns the destination's refusal of the record in err, a 4xx
