@@ -45,9 +45,9 @@ type Destination interface {
 	// fingerprint of the settings that shape payloads besides the master
 	// record (mapping rules, configured channels): when it differs from the
 	// one a contact was last pushed under, the contact is examined again.
-	// The destination may keep st for reads during the run (in a dry run it
-	// is bound to one read-only transaction and Push is called from one
-	// goroutine at a time).
+	// The destination may keep st for the run: for reads, and for the
+	// checkpoints Push may write (in a dry run it is bound to one read-only
+	// transaction and Push is called from one goroutine at a time).
 	Start(ctx context.Context, st *store.Store) (fingerprint string, err error)
 	// Targets returns the destination records contact c maps to, each with
 	// its target key (unique within the destination). It may do read-only
@@ -57,8 +57,10 @@ type Destination interface {
 	Targets(ctx context.Context, c contact.Contact) ([]Target, error)
 	// Push brings target t to the state c should give it. prev is what the
 	// store knows about t (zero for a record never written). In a dry run it
-	// sends no write and returns what it would do. It never writes to the
-	// store: Run records the Outcome.
+	// sends no write and returns what it would do. Run records the Outcome;
+	// Push writes to the store only to checkpoint a record that takes
+	// several requests (store.Store.SavePushState after each confirmed one,
+	// as Okeybot does), never in a dry run.
 	Push(ctx context.Context, c contact.Contact, t Target, prev store.PushTarget, dryRun bool) Outcome
 }
 
