@@ -260,15 +260,13 @@ func (p OkeybotPlan) Check() error {
 		}
 	}
 	fieldsOK(okeybotFieldsLimit, p.Desired.CustomFields, true)
-	for _, ts := range [][]string{p.Desired.Tags} {
-		for _, t := range ts {
-			if !isClean(t) {
-				bad(okeybotAddTagsLimit, "desired tag empty or not clean text")
-			}
+	for _, t := range p.Desired.Tags {
+		if !isClean(t) {
+			bad(okeybotAddTagsLimit, "desired tag empty or not clean text")
 		}
-		if !slices.IsSorted(ts) {
-			bad(okeybotAddTagsLimit, "desired tags not sorted")
-		}
+	}
+	if !slices.IsSorted(p.Desired.Tags) {
+		bad(okeybotAddTagsLimit, "desired tags not sorted")
 	}
 	for _, r := range p.Fields {
 		if err := okeybotFieldsLimit.CheckCount(len(r.CustomFields)); err != nil {
