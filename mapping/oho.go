@@ -129,11 +129,11 @@ type fallback struct {
 // recording its fit and, when it is a default, a Defaulted change.
 func (r *ohoRun) firstFit(field string, max int, fbs ...fallback) (string, bool) {
 	for _, fb := range fbs {
-		if out, _ := Fit(fb.value, max); out == "" {
+		out, _ := Fit(fb.value, max)
+		if out == "" {
 			continue
 		}
 		if fb.why != "" {
-			out, _ := Fit(fb.value, max)
 			r.cs.add(field, Defaulted, "", out, fb.why)
 		}
 		return fitText(&r.cs, field, fb.value, max), true
