@@ -26,6 +26,16 @@ func mapField(t *testing.T, o Options, field, give string) (OhoContact, []Change
 	return p, changesOf(cs, field)
 }
 
+// requireLastKind requires no change when kind is 0, else a last change of kind.
+func requireLastKind(t *testing.T, cs []Change, kind ChangeKind) {
+	t.Helper()
+	if kind == 0 {
+		require.Empty(t, cs)
+		return
+	}
+	require.Equal(t, kind, cs[len(cs)-1].Kind, "%v", cs)
+}
+
 func TestMapper_ToOho_gender(t *testing.T) {
 	t.Parallel()
 	o := limitsOptions()
@@ -56,12 +66,10 @@ func TestMapper_ToOho_gender(t *testing.T) {
 			t.Parallel()
 			p, cs := mapField(t, o, "gender", tt.give)
 			require.Equal(t, tt.want, p.Gender)
-			if tt.kind == 0 {
-				require.Empty(t, cs)
-				return
+			requireLastKind(t, cs, tt.kind)
+			if tt.kind != 0 {
+				require.Equal(t, tt.want, cs[len(cs)-1].After)
 			}
-			require.Equal(t, tt.kind, cs[len(cs)-1].Kind)
-			require.Equal(t, tt.want, cs[len(cs)-1].After)
 		})
 	}
 }
@@ -98,11 +106,7 @@ func TestMapper_ToOho_phone(t *testing.T) {
 			p, cs := mapField(t, o, "phone", tt.give)
 			require.Equal(t, tt.want, p.Phone)
 			require.LessOrEqual(t, len(p.Phone), 20)
-			if tt.kind == 0 {
-				require.Empty(t, cs)
-				return
-			}
-			require.Equal(t, tt.kind, cs[len(cs)-1].Kind, "%v", cs)
+			requireLastKind(t, cs, tt.kind)
 		})
 	}
 }
@@ -135,11 +139,7 @@ func TestMapper_ToOho_email(t *testing.T) {
 			t.Parallel()
 			p, cs := mapField(t, o, "email", tt.give)
 			require.Equal(t, tt.want, p.Email)
-			if tt.kind == 0 {
-				require.Empty(t, cs)
-				return
-			}
-			require.Equal(t, tt.kind, cs[len(cs)-1].Kind, "%v", cs)
+			requireLastKind(t, cs, tt.kind)
 		})
 	}
 }
@@ -176,11 +176,7 @@ func TestMapper_ToOho_birthDate(t *testing.T) {
 			t.Parallel()
 			p, cs := mapField(t, o, "birth_date", tt.give)
 			require.Equal(t, tt.want, p.BirthDate)
-			if tt.kind == 0 {
-				require.Empty(t, cs)
-				return
-			}
-			require.Equal(t, tt.kind, cs[len(cs)-1].Kind, "%v", cs)
+			requireLastKind(t, cs, tt.kind)
 		})
 	}
 }
