@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"time"
@@ -114,7 +115,7 @@ func New(cfg Config) (*Client, error) {
 	log := cfg.Log
 	if log == nil {
 		l := logrus.New()
-		l.SetOutput(discard{})
+		l.SetOutput(io.Discard)
 		log = l
 	}
 	token := cfg.Token
@@ -140,12 +141,6 @@ func New(cfg Config) (*Client, error) {
 	c.Messages = &MessagesService{c: c}
 	return c, nil
 }
-
-// discard is an io.Writer that drops everything.
-type discard struct{}
-
-// Write implements io.Writer.
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 // get sends GET base/path?q and decodes the JSON answer into out.
 func (c *Client) get(ctx context.Context, path string, q url.Values, out any) error {
