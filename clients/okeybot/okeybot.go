@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -264,20 +265,15 @@ func (ch *Channel) do(ctx context.Context, method, escapedPath string, query url
 		return fmt.Errorf("build okeybot URL: %w", err)
 	}
 	u.RawQuery = query.Encode()
-	var rd *bytes.Reader
+	var rd io.Reader // a nil interface, not a nil *bytes.Reader, when there is no body
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			return fmt.Errorf("encode okeybot %s body: %w", method, err)
 		}
-		rd = bytes.NewReader(b)
+		rd = bytes.NewReader(b) // lets apiclient replay it on retry (GetBody)
 	}
-	var req *http.Request
-	if rd != nil {
-		req, err = http.NewRequestWithContext(ctx, method, u.String(), rd)
-	} else {
-		req, err = http.NewRequestWithContext(ctx, method, u.String(), nil)
-	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
 	if err != nil {
 		return fmt.Errorf("build okeybot request: %w", err)
 	}
