@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"unicode/utf8"
@@ -120,7 +121,7 @@ func WriteSummary(w io.Writer, r Result, dryRun bool) error {
 
 // byCount returns the keys of m, most frequent first, then by name.
 func byCount(m map[string]int) []string {
-	ks := sortedKeys(m)
+	ks := slices.Sorted(maps.Keys(m))
 	slices.SortStableFunc(ks, func(a, b string) int { return cmp.Compare(m[b], m[a]) })
 	return ks
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -884,14 +883,4 @@ func (e helperError) Unwrap() error { return e.err }
 func isHelper(err error) bool {
 	var h helperError
 	return errors.As(err, &h)
-}
-
-// sortedKeys returns the keys of m, sorted.
-func sortedKeys(m map[string]int) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }
