@@ -75,7 +75,7 @@ type Client struct {
 
 // New validates cfg and builds a client.
 func New(cfg Config) (*Client, error) {
-	base, err := parseBaseURL(cfg.BaseURL)
+	base, err := apiclient.ParseBaseURL(cfg.BaseURL, DefaultBaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("new line client: %w", err)
 	}
@@ -99,24 +99,6 @@ func New(cfg Config) (*Client, error) {
 		},
 		bots: make(map[string]*Bot),
 	}, nil
-}
-
-// parseBaseURL returns the base URL without a trailing slash, or DefaultBaseURL for "".
-func parseBaseURL(s string) (*url.URL, error) {
-	if s == "" {
-		s = DefaultBaseURL
-	}
-	u, err := url.Parse(strings.TrimRight(s, "/"))
-	if err != nil {
-		return nil, fmt.Errorf("parse BaseURL: %w", err)
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("BaseURL %q: want http(s)://host", s)
-	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("BaseURL %q: must not have a query or fragment", s)
-	}
-	return u, nil
 }
 
 // Bot returns the handle of the channel whose channel access token is
@@ -265,16 +247,7 @@ func (b *Bot) get(ctx context.Context, out any, segments ...string) error {
 	if !b.hasToken {
 		return errNoToken
 	}
-	u := *b.c.baseURL
-	var raw, plain strings.Builder
-	raw.WriteString(b.c.baseURL.EscapedPath())
-	plain.WriteString(b.c.baseURL.Path)
-	for _, s := range segments {
-		raw.WriteString("/" + url.PathEscape(s))
-		plain.WriteString("/" + s)
-	}
-	u.Path, u.RawPath = plain.String(), raw.String()
-
+	u := apiclient.JoinSegments(b.c.baseURL, segments...)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return fmt.Errorf("build request: %w", err)

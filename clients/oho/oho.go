@@ -23,7 +23,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -76,7 +75,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.APIKey == "" {
 		return nil, errors.New("new oho client: APIKey is required")
 	}
-	base, err := parseBaseURL(cfg.BaseURL)
+	base, err := apiclient.ParseBaseURL(cfg.BaseURL, DefaultBaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("new oho client: %w", err)
 	}
@@ -96,24 +95,6 @@ func New(cfg Config) (*Client, error) {
 	}
 	c.Contacts = &ContactsService{c: c}
 	return c, nil
-}
-
-// parseBaseURL returns the base URL without a trailing slash, or DefaultBaseURL for "".
-func parseBaseURL(s string) (*url.URL, error) {
-	if s == "" {
-		s = DefaultBaseURL
-	}
-	u, err := url.Parse(strings.TrimRight(s, "/"))
-	if err != nil {
-		return nil, fmt.Errorf("parse BaseURL: %w", err)
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("BaseURL %q: want http(s)://host", s)
-	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("BaseURL %q: must not have a query or fragment", s)
-	}
-	return u, nil
 }
 
 // envelope is Oho's response body (§1 "Successful response" / "Error response").
@@ -138,7 +119,7 @@ func decodeError(body []byte) (code, msg string) {
 // encoded as JSON (when not nil) and decodes the envelope's data into out
 // (when not nil).
 func (c *Client) do(ctx context.Context, method string, segments []string, body, out any) error {
-	u := c.endpoint(segments...)
+	u := apiclient.JoinSegments(c.baseURL, segments...)
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -173,19 +154,4 @@ func (c *Client) do(ctx context.Context, method string, segments []string, body,
 		}
 	}
 	return nil
-}
-
-// endpoint returns the base URL extended by the given path segments, each
-// escaped on its own so an id holding "/" or "?" stays one segment.
-func (c *Client) endpoint(segments ...string) *url.URL {
-	u := *c.baseURL
-	var raw, plain strings.Builder
-	raw.WriteString(c.baseURL.EscapedPath())
-	plain.WriteString(c.baseURL.Path)
-	for _, s := range segments {
-		raw.WriteString("/" + url.PathEscape(s))
-		plain.WriteString("/" + s)
-	}
-	u.Path, u.RawPath = plain.String(), raw.String()
-	return &u
 }
