@@ -39,6 +39,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"crmsync/clients/internal/faketest"
 )
 
 // DefaultToken is the bearer token a server accepts unless Options.Token says otherwise.
@@ -328,33 +330,7 @@ func sleepContext(ctx context.Context, d time.Duration) error {
 // Sleep advances it instead of waiting. Pass Clock.Now as Options.NowFunc
 // and Clock.Sleep as the client's SleepFunc, so a 429's Retry-After is
 // "waited" by moving the server's rate-limit clock. Safe for concurrent use.
-type Clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+type Clock = faketest.Clock
 
 // NewClock returns a Clock set to start.
-func NewClock(start time.Time) *Clock { return &Clock{now: start} }
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Advance moves the clock forward by d.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-// Sleep advances the clock by d at once; it returns ctx.Err() if ctx is done.
-func (c *Clock) Sleep(ctx context.Context, d time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	c.Advance(d)
-	return nil
-}
+func NewClock(start time.Time) *Clock { return faketest.NewClock(start) }
