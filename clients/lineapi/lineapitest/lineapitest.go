@@ -18,17 +18,17 @@ package lineapitest
 import (
 	"encoding/json"
 	"fmt"
-	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"crmsync/clients/internal/faketest"
 )
 
 // LINE's error messages as the Messaging API returns them.
@@ -82,12 +82,6 @@ type channel struct {
 	profiles map[string]Profile
 }
 
-// fault is a forced answer for one request.
-type fault struct {
-	status     int
-	retryAfter time.Duration
-}
-
 // Server is an in-memory LINE Messaging API. It is an http.Handler, safe for
 // concurrent use.
 type Server struct {
@@ -98,7 +92,7 @@ type Server struct {
 	mu       sync.Mutex
 	channels map[string]*channel // by channel access token
 	requests []Request
-	faults   []fault
+	faults   faketest.Faults
 	nextID   uint64
 }
 
@@ -168,9 +162,7 @@ func (s *Server) Count(path string) int {
 func (s *Server) RejectNext(n, status int, retryAfter time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for range n {
-		s.faults = append(s.faults, fault{status: status, retryAfter: retryAfter})
-	}
+	s.faults.Add(n, status, retryAfter)
 }
 
 // userIDPattern is the shape of a LINE user ID.
@@ -189,17 +181,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // serve answers r with s.mu held and returns the status and the bot's userId.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) (int, string) {
-	if len(s.faults) > 0 {
-		f := s.faults[0]
-		s.faults = s.faults[1:]
-		if f.retryAfter > 0 {
-			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(f.retryAfter.Seconds()))))
-		}
+	if f, ok := s.faults.Next(w.Header()); ok {
 		msg := MsgInternalServer
-		if f.status == http.StatusTooManyRequests {
+		if f.Status == http.StatusTooManyRequests {
 			msg = MsgRateLimited
 		}
-		return fail(w, f.status, msg), ""
+		return fail(w, f.Status, msg), ""
 	}
 
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")

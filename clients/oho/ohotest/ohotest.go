@@ -38,6 +38,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"crmsync/clients/internal/faketest"
 )
 
 // DefaultAPIKey is the key New and NewServer accept when Options.APIKey is empty.
@@ -82,12 +84,6 @@ type Request struct {
 // String returns "METHOD /path".
 func (r Request) String() string { return r.Method + " " + r.Path }
 
-// fault is a forced answer for one request.
-type fault struct {
-	status     int
-	retryAfter time.Duration
-}
-
 // Server is an in-memory Oho. It is an http.Handler, safe for concurrent use.
 type Server struct {
 	// URL is the base URL of the httptest server started by NewServer;
@@ -101,7 +97,7 @@ type Server struct {
 	mu       sync.Mutex
 	contacts map[Key]Contact
 	requests []Request
-	faults   []fault
+	faults   faketest.Faults
 }
 
 // New returns a fake Oho for a caller that serves it (a sandbox or demo).
@@ -194,9 +190,7 @@ func (s *Server) Count(method string) int {
 func (s *Server) RejectNext(n, status int, retryAfter time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for range n {
-		s.faults = append(s.faults, fault{status: status, retryAfter: retryAfter})
-	}
+	s.faults.Add(n, status, retryAfter)
 }
 
 // maxBody bounds the request body the fake reads.
@@ -222,13 +216,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // serve answers r with s.mu held and returns the status and refusal reason.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, body []byte) (int, string) {
-	if len(s.faults) > 0 {
-		f := s.faults[0]
-		s.faults = s.faults[1:]
-		if f.retryAfter > 0 {
-			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(f.retryAfter.Seconds()))))
-		}
-		return fail(w, f.status, messageFor(f.status)), "forced"
+	if f, ok := s.faults.Next(w.Header()); ok {
+		return fail(w, f.Status, messageFor(f.Status)), "forced"
 	}
 	if r.Header.Get("x-oho-api-key") != s.apiKey {
 		return fail(w, http.StatusUnauthorized, MsgUnauthorized), "bad api key"
