@@ -123,11 +123,7 @@ func NewHTTPClient(o Options) *http.Client {
 	}
 	base := o.Base
 	if base == nil {
-		if dt, ok := http.DefaultTransport.(*http.Transport); ok {
-			base = dt.Clone()
-		} else {
-			base = http.DefaultTransport
-		}
+		base = NewBase()
 	}
 
 	var rt http.RoundTripper = base
@@ -142,6 +138,17 @@ func NewHTTPClient(o Options) *http.Client {
 		jitter:    fullJitter,
 	}
 	return &http.Client{Transport: rt}
+}
+
+// NewBase returns the default innermost transport: a clone of
+// http.DefaultTransport, with its own connection pool. A client that builds
+// one *http.Client per token gives them all one NewBase as Options.Base, so
+// they share that pool.
+func NewBase() http.RoundTripper {
+	if dt, ok := http.DefaultTransport.(*http.Transport); ok {
+		return dt.Clone()
+	}
+	return http.DefaultTransport
 }
 
 // sleepContext waits for d or until ctx is done, whichever comes first.

@@ -81,10 +81,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	transport := cfg.Base
 	if transport == nil {
-		transport = http.DefaultTransport
-		if dt, ok := http.DefaultTransport.(*http.Transport); ok {
-			transport = dt.Clone() // one connection pool shared by every channel
-		}
+		transport = apiclient.NewBase() // one connection pool shared by every channel
 	}
 	return &Client{
 		baseURL: base,

@@ -109,11 +109,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	base := cfg.Base
 	if base == nil {
-		if dt, ok := http.DefaultTransport.(*http.Transport); ok {
-			base = dt.Clone()
-		} else {
-			base = http.DefaultTransport
-		}
+		base = apiclient.NewBase() // one connection pool shared by every channel
 	}
 	return &Client{
 		cfg:      cfg,
