@@ -18,6 +18,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"crmsync/clients/apiclient"
+	"crmsync/clients/internal/faketest"
 )
 
 // reply is one scripted response of a scriptServer.
@@ -78,25 +79,6 @@ func (s *scriptServer) Calls() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.calls
-}
-
-// sleepRecorder is a SleepFunc that records durations instead of sleeping.
-type sleepRecorder struct {
-	mu    sync.Mutex
-	waits []time.Duration
-}
-
-func (r *sleepRecorder) Sleep(ctx context.Context, d time.Duration) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.waits = append(r.waits, d)
-	return ctx.Err()
-}
-
-func (r *sleepRecorder) Waits() []time.Duration {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]time.Duration(nil), r.waits...)
 }
 
 // decodeTestErr reads {"errorCode","message"}.
@@ -208,7 +190,7 @@ func TestNewHTTPClient_Retry(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			srv := newScriptServer(t, tt.give...)
-			sleeps := &sleepRecorder{}
+			sleeps := &faketest.SleepRecorder{}
 			hc := apiclient.NewHTTPClient(apiclient.Options{
 				Service:   "test",
 				Retry:     tt.policy,
@@ -262,7 +244,7 @@ func TestNewHTTPClient_Retry_postNeedsIdempotent(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			srv := newScriptServer(t, reply{status: 502}, reply{status: 201, body: `{}`})
-			hc := apiclient.NewHTTPClient(apiclient.Options{SleepFunc: (&sleepRecorder{}).Sleep})
+			hc := apiclient.NewHTTPClient(apiclient.Options{SleepFunc: (&faketest.SleepRecorder{}).Sleep})
 			ctx := t.Context()
 			if tt.idempotent {
 				ctx = apiclient.WithIdempotent(ctx)
@@ -289,7 +271,7 @@ func TestNewHTTPClient_Retry_postNeedsIdempotent(t *testing.T) {
 func TestNewHTTPClient_Retry_postRetriedAfter429(t *testing.T) {
 	t.Parallel()
 	srv := newScriptServer(t, reply{status: 429, header: map[string]string{"Retry-After": "2"}}, reply{status: 201, body: `{}`})
-	rec := &sleepRecorder{}
+	rec := &faketest.SleepRecorder{}
 	hc := apiclient.NewHTTPClient(apiclient.Options{SleepFunc: rec.Sleep})
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+"/v1/contact", strings.NewReader(`{"id":"u1"}`))
 	require.NoError(t, err)
@@ -304,7 +286,7 @@ func TestNewHTTPClient_Retry_limiterPerAttempt(t *testing.T) {
 	srv := newScriptServer(t, reply{status: 503}, reply{status: 503}, reply{status: 200, body: `{}`})
 	// Five tokens, refilled once an hour: only the attempts spend them.
 	lim := rate.NewLimiter(rate.Every(time.Hour), 5)
-	hc := apiclient.NewHTTPClient(apiclient.Options{Limiter: lim, SleepFunc: (&sleepRecorder{}).Sleep})
+	hc := apiclient.NewHTTPClient(apiclient.Options{Limiter: lim, SleepFunc: (&faketest.SleepRecorder{}).Sleep})
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+"/x", nil)
 	require.NoError(t, err)
 
@@ -319,7 +301,7 @@ func TestNewHTTPClient_Retry_limiterWaitFailsNotRetried(t *testing.T) {
 	srv := newScriptServer(t, reply{status: 200})
 	lim := rate.NewLimiter(rate.Every(time.Hour), 1)
 	require.True(t, lim.Allow()) // empty the bucket
-	hc := apiclient.NewHTTPClient(apiclient.Options{Limiter: lim, SleepFunc: (&sleepRecorder{}).Sleep})
+	hc := apiclient.NewHTTPClient(apiclient.Options{Limiter: lim, SleepFunc: (&faketest.SleepRecorder{}).Sleep})
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute) // the next token is an hour away
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/x", nil)
@@ -397,7 +379,7 @@ func TestNewHTTPClient_attemptTimeout(t *testing.T) {
 	hc := apiclient.NewHTTPClient(apiclient.Options{
 		Timeout:   time.Nanosecond, // every attempt is over before it starts
 		Retry:     apiclient.RetryPolicy{MaxAttempts: 2},
-		SleepFunc: (&sleepRecorder{}).Sleep,
+		SleepFunc: (&faketest.SleepRecorder{}).Sleep,
 		Observer:  func(i apiclient.RequestInfo) { infos = append(infos, i) },
 	})
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+"/x", nil)
@@ -423,7 +405,7 @@ func TestNewHTTPClient_Observer(t *testing.T) {
 	var infos []apiclient.RequestInfo
 	hc := apiclient.NewHTTPClient(apiclient.Options{
 		Service:   "omnichat",
-		SleepFunc: (&sleepRecorder{}).Sleep,
+		SleepFunc: (&faketest.SleepRecorder{}).Sleep,
 		Observer: func(i apiclient.RequestInfo) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -450,7 +432,7 @@ func TestNewHTTPClient_Auth(t *testing.T) {
 	t.Parallel()
 	srv := newScriptServer(t, reply{status: 500}, reply{status: 200, body: `{}`})
 	hc := apiclient.NewHTTPClient(apiclient.Options{
-		SleepFunc: (&sleepRecorder{}).Sleep,
+		SleepFunc: (&faketest.SleepRecorder{}).Sleep,
 		Auth:      func(r *http.Request) { r.Header.Set("Authorization", "Bearer s3cret") },
 	})
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+"/x", nil)
@@ -475,7 +457,7 @@ func TestNewHTTPClient_Log(t *testing.T) {
 	hc := apiclient.NewHTTPClient(apiclient.Options{
 		Service:   "line",
 		Log:       log,
-		SleepFunc: (&sleepRecorder{}).Sleep,
+		SleepFunc: (&faketest.SleepRecorder{}).Sleep,
 		Auth:      func(r *http.Request) { r.Header.Set("Authorization", "Bearer very-secret-token") },
 	})
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+"/v2/bot/profile/U1?phone=66812345678", nil)
@@ -585,7 +567,7 @@ func TestDo_transportErrorHasNoQuery(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	url := srv.URL
 	srv.Close() // connection refused from now on
-	hc := apiclient.NewHTTPClient(apiclient.Options{Retry: apiclient.RetryPolicy{MaxAttempts: 2}, SleepFunc: (&sleepRecorder{}).Sleep})
+	hc := apiclient.NewHTTPClient(apiclient.Options{Retry: apiclient.RetryPolicy{MaxAttempts: 2}, SleepFunc: (&faketest.SleepRecorder{}).Sleep})
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url+"/v1/contacts?phone=66812345678", nil)
 	require.NoError(t, err)
 

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"crmsync/clients/apiclient"
+	"crmsync/clients/internal/faketest"
 	"crmsync/clients/okeybot"
 	"crmsync/clients/okeybot/okeybottest"
 )
@@ -33,30 +34,8 @@ var start = time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
 type testBundle struct {
 	srv    *okeybottest.Server
 	clock  *okeybottest.Clock
-	sleeps *sleepRecorder
+	sleeps *faketest.SleepRecorder
 	logs   *bytes.Buffer
-}
-
-// sleepRecorder is an injected SleepFunc: it records each wait and moves the
-// fake's clock instead of sleeping.
-type sleepRecorder struct {
-	mu    sync.Mutex
-	clock *okeybottest.Clock
-	waits []time.Duration
-}
-
-func (s *sleepRecorder) Sleep(ctx context.Context, d time.Duration) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.waits = append(s.waits, d)
-	s.clock.Advance(d)
-	return ctx.Err()
-}
-
-func (s *sleepRecorder) Waits() []time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]time.Duration(nil), s.waits...)
 }
 
 // setup starts a fake with a plain and a Viber channel and a client whose
@@ -76,7 +55,7 @@ func setup(t *testing.T, opts okeybottest.Options, cfg okeybot.Config) (*okeybot
 	log.SetOutput(logs)
 	log.SetLevel(logrus.DebugLevel)
 	log.SetFormatter(&logrus.JSONFormatter{})
-	sleeps := &sleepRecorder{clock: clock}
+	sleeps := &faketest.SleepRecorder{Clock: clock}
 
 	cfg.BaseURL = srv.URL
 	if cfg.LimiterFunc == nil {

@@ -2,7 +2,6 @@ package omnichat_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -10,6 +9,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"crmsync/clients/apiclient"
+	"crmsync/clients/internal/faketest"
 	"crmsync/clients/omnichat"
 	"crmsync/clients/omnichat/omnichattest"
 	"crmsync/contact"
@@ -22,7 +22,7 @@ var day0 = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 type testBundle struct {
 	srv   *omnichattest.Server
 	clock *omnichattest.Clock
-	sleep *sleepRecorder
+	sleep *faketest.SleepRecorder
 }
 
 // setup starts a fake Omnichat with the vendor's limits (rate limit on a
@@ -38,7 +38,7 @@ func setup(t *testing.T, opts ...omnichattest.Options) (*omnichat.Client, *testB
 		o.NowFunc = clock.Now
 	}
 	srv := omnichattest.NewServer(t, o)
-	sleep := &sleepRecorder{clock: clock}
+	sleep := &faketest.SleepRecorder{Clock: clock}
 	c, err := omnichat.New(omnichat.Config{
 		BaseURL:   srv.URL,
 		Token:     omnichattest.DefaultToken,
@@ -48,26 +48,6 @@ func setup(t *testing.T, opts ...omnichattest.Options) (*omnichat.Client, *testB
 	})
 	require.NoError(t, err)
 	return c, &testBundle{srv: srv, clock: clock, sleep: sleep}
-}
-
-// sleepRecorder records retry waits and advances the fake clock by them.
-type sleepRecorder struct {
-	clock *omnichattest.Clock
-	mu    sync.Mutex
-	waits []time.Duration
-}
-
-func (s *sleepRecorder) Sleep(ctx context.Context, d time.Duration) error {
-	s.mu.Lock()
-	s.waits = append(s.waits, d)
-	s.mu.Unlock()
-	return s.clock.Sleep(ctx, d)
-}
-
-func (s *sleepRecorder) Waits() []time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]time.Duration(nil), s.waits...)
 }
 
 func TestNew(t *testing.T) {

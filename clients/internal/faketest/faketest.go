@@ -1,7 +1,8 @@
 // Package faketest holds the test support the vendor fakes
-// (clients/<vendor>/<vendor>test) share. It knows nothing of any vendor or
-// client: each fake keeps its own wire types, limits and error bodies, so a
-// fake stays independent of the client it tests.
+// (clients/<vendor>/<vendor>test) and the clients' tests share: a manual
+// Clock, a SleepRecorder that advances it, and a queue of forced Faults. It
+// knows nothing of any vendor or client: each fake keeps its own wire types,
+// limits and error bodies, so a fake stays independent of the client it tests.
 package faketest
 
 import (
