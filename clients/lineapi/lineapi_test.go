@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"crmsync/clients/apiclient"
+	"crmsync/clients/internal/faketest"
 	"crmsync/clients/lineapi"
 	"crmsync/clients/lineapi/lineapitest"
 )
@@ -47,35 +47,22 @@ func seed(srv *lineapitest.Server) {
 type testBundle struct {
 	srv    *lineapitest.Server
 	hook   *test.Hook
-	mu     sync.Mutex
-	sleeps []time.Duration
-}
-
-// slept returns the waits the client asked for.
-func (b *testBundle) slept() []time.Duration {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([]time.Duration(nil), b.sleeps...)
+	sleeps *faketest.SleepRecorder
 }
 
 // setup starts a seeded fake LINE API and a client logging at debug level into a hook.
 func setup(t *testing.T) (*lineapi.Client, *testBundle) {
 	t.Helper()
-	b := &testBundle{srv: lineapitest.NewServer(t, lineapitest.Options{})}
+	b := &testBundle{srv: lineapitest.NewServer(t, lineapitest.Options{}), sleeps: &faketest.SleepRecorder{}}
 	seed(b.srv)
 	log, hook := test.NewNullLogger()
 	log.SetLevel(logrus.DebugLevel)
 	b.hook = hook
 	c, err := lineapi.New(lineapi.Config{
-		BaseURL: b.srv.URL,
-		Log:     log,
-		Retry:   apiclient.RetryPolicy{MaxAttempts: 3},
-		SleepFunc: func(_ context.Context, d time.Duration) error {
-			b.mu.Lock()
-			defer b.mu.Unlock()
-			b.sleeps = append(b.sleeps, d)
-			return nil
-		},
+		BaseURL:   b.srv.URL,
+		Log:       log,
+		Retry:     apiclient.RetryPolicy{MaxAttempts: 3},
+		SleepFunc: b.sleeps.Sleep,
 	})
 	require.NoError(t, err)
 	return c, b
@@ -228,7 +215,7 @@ func TestBot_Info_failureIsNotCached(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, botA, got.UserID)
 	require.Equal(t, 4, b.srv.Count("/v2/bot/info"))
-	require.Len(t, b.slept(), 2, "5xx is retried")
+	require.Len(t, b.sleeps.Waits(), 2, "5xx is retried")
 }
 
 func TestBot_Profile(t *testing.T) {
@@ -296,7 +283,7 @@ func TestBot_Profile_errors(t *testing.T) {
 			require.NotContains(t, err.Error(), tt.giveToken)
 			require.Equal(t, 1, b.srv.Count(tt.wantPath), "a 4xx is final: not retried")
 			require.Len(t, b.srv.Requests(), 1)
-			require.Empty(t, b.slept())
+			require.Empty(t, b.sleeps.Waits())
 		})
 	}
 }
@@ -310,7 +297,7 @@ func TestBot_Profile_retriesRateLimit(t *testing.T) {
 
 	require.NoError(t, err)
 	require.Equal(t, friend, got.UserID)
-	require.Equal(t, []time.Duration{2 * time.Second, 2 * time.Second}, b.slept())
+	require.Equal(t, []time.Duration{2 * time.Second, 2 * time.Second}, b.sleeps.Waits())
 	require.Equal(t, 3, b.srv.Count("/v2/bot/profile/"+friend))
 }
 

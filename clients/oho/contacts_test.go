@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"crmsync/clients/apiclient"
+	"crmsync/clients/internal/faketest"
 	"crmsync/clients/oho"
 	"crmsync/clients/oho/ohotest"
 )
@@ -29,35 +30,23 @@ const (
 type testBundle struct {
 	srv    *ohotest.Server
 	hook   *test.Hook
+	sleeps *faketest.SleepRecorder
 	mu     sync.Mutex
-	sleeps []time.Duration
 	infos  []apiclient.RequestInfo
-}
-
-// slept returns the waits the client asked for.
-func (b *testBundle) slept() []time.Duration {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([]time.Duration(nil), b.sleeps...)
 }
 
 // setup starts a fake Oho and a client logging at debug level into a hook.
 func setup(t *testing.T) (*oho.Client, *testBundle) {
 	t.Helper()
-	b := &testBundle{srv: ohotest.NewServer(t, ohotest.Options{APIKey: apiKey})}
+	b := &testBundle{srv: ohotest.NewServer(t, ohotest.Options{APIKey: apiKey}), sleeps: &faketest.SleepRecorder{}}
 	log, hook := test.NewNullLogger()
 	log.SetLevel(logrus.DebugLevel)
 	b.hook = hook
 	c, err := oho.New(oho.Config{
-		BaseURL: b.srv.URL,
-		APIKey:  apiKey,
-		Log:     log,
-		SleepFunc: func(_ context.Context, d time.Duration) error {
-			b.mu.Lock()
-			defer b.mu.Unlock()
-			b.sleeps = append(b.sleeps, d)
-			return nil
-		},
+		BaseURL:   b.srv.URL,
+		APIKey:    apiKey,
+		Log:       log,
+		SleepFunc: b.sleeps.Sleep,
 		Observer: func(ri apiclient.RequestInfo) {
 			b.mu.Lock()
 			defer b.mu.Unlock()
@@ -230,7 +219,7 @@ func TestContactsService_errorClasses(t *testing.T) {
 			require.Equal(t, tt.wantStatus, apiErr.Status)
 			require.Equal(t, tt.wantMessage, apiErr.Message)
 			require.Equal(t, "oho", apiErr.Service)
-			require.Empty(t, b.slept(), "4xx is final: no retry")
+			require.Empty(t, b.sleeps.Waits(), "4xx is final: no retry")
 		})
 	}
 }
@@ -365,7 +354,7 @@ func TestContactsService_retries(t *testing.T) {
 
 			require.NoError(t, tt.give(t.Context(), c))
 
-			tt.wantSleeps(t, b.slept())
+			tt.wantSleeps(t, b.sleeps.Waits())
 			reqs := b.srv.Requests()
 			require.Len(t, reqs, 3)
 			require.Equal(t, tt.giveStatus, reqs[0].Status)
