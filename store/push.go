@@ -220,28 +220,62 @@ type PushRejection struct {
 	At time.Time
 }
 
-// RecordPushRejections stores refusals. A refusal already recorded for the
-// same destination, target, payload hash, field and reason only updates
-// last_seen_at and times_seen.
+// RecordPushRejections stores refusals in one statement. A refusal already
+// recorded for the same destination, target, payload hash, field and reason
+// only updates contact_id, last_seen_at and times_seen (a refusal given
+// twice in rs counts twice).
 func (s *Store) RecordPushRejections(ctx context.Context, rs ...PushRejection) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	// One statement may not update a row twice: fold repeats of a refusal
+	// into its first occurrence, keeping the last one's contact and time.
+	type key struct{ destination, target, hash, field, reason string }
+	type row struct {
+		PushRejection
+		lastAt time.Time
+		seen   int
+	}
+	idx := make(map[key]int, len(rs))
+	rows := make([]row, 0, len(rs))
 	for _, r := range rs {
-		var value any
+		k := key{r.Destination, r.TargetKey, r.PayloadHash, r.Field, r.Reason}
+		if i, ok := idx[k]; ok {
+			rows[i].ContactID, rows[i].lastAt = r.ContactID, r.At
+			rows[i].seen++
+			continue
+		}
+		idx[k] = len(rows)
+		rows = append(rows, row{PushRejection: r, lastAt: r.At, seen: 1})
+	}
+	n := len(rows)
+	dest, contactIDs, target, field, reason := make(textArray, n), make(textArray, n), make(textArray, n), make(textArray, n), make(textArray, n)
+	status, hash, run, firstAt, lastAt, seen := make(textArray, n), make(textArray, n), make(textArray, n), make(textArray, n), make(textArray, n), make(textArray, n)
+	value := make(nullTextArray, n)
+	for i, r := range rows {
+		dest[i], contactIDs[i], target[i], field[i], reason[i] = r.Destination, strconv.FormatInt(int64(r.ContactID), 10), r.TargetKey, r.Field, r.Reason
+		status[i], hash[i], run[i] = strconv.Itoa(r.HTTPStatus), r.PayloadHash, strconv.FormatInt(r.RunID, 10)
+		firstAt[i], lastAt[i], seen[i] = r.At.UTC().Format(time.RFC3339Nano), r.lastAt.UTC().Format(time.RFC3339Nano), strconv.Itoa(r.seen)
 		if r.Value != nil {
-			value = cut(*r.Value, MaxRejectionValue)
+			v := cut(*r.Value, MaxRejectionValue)
+			value[i] = &v
 		}
-		err := s.db.WithContext(ctx).Exec(`
-			INSERT INTO push_rejections (destination, contact_id, target_key, field, value, reason, http_status,
-			                             payload_hash, run_id, created_at, last_seen_at)
-			VALUES (?, ?, ?, NULLIF(?, ''), ?, ?, NULLIF(?::integer, 0), ?, NULLIF(?::bigint, 0), ?, ?)
-			ON CONFLICT (destination, target_key, payload_hash, (COALESCE(field, '')), reason) DO UPDATE SET
-			    contact_id   = EXCLUDED.contact_id,
-			    last_seen_at = EXCLUDED.last_seen_at,
-			    times_seen   = push_rejections.times_seen + 1`,
-			r.Destination, int64(r.ContactID), r.TargetKey, r.Field, value, r.Reason, r.HTTPStatus,
-			r.PayloadHash, r.RunID, r.At.UTC(), r.At.UTC()).Error
-		if err != nil {
-			return fmt.Errorf("record %s rejection of %s: %w", r.Destination, r.TargetKey, err)
-		}
+	}
+	err := s.db.WithContext(ctx).Exec(`
+		INSERT INTO push_rejections (destination, contact_id, target_key, field, value, reason, http_status,
+		                             payload_hash, run_id, created_at, last_seen_at, times_seen)
+		SELECT u.destination, u.contact_id, u.target_key, NULLIF(u.field, ''), u.value, u.reason, NULLIF(u.http_status, 0),
+		       u.payload_hash, NULLIF(u.run_id, 0), u.first_at, u.last_at, u.seen
+		FROM unnest(?::text[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::integer[], ?::text[],
+		            ?::bigint[], ?::timestamptz[], ?::timestamptz[], ?::integer[])
+		     AS u (destination, contact_id, target_key, field, value, reason, http_status, payload_hash, run_id, first_at, last_at, seen)
+		ON CONFLICT (destination, target_key, payload_hash, (COALESCE(field, '')), reason) DO UPDATE SET
+		    contact_id   = EXCLUDED.contact_id,
+		    last_seen_at = EXCLUDED.last_seen_at,
+		    times_seen   = push_rejections.times_seen + EXCLUDED.times_seen`,
+		dest, contactIDs, target, field, value, reason, status, hash, run, firstAt, lastAt, seen).Error
+	if err != nil {
+		return fmt.Errorf("record %d %s rejections of %s: %w", len(rs), rs[0].Destination, rs[0].TargetKey, err)
 	}
 	return nil
 }
@@ -427,14 +461,33 @@ type textArray []string
 
 // Value implements driver.Valuer.
 func (a textArray) Value() (driver.Value, error) {
+	return arrayLiteral(len(a), func(i int) *string { return &a[i] }), nil
+}
+
+// nullTextArray is textArray whose nil elements are NULL.
+type nullTextArray []*string
+
+// Value implements driver.Valuer.
+func (a nullTextArray) Value() (driver.Value, error) {
+	return arrayLiteral(len(a), func(i int) *string { return a[i] }), nil
+}
+
+// arrayLiteral writes the n elements elem returns as a PostgreSQL array
+// literal, quoted, nil as NULL.
+func arrayLiteral(n int, elem func(i int) *string) string {
 	var b strings.Builder
 	b.WriteByte('{')
-	for i, s := range a {
+	for i := range n {
 		if i > 0 {
 			b.WriteByte(',')
 		}
+		s := elem(i)
+		if s == nil {
+			b.WriteString("NULL")
+			continue
+		}
 		b.WriteByte('"')
-		for _, r := range s {
+		for _, r := range *s {
 			if r == '"' || r == '\\' {
 				b.WriteByte('\\')
 			}
@@ -443,5 +496,5 @@ func (a textArray) Value() (driver.Value, error) {
 		b.WriteByte('"')
 	}
 	b.WriteByte('}')
-	return b.String(), nil
+	return b.String()
 }

@@ -119,6 +119,60 @@ func TestStore_RecordPushRejections(t *testing.T) {
 	require.Equal(t, []string{"refused_by_api", "rejected"}, kinds)
 }
 
+func TestStore_RecordPushRejections_manyInOneCall(t *testing.T) {
+	t.Parallel()
+	s := storetest.New(t)
+	ctx := t.Context()
+	t0 := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
+	a := seedPushContact(t, s, t0, contact.Identity{Platform: contact.LINE, ChannelID: "c1", UserID: "u1"})
+	b := seedPushContact(t, s, t0, contact.Identity{Platform: contact.LINE, ChannelID: "c1", UserID: "u2"})
+	v := `quote " and backslash \ in a value`
+	first := store.PushRejection{
+		Destination: store.DestinationOho, ContactID: a, TargetKey: "line/b/u1", Field: "email", Value: &v,
+		Reason: "invalid email", HTTPStatus: 400, PayloadHash: "h1", At: t0,
+	}
+	again := first
+	again.ContactID, again.At = b, t0.Add(time.Minute)
+	other := first
+	other.Field, other.Value, other.HTTPStatus = "", nil, 0
+	type got struct {
+		Field         string
+		Value         *string
+		Status        *int
+		ContactID     int64
+		Created, Last time.Time
+		Seen          int
+	}
+	load := func() []got {
+		rows, err := s.SQL().QueryContext(ctx, `
+			SELECT COALESCE(field, '<null>'), value, http_status, contact_id, created_at, last_seen_at, times_seen
+			FROM push_rejections ORDER BY field NULLS FIRST`)
+		require.NoError(t, err)
+		defer rows.Close()
+		var gs []got
+		for rows.Next() {
+			var g got
+			require.NoError(t, rows.Scan(&g.Field, &g.Value, &g.Status, &g.ContactID, &g.Created, &g.Last, &g.Seen))
+			g.Created, g.Last = g.Created.UTC(), g.Last.UTC()
+			gs = append(gs, g)
+		}
+		require.NoError(t, rows.Err())
+		return gs
+	}
+	status := 400
+	require.NoError(t, s.RecordPushRejections(ctx, first, other, again))
+	require.Equal(t, []got{
+		{Field: "<null>", ContactID: int64(a), Created: t0, Last: t0, Seen: 1},
+		{Field: "email", Value: &v, Status: &status, ContactID: int64(b), Created: t0, Last: t0.Add(time.Minute), Seen: 2},
+	}, load(), "a refusal repeated in one call counts each time; the last one's contact and time win")
+
+	require.NoError(t, s.RecordPushRejections(ctx, first))
+	require.Equal(t, []got{
+		{Field: "<null>", ContactID: int64(a), Created: t0, Last: t0, Seen: 1},
+		{Field: "email", Value: &v, Status: &status, ContactID: int64(a), Created: t0, Last: t0, Seen: 3},
+	}, load())
+}
+
 func TestStore_PushCandidates(t *testing.T) {
 	t.Parallel()
 	s := storetest.New(t)
