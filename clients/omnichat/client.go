@@ -60,9 +60,9 @@ type Config struct {
 	Retry apiclient.RetryPolicy
 	// Timeout bounds one HTTP attempt (apiclient default when zero).
 	Timeout time.Duration
-	// Transport is the innermost http.RoundTripper (default: a clone of
-	// http.DefaultTransport).
-	Transport http.RoundTripper
+	// Base is the innermost transport (default: a clone of
+	// http.DefaultTransport), named as in the other clients' Config.
+	Base http.RoundTripper
 }
 
 // Client talks to the Omnichat Open API. It is safe for concurrent use.
@@ -132,7 +132,7 @@ func New(cfg Config) (*Client, error) {
 			Retry:     cfg.Retry,
 			SleepFunc: cfg.SleepFunc,
 			Observer:  cfg.Observer,
-			Base:      cfg.Transport,
+			Base:      cfg.Base,
 		}),
 	}
 	c.Channels = &ChannelsService{c: c}
