@@ -126,7 +126,7 @@ func (s *Store) UpsertChannels(ctx context.Context, chans []ChannelRow) error {
 		name = append(name, c.ChannelName)
 		raw = append(raw, pullRawOrEmpty(c.Raw))
 	}
-	err := s.pullConn(ctx, func(pc *pgx.Conn) error {
+	err := s.pgxConn(ctx, func(pc *pgx.Conn) error {
 		_, err := pc.Exec(ctx, `
 			INSERT INTO omnichat_channels AS c (platform, channel_id, channel_name, raw)
 			SELECT p, i, n, r::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS t(p, i, n, r)
@@ -352,7 +352,7 @@ func (s *Store) writePullPage(ctx context.Context, what, sql string, m PageMeta,
 	args = append(args, m.Stream, m.Scope, m.WindowID, windowRunID(m.RunID), m.Page, m.Received, pullOptTotal(m.TotalElements))
 	var res PageResult
 	var windows int64
-	err := s.pullConn(ctx, func(pc *pgx.Conn) error {
+	err := s.pgxConn(ctx, func(pc *pgx.Conn) error {
 		return pc.QueryRow(ctx, sql, args...).Scan(&res.Inserted, &res.Updated, &res.Queued, &res.Bad, &windows)
 	})
 	if err != nil {
@@ -386,12 +386,12 @@ func pullBadArgs(bad []BadRecord) []any {
 	return []any{raw, hash, reason}
 }
 
-// pullConn runs f on a pooled connection's underlying *pgx.Conn (for COPY,
-// array parameters and the statement cache).
-func (s *Store) pullConn(ctx context.Context, f func(pc *pgx.Conn) error) error {
+// pgxConn runs f on a pooled connection's underlying *pgx.Conn (for COPY,
+// array parameters, the statement cache and reconcile's transaction).
+func (s *Store) pgxConn(ctx context.Context, f func(pc *pgx.Conn) error) error {
 	conn, err := s.sql.Conn(ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("get a database connection: %w", err)
 	}
 	defer conn.Close()
 	return conn.Raw(func(dc any) error {

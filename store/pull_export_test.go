@@ -19,7 +19,7 @@ func (s *Store) WriteMessagesPageCopy(ctx context.Context, m PageMeta, rows []Me
 	sql := `WITH input AS (SELECT * FROM pull_stage_messages),` + messagesUpsertSQL + pullPageTailSQL(1)
 	var res PageResult
 	var windows int64
-	err := s.pullConn(ctx, func(pc *pgx.Conn) error {
+	err := s.pgxConn(ctx, func(pc *pgx.Conn) error {
 		tx, err := pc.Begin(ctx)
 		if err != nil {
 			return err

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/sirupsen/logrus"
 )
 
@@ -78,17 +77,8 @@ type ReconcileTx struct {
 // returns nil and rolls back otherwise, so a crash or an error leaves the
 // master tables and reconcile_queue as they were.
 func (s *Store) Reconcile(ctx context.Context, now time.Time, fn func(ctx context.Context, rt *ReconcileTx) error) error {
-	conn, err := s.sql.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("reconcile: connect: %w", err)
-	}
-	defer conn.Close()
-	return conn.Raw(func(dc any) error {
-		sc, ok := dc.(*stdlib.Conn)
-		if !ok {
-			return fmt.Errorf("reconcile: driver connection is %T, want pgx", dc)
-		}
-		tx, err := sc.Conn().Begin(ctx)
+	return s.pgxConn(ctx, func(pc *pgx.Conn) error {
+		tx, err := pc.Begin(ctx)
 		if err != nil {
 			return fmt.Errorf("reconcile: begin: %w", err)
 		}
