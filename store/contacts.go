@@ -171,14 +171,12 @@ func (s *Store) ContactsChangedSince(ctx context.Context, since time.Time, after
 		ORDER BY c.id LIMIT ?`, since, int64(afterID), limit)
 }
 
-// Contact returns one master record by id. The id of a contact merged into
-// another returns the surviving contact. Excluded contacts are returned too.
+// Contact returns one master record by id, in one query. The id of a
+// contact merged into another returns the surviving contact. Excluded
+// contacts are returned too.
 func (s *Store) Contact(ctx context.Context, id contact.ID) (contact.Contact, error) {
-	live, err := s.LiveContactID(ctx, id)
-	if err != nil {
-		return contact.Contact{}, err
-	}
-	cs, err := s.queryContacts(ctx, fmt.Sprintf("get contact %d", id), `WHERE c.id = ?`, int64(live))
+	cs, err := s.queryContacts(ctx, fmt.Sprintf("get contact %d", id),
+		`WHERE c.id = (SELECT COALESCE(m.merged_into, m.id) FROM contacts m WHERE m.id = ?)`, int64(id))
 	if err != nil {
 		return contact.Contact{}, err
 	}
@@ -186,20 +184,6 @@ func (s *Store) Contact(ctx context.Context, id contact.ID) (contact.Contact, er
 		return contact.Contact{}, ErrNotFound
 	}
 	return cs[0], nil
-}
-
-// LiveContactID returns id itself for a live contact and the surviving
-// contact's id for one merged away; ErrNotFound when no such contact exists.
-func (s *Store) LiveContactID(ctx context.Context, id contact.ID) (contact.ID, error) {
-	var out []int64
-	err := s.db.WithContext(ctx).Raw(`SELECT COALESCE(merged_into, id) FROM contacts WHERE id = ?`, int64(id)).Scan(&out).Error
-	if err != nil {
-		return 0, fmt.Errorf("resolve contact %d: %w", id, err)
-	}
-	if len(out) == 0 {
-		return 0, ErrNotFound
-	}
-	return contact.ID(out[0]), nil
 }
 
 // ExcludedContactIDs returns the live contacts excluded from pushing by
