@@ -20,7 +20,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // Options configures Start. Zero values mean the documented default.
@@ -338,20 +337,4 @@ func lastLines(b []byte, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, " | ")
-}
-
-// WaitReady polls dial until the server accepts TCP connections or ctx ends.
-func (c *Cluster) WaitReady(ctx context.Context) error {
-	for {
-		conn, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(c.Port)), time.Second)
-		if err == nil {
-			_ = conn.Close()
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("wait for postgres on port %d: %w", c.Port, ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 }
