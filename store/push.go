@@ -71,6 +71,50 @@ type PushTarget struct {
 	Refused map[string]bool
 }
 
+// pushStateColumns are the push_state columns (alias s, with its identity
+// as i, LEFT JOINed) that pushStateRow scans, in its order.
+const pushStateColumns = `s.target_key, s.contact_id, i.platform, i.channel_id, i.user_id, s.remote_id,
+	s.payload::text, s.payload_hash, s.adjustments::text, s.first_pushed_at, s.pushed_at, COALESCE(s.run_id, 0)`
+
+// pushStateRow is one push_state row as pushStateColumns select it; its
+// columns are NULL when an outer join found no row.
+type pushStateRow struct {
+	key, platform, channel, user, remote sql.NullString
+	payload, hash, adjustments           sql.NullString
+	contactID                            sql.NullInt64
+	firstPushed, pushed                  sql.NullTime
+	runID                                int64
+}
+
+// dest returns the scan destinations, in pushStateColumns' order.
+func (r *pushStateRow) dest() []any {
+	return []any{&r.key, &r.contactID, &r.platform, &r.channel, &r.user, &r.remote,
+		&r.payload, &r.hash, &r.adjustments, &r.firstPushed, &r.pushed, &r.runID}
+}
+
+// state returns the row as destination's PushState; nil when there was no row.
+func (r *pushStateRow) state(destination string) *PushState {
+	if !r.contactID.Valid {
+		return nil
+	}
+	st := &PushState{
+		Destination:   destination,
+		TargetKey:     r.key.String,
+		ContactID:     contact.ID(r.contactID.Int64),
+		RemoteID:      r.remote.String,
+		Payload:       json.RawMessage(r.payload.String),
+		PayloadHash:   r.hash.String,
+		Adjustments:   json.RawMessage(r.adjustments.String),
+		FirstPushedAt: r.firstPushed.Time,
+		PushedAt:      r.pushed.Time,
+		RunID:         r.runID,
+	}
+	if r.platform.Valid {
+		st.Identity = &contact.Identity{Platform: contact.Platform(r.platform.String), ChannelID: r.channel.String, UserID: r.user.String}
+	}
+	return st
+}
+
 // PushTargets returns, in one query, the state and the refused payload
 // hashes of each given target key of destination that has either. Keys
 // without either are absent from the map.
@@ -80,9 +124,7 @@ func (s *Store) PushTargets(ctx context.Context, destination string, keys []stri
 		return out, nil
 	}
 	rows, err := s.db.WithContext(ctx).Raw(`
-		SELECT k.key, s.contact_id, i.platform, i.channel_id, i.user_id, s.remote_id,
-		       s.payload::text, s.payload_hash, s.adjustments::text, s.first_pushed_at, s.pushed_at,
-		       COALESCE(s.run_id, 0),
+		SELECT k.key, `+pushStateColumns+`,
 		       (SELECT string_agg(DISTINCT r.payload_hash, ' ') FROM push_rejections r
 		         WHERE r.destination = ? AND r.target_key = k.key AND r.http_status IS NOT NULL)
 		FROM unnest(?::text[]) AS k (key)
@@ -95,37 +137,14 @@ func (s *Store) PushTargets(ctx context.Context, destination string, keys []stri
 	defer rows.Close()
 	for rows.Next() {
 		var (
-			key                             string
-			contactID                       sql.NullInt64
-			platform, channel, user, remote sql.NullString
-			payload, hash, adjustments      sql.NullString
-			firstPushed, pushed             sql.NullTime
-			runID                           int64
-			refused                         sql.NullString
+			key     string
+			r       pushStateRow
+			refused sql.NullString
 		)
-		if err := rows.Scan(&key, &contactID, &platform, &channel, &user, &remote,
-			&payload, &hash, &adjustments, &firstPushed, &pushed, &runID, &refused); err != nil {
+		if err := rows.Scan(append(append([]any{&key}, r.dest()...), &refused)...); err != nil {
 			return nil, fmt.Errorf("load push state: %w", err)
 		}
-		var t PushTarget
-		if contactID.Valid {
-			st := &PushState{
-				Destination:   destination,
-				TargetKey:     key,
-				ContactID:     contact.ID(contactID.Int64),
-				RemoteID:      remote.String,
-				Payload:       json.RawMessage(payload.String),
-				PayloadHash:   hash.String,
-				Adjustments:   json.RawMessage(adjustments.String),
-				FirstPushedAt: firstPushed.Time,
-				PushedAt:      pushed.Time,
-				RunID:         runID,
-			}
-			if platform.Valid {
-				st.Identity = &contact.Identity{Platform: contact.Platform(platform.String), ChannelID: channel.String, UserID: user.String}
-			}
-			t.State = st
-		}
+		t := PushTarget{State: r.state(destination)}
 		if refused.Valid {
 			t.Refused = make(map[string]bool)
 			for _, h := range strings.Fields(refused.String) {

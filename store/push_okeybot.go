@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -18,26 +17,20 @@ import (
 // wins (then the smallest contact id); the others stay as they are. ok is
 // false when none has a record with an Okeybot id.
 func (s *Store) OkeybotMergedState(ctx context.Context, channel string, survivor contact.ID) (st PushState, ok bool, err error) {
-	var (
-		key, payload, hash, adjustments, remote string
-		contactID, runID                        int64
-	)
+	var r pushStateRow
 	err = s.db.WithContext(ctx).Raw(`
-		SELECT s.target_key, s.contact_id, s.remote_id, s.payload::text, s.payload_hash, s.adjustments::text,
-		       s.first_pushed_at, s.pushed_at, COALESCE(s.run_id, 0)
+		SELECT `+pushStateColumns+`
 		FROM contacts m
 		JOIN push_state s ON s.destination = ? AND s.target_key = ? || '/' || m.id::text
+		LEFT JOIN contact_identities i ON i.id = s.identity_id
 		WHERE m.merged_into = ? AND s.remote_id IS NOT NULL
 		ORDER BY s.first_pushed_at, m.id
-		LIMIT 1`, DestinationOkeybot, channel, int64(survivor)).Row().
-		Scan(&key, &contactID, &remote, &payload, &hash, &adjustments, &st.FirstPushedAt, &st.PushedAt, &runID)
+		LIMIT 1`, DestinationOkeybot, channel, int64(survivor)).Row().Scan(r.dest()...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return PushState{}, false, nil
 	}
 	if err != nil {
 		return PushState{}, false, fmt.Errorf("load okeybot state merged into contact %d on channel %s: %w", survivor, channel, err)
 	}
-	st.Destination, st.TargetKey, st.ContactID, st.RemoteID = DestinationOkeybot, key, contact.ID(contactID), remote
-	st.Payload, st.PayloadHash, st.Adjustments, st.RunID = json.RawMessage(payload), hash, json.RawMessage(adjustments), runID
-	return st, true, nil
+	return *r.state(DestinationOkeybot), true, nil
 }
