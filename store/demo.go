@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 )
 
@@ -74,6 +73,22 @@ func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`)
 // quoteLiteral quotes a PostgreSQL string literal.
 func quoteLiteral(s string) string { return `'` + strings.ReplaceAll(s, `'`, `''`) + `'` }
 
+// existing returns which of the named tables and views exist, for the
+// summaries that must work on a database migrated to any version (a
+// statement naming a missing relation fails even under a CASE).
+func (s *Store) existing(ctx context.Context, names ...string) (map[string]bool, error) {
+	var have []string
+	if err := s.db.WithContext(ctx).Raw(`SELECT n FROM unnest(?::text[]) AS n WHERE to_regclass(n) IS NOT NULL`,
+		textArray(names)).Scan(&have).Error; err != nil {
+		return nil, fmt.Errorf("look up tables: %w", err)
+	}
+	out := make(map[string]bool, len(have))
+	for _, n := range have {
+		out[n] = true
+	}
+	return out, nil
+}
+
 // PeopleCount is how identities resolved into people.
 type PeopleCount struct {
 	People     int64 // live master contacts (not merged into another)
@@ -87,17 +102,11 @@ type PeopleCount struct {
 // exist yet count as empty.
 func (s *Store) CountPeople(ctx context.Context) (PeopleCount, error) {
 	var pc PeopleCount
-	var have struct {
-		Contacts   bool `gorm:"column:contacts"`
-		Identities bool `gorm:"column:identities"`
-		Shared     bool `gorm:"column:shared"`
-	}
-	if err := s.db.WithContext(ctx).Raw(`SELECT to_regclass('contacts') IS NOT NULL AS contacts,
-		to_regclass('contact_identities') IS NOT NULL AS identities,
-		to_regclass('shared_keys') IS NOT NULL AS shared`).Scan(&have).Error; err != nil {
+	have, err := s.existing(ctx, "contacts", "contact_identities", "shared_keys")
+	if err != nil {
 		return pc, fmt.Errorf("count people: %w", err)
 	}
-	if have.Contacts {
+	if have["contacts"] {
 		if err := s.db.WithContext(ctx).Raw(`SELECT
 			count(*) FILTER (WHERE merged_into IS NULL) AS people,
 			count(*) FILTER (WHERE merged_into IS NOT NULL) AS merged,
@@ -106,12 +115,12 @@ func (s *Store) CountPeople(ctx context.Context) (PeopleCount, error) {
 			return pc, fmt.Errorf("count people: %w", err)
 		}
 	}
-	if have.Identities {
+	if have["contact_identities"] {
 		if err := s.db.WithContext(ctx).Raw(`SELECT count(*) FROM contact_identities`).Row().Scan(&pc.Identities); err != nil {
 			return pc, fmt.Errorf("count identities: %w", err)
 		}
 	}
-	if have.Shared {
+	if have["shared_keys"] {
 		if err := s.db.WithContext(ctx).Raw(`SELECT count(*) FROM shared_keys`).Row().Scan(&pc.SharedKeys); err != nil {
 			return pc, fmt.Errorf("count shared keys: %w", err)
 		}
@@ -134,11 +143,11 @@ type PushReason struct {
 // destination, what and kind, most frequent first; nothing when the push
 // tables do not exist.
 func (s *Store) PushReasons(ctx context.Context) ([]PushReason, error) {
-	var exists bool
-	if err := s.db.WithContext(ctx).Raw(`SELECT to_regclass('v_push_reasons') IS NOT NULL`).Row().Scan(&exists); err != nil {
+	have, err := s.existing(ctx, "v_push_reasons")
+	if err != nil {
 		return nil, fmt.Errorf("push reasons: %w", err)
 	}
-	if !exists {
+	if !have["v_push_reasons"] {
 		return nil, nil
 	}
 	var rows []struct {
@@ -175,11 +184,11 @@ type PushOutcome struct {
 // PushOutcomes returns one PushOutcome per destination that has any, by
 // destination name; nothing when the push tables do not exist.
 func (s *Store) PushOutcomes(ctx context.Context) ([]PushOutcome, error) {
-	var exists bool
-	if err := s.db.WithContext(ctx).Raw(`SELECT to_regclass('push_contacts') IS NOT NULL AND to_regclass('push_state') IS NOT NULL`).Row().Scan(&exists); err != nil {
+	have, err := s.existing(ctx, "push_contacts", "push_state")
+	if err != nil {
 		return nil, fmt.Errorf("push outcomes: %w", err)
 	}
-	if !exists {
+	if !have["push_contacts"] || !have["push_state"] {
 		return nil, nil
 	}
 	var rows []struct {
@@ -222,28 +231,24 @@ func (s *Store) Progress(ctx context.Context) (DemoProgress, error) {
 	count := func(table, where string) string {
 		return fmt.Sprintf(`(SELECT count(*) FROM %s %s)`, quoteIdent(table), where)
 	}
-	// A statement naming a missing table fails even under a CASE: ask which
-	// exist first, then count only those.
-	var have []string
-	if err := s.db.WithContext(ctx).Raw(`SELECT tablename FROM pg_tables WHERE schemaname = 'public'
-		AND tablename IN ('omnichat_contacts', 'omnichat_tagging_logs', 'omnichat_messages', 'contacts', 'push_contacts')`).Scan(&have).Error; err != nil {
+	has, err := s.existing(ctx, "omnichat_contacts", "omnichat_tagging_logs", "omnichat_messages", "contacts", "push_contacts")
+	if err != nil {
 		return p, fmt.Errorf("demo progress: %w", err)
 	}
-	has := func(t string) bool { return slices.Contains(have, t) }
 	cols := []string{"0", "0", "0", "0", "0", "0"}
-	if has("omnichat_contacts") {
+	if has["omnichat_contacts"] {
 		cols[0] = count("omnichat_contacts", "")
 	}
-	if has("omnichat_tagging_logs") {
+	if has["omnichat_tagging_logs"] {
 		cols[1] = count("omnichat_tagging_logs", "")
 	}
-	if has("omnichat_messages") {
+	if has["omnichat_messages"] {
 		cols[2] = count("omnichat_messages", "")
 	}
-	if has("contacts") {
+	if has["contacts"] {
 		cols[3] = count("contacts", "WHERE merged_into IS NULL")
 	}
-	if has("push_contacts") {
+	if has["push_contacts"] {
 		cols[4] = count("push_contacts", "WHERE destination = 'oho'")
 		cols[5] = count("push_contacts", "WHERE destination = 'okeybot'")
 	}
