@@ -162,7 +162,7 @@ func (s *Store) WriteContactsPage(ctx context.Context, m PageMeta, rows []Contac
 	for i, r := range rows {
 		plat[i], ch[i], user[i], name[i], email[i] = r.Platform, r.ChannelID, r.UserID, r.Name, r.Email
 		phone[i], member[i], note[i], subscribed[i] = r.Phone, r.MemberID, r.Note, r.Subscribed
-		subAt[i], unsubAt[i], lastMsg[i] = pullOptTime(r.SubscribedAt), pullOptTime(r.UnsubscribedAt), pullOptTime(r.LastMessageAt)
+		subAt[i], unsubAt[i], lastMsg[i] = optTime(r.SubscribedAt), optTime(r.UnsubscribedAt), optTime(r.LastMessageAt)
 		t := r.Tags
 		if t == nil {
 			t = []string{}
@@ -538,7 +538,8 @@ func pullRawOrEmpty(raw []byte) string {
 
 func pullStrings(n int) []string { return make([]string, n) }
 
-func pullOptTime(t time.Time) *time.Time {
+// optTime returns t in UTC, or nil (NULL) when it is zero.
+func optTime(t time.Time) *time.Time {
 	if t.IsZero() {
 		return nil
 	}

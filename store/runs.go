@@ -121,13 +121,6 @@ type NewRun struct {
 	PID          int
 }
 
-func tickOrNil(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	return &t
-}
-
 // StartRun records a run in progress (status running) and returns its id.
 // When nr.ScheduledFor is set and another run of the job (not skipped)
 // already has that tick, it returns ErrTickTaken and records nothing.
@@ -137,7 +130,7 @@ func (s *Store) StartRun(ctx context.Context, nr NewRun) (int64, error) {
 		INSERT INTO sync_runs (job, trigger, scheduled_for, status, started_at, host, pid)
 		VALUES (?, ?, ?, 'running', ?, ?, ?)
 		RETURNING id`,
-		nr.Job, nr.Trigger, tickOrNil(nr.ScheduledFor), nr.StartedAt, nr.Host, nr.PID).Scan(&id).Error
+		nr.Job, nr.Trigger, optTime(nr.ScheduledFor), nr.StartedAt, nr.Host, nr.PID).Scan(&id).Error
 	if isTickConflict(err) {
 		return 0, ErrTickTaken
 	}
@@ -155,7 +148,7 @@ func (s *Store) SkipRun(ctx context.Context, nr NewRun, reason string) (int64, e
 		INSERT INTO sync_runs (job, trigger, scheduled_for, status, started_at, finished_at, error, host, pid)
 		VALUES (?, ?, ?, 'skipped', ?, ?, ?, ?, ?)
 		RETURNING id`,
-		nr.Job, nr.Trigger, tickOrNil(nr.ScheduledFor), nr.StartedAt, nr.StartedAt, reason, nr.Host, nr.PID).Scan(&id).Error
+		nr.Job, nr.Trigger, optTime(nr.ScheduledFor), nr.StartedAt, nr.StartedAt, reason, nr.Host, nr.PID).Scan(&id).Error
 	if err != nil {
 		return 0, fmt.Errorf("record skipped %s run: %w", nr.Job, err)
 	}
