@@ -276,6 +276,8 @@ func (p *Puller) Backfill(ctx context.Context, stream Stream, from, to time.Time
 func (p *Puller) Incremental(ctx context.Context, stream Stream, ro RunOptions) (Counts, error) {
 	to := p.Horizon()
 	return p.pull(ctx, stream, ro, func(ctx context.Context, sc scope) ([]store.Window, error) {
+		// Every window after the last done end is open, so the open windows
+		// are all the windows [from, to) already has.
 		open, err := p.st.OpenWindows(ctx, string(stream), sc.key)
 		if err != nil {
 			return nil, err
@@ -288,23 +290,10 @@ func (p *Puller) Incremental(ctx context.Context, stream Stream, ro RunOptions) 
 		if ok {
 			from = last
 		}
-		var ws []store.Window
-		if to.After(from) {
-			if ws, err = p.planRange(ctx, stream, sc, from, to, ro.RunID); err != nil {
-				return nil, err
-			}
+		if !to.After(from) {
+			return open, nil
 		}
-		seen := make(map[int64]bool, len(ws))
-		for _, w := range ws {
-			seen[w.ID] = true
-		}
-		for _, w := range open {
-			if !seen[w.ID] {
-				ws = append(ws, w)
-			}
-		}
-		slices.SortFunc(ws, func(a, b store.Window) int { return a.Start.Compare(b.Start) })
-		return ws, nil
+		return p.fillRange(ctx, stream, sc, from, to, open, ro.RunID)
 	})
 }
 
@@ -315,6 +304,12 @@ func (p *Puller) planRange(ctx context.Context, stream Stream, sc scope, from, t
 	if err != nil {
 		return nil, err
 	}
+	return p.fillRange(ctx, stream, sc, from, to, existing, runID)
+}
+
+// fillRange creates windows for the parts of [from, to) that no window in
+// existing covers and returns existing and the new ones, ordered by start.
+func (p *Puller) fillRange(ctx context.Context, stream Stream, sc scope, from, to time.Time, existing []store.Window, runID int64) ([]store.Window, error) {
 	covered := make([]store.Span, len(existing))
 	for i, w := range existing {
 		covered[i] = w.Span()
