@@ -160,17 +160,6 @@ func (s *Store) ContactsForPush(ctx context.Context, afterID contact.ID, limit i
 		ORDER BY c.id LIMIT ?`, int64(afterID), limit)
 }
 
-// ContactsChangedSince is ContactsForPush restricted to contacts whose
-// master record changed at or after since (contacts.updated_at). Take since
-// from ReconcileWatermark before a push starts, and use that value for the
-// next push: a reconcile committing meanwhile stamps its changes with its
-// own, later, clock.
-func (s *Store) ContactsChangedSince(ctx context.Context, since time.Time, afterID contact.ID, limit int) ([]contact.Contact, error) {
-	return s.queryContacts(ctx, "load changed contacts", `
-		WHERE c.updated_at >= ? AND c.id > ? AND c.merged_into IS NULL AND NOT c.excluded_from_push
-		ORDER BY c.id LIMIT ?`, since, int64(afterID), limit)
-}
-
 // Contact returns one master record by id, in one query. The id of a
 // contact merged into another returns the surviving contact. Excluded
 // contacts are returned too.
@@ -200,51 +189,4 @@ func (s *Store) ExcludedContactIDs(ctx context.Context) ([]contact.ID, error) {
 		out[i] = contact.ID(id)
 	}
 	return out, nil
-}
-
-// ContactMerge is one row of contact_merges.
-type ContactMerge struct {
-	From, Into contact.ID
-	KeyKind    string
-	KeyValue   string
-	MergedAt   time.Time
-}
-
-// ContactMergesSince returns the merges recorded at or after since, oldest
-// first, so a stage keeping per-contact state (push) can move it from the
-// merged id to the survivor.
-func (s *Store) ContactMergesSince(ctx context.Context, since time.Time) ([]ContactMerge, error) {
-	var rows []struct {
-		FromContactID int64
-		IntoContactID int64
-		KeyKind       string
-		KeyValue      string
-		MergedAt      time.Time
-	}
-	err := s.db.WithContext(ctx).Raw(`SELECT from_contact_id, into_contact_id, key_kind, key_value, merged_at
-		FROM contact_merges WHERE merged_at >= ? ORDER BY id`, since).Scan(&rows).Error
-	if err != nil {
-		return nil, fmt.Errorf("list contact merges: %w", err)
-	}
-	out := make([]ContactMerge, len(rows))
-	for i, r := range rows {
-		out[i] = ContactMerge{From: contact.ID(r.FromContactID), Into: contact.ID(r.IntoContactID),
-			KeyKind: r.KeyKind, KeyValue: r.KeyValue, MergedAt: r.MergedAt}
-	}
-	return out, nil
-}
-
-// ReconcileWatermark returns the clock of the last committed reconcile run
-// (reconcile_state.as_of): every contact it changed has updated_at equal to
-// it. Zero when reconcile never ran.
-func (s *Store) ReconcileWatermark(ctx context.Context) (time.Time, error) {
-	var out []time.Time
-	err := s.db.WithContext(ctx).Raw(`SELECT as_of FROM reconcile_state WHERE id = 1`).Scan(&out).Error
-	if err != nil {
-		return time.Time{}, fmt.Errorf("read reconcile watermark: %w", err)
-	}
-	if len(out) == 0 {
-		return time.Time{}, nil
-	}
-	return out[0], nil
 }

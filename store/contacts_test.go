@@ -102,26 +102,6 @@ func normaliseTimes(c contact.Contact) contact.Contact {
 	return c
 }
 
-func TestStore_ContactsChangedSince(t *testing.T) {
-	t.Parallel()
-	s := storetest.New(t)
-	at := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
-	seedMaster(t, s, at)
-
-	w, err := s.ReconcileWatermark(t.Context())
-	require.NoError(t, err)
-	require.True(t, w.Equal(at.Add(time.Hour)))
-
-	cs, err := s.ContactsChangedSince(t.Context(), w, 0, 10)
-	require.NoError(t, err)
-	require.Len(t, cs, 1)
-	require.Equal(t, contact.ID(4), cs[0].ID)
-
-	cs, err = s.ContactsChangedSince(t.Context(), at, 0, 10)
-	require.NoError(t, err)
-	require.Len(t, cs, 2)
-}
-
 func TestStore_Contact_followsMerges(t *testing.T) {
 	t.Parallel()
 	s := storetest.New(t)
@@ -151,20 +131,4 @@ func TestStore_Contact_followsMerges(t *testing.T) {
 	ex, err := s.ExcludedContactIDs(t.Context())
 	require.NoError(t, err)
 	require.Equal(t, []contact.ID{3}, ex)
-
-	ms, err := s.ContactMergesSince(t.Context(), at)
-	require.NoError(t, err)
-	require.Len(t, ms, 1)
-	require.Equal(t, store.ContactMerge{From: 2, Into: 1, KeyKind: "phone", KeyValue: "+66812345678", MergedAt: ms[0].MergedAt}, ms[0])
-	ms, err = s.ContactMergesSince(t.Context(), at.Add(time.Second))
-	require.NoError(t, err)
-	require.Empty(t, ms)
-}
-
-func TestStore_ReconcileWatermark_zeroBeforeFirstRun(t *testing.T) {
-	t.Parallel()
-	s := storetest.New(t)
-	w, err := s.ReconcileWatermark(t.Context())
-	require.NoError(t, err)
-	require.True(t, w.IsZero())
 }
