@@ -19,11 +19,29 @@ const (
 	DefaultMaxWait     = 2 * time.Minute
 )
 
+// DefaultRateLimitPeriod is RetryPolicy.RateLimitPeriod when zero: the
+// wait after a 429 that carries no Retry-After, for a limit counted per
+// second.
+const DefaultRateLimitPeriod = time.Second
+
+// DefaultMaxRateLimitDelay is RetryPolicy.MaxRateLimitDelay when zero.
+const DefaultMaxRateLimitDelay = 10 * time.Minute
+
 // RetryPolicy bounds how often and how long a request is retried.
 // Zero fields take the Default* values.
+//
+// Failures (5xx, timeouts, connection errors) and rate limiting (429) are
+// budgeted apart. MaxAttempts, BaseDelay, MaxDelay and MaxWait bound the
+// failures only: a 429 is the server saying "not now", never "this failed",
+// so it never spends an attempt or MaxWait (the lesson of grouparoo#2560
+// and airbyte#4818). After a 429 the request waits Retry-After when the
+// server sends one, else RateLimitPeriod (the limit's own period, so the
+// counting window has passed), and is sent again, for as long as the
+// caller's context lasts and MaxRateLimitedWait allows.
 type RetryPolicy struct {
 	// MaxAttempts is the number of attempts including the first one
-	// (default 5). Set it to 1 to disable retries.
+	// (default 5), 429s not counted. Set it to 1 to disable retries of
+	// failures (429s are still waited out).
 	MaxAttempts int
 	// BaseDelay is the backoff ceiling before the second attempt; it doubles
 	// for each further attempt (default 500ms). The actual wait is drawn
@@ -31,9 +49,23 @@ type RetryPolicy struct {
 	BaseDelay time.Duration
 	// MaxDelay caps any single wait, Retry-After included (default 30s).
 	MaxDelay time.Duration
-	// MaxWait caps the sum of all waits for one request (default 2m). When the
-	// next wait would exceed it, the last response or error is returned.
+	// MaxWait caps the sum of the waits after failures for one request
+	// (default 2m). When the next wait would exceed it, the last response or
+	// error is returned. Waits after a 429 do not count.
 	MaxWait time.Duration
+	// RateLimitPeriod is the wait after a 429 without a usable Retry-After:
+	// the period the vendor counts its limit over (default 1s; Okeybot's
+	// "100 calls per minute" needs a minute). Up to a tenth of it is added
+	// at random, so workers refused together do not return together.
+	RateLimitPeriod time.Duration
+	// MaxRateLimitDelay caps one wait after a 429, Retry-After included
+	// (default 10m), against an absurd header.
+	MaxRateLimitDelay time.Duration
+	// MaxRateLimitedWait caps the sum of the waits after 429s for one
+	// request; when the next wait would exceed it, the last 429 is returned
+	// (an *Error of class ErrRateLimited). Zero means no cap: the caller's
+	// context bounds the wait.
+	MaxRateLimitedWait time.Duration
 }
 
 // withDefaults returns p with zero fields replaced by the defaults.
@@ -49,6 +81,12 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	}
 	if p.MaxWait <= 0 {
 		p.MaxWait = DefaultMaxWait
+	}
+	if p.RateLimitPeriod <= 0 {
+		p.RateLimitPeriod = DefaultRateLimitPeriod
+	}
+	if p.MaxRateLimitDelay <= 0 {
+		p.MaxRateLimitDelay = DefaultMaxRateLimitDelay
 	}
 	return p
 }
@@ -72,7 +110,8 @@ type Options struct {
 	// errors, logs and observations.
 	Service string
 	// Limiter is shared per API account or token; nil means unlimited.
-	Limiter *rate.Limiter
+	// A *rate.Limiter (see Pace) or a limiter shared between processes.
+	Limiter Limiter
 	// Auth sets the credentials on each attempt's request (a copy the
 	// caller's request is never affected by). nil sets nothing.
 	Auth func(*http.Request)
@@ -120,6 +159,9 @@ func NewHTTPClient(o Options) *http.Client {
 		l := logrus.New()
 		l.SetOutput(io.Discard)
 		o.Log = l
+	}
+	if l, ok := o.Limiter.(*rate.Limiter); ok && l == nil {
+		o.Limiter = nil // a typed nil is no limiter, not one that panics
 	}
 	base := o.Base
 	if base == nil {
@@ -185,7 +227,7 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 // throttleTransport waits for a token of the shared limiter before each attempt.
 type throttleTransport struct {
 	next http.RoundTripper
-	lim  *rate.Limiter
+	lim  Limiter
 }
 
 // throttleError is a limiter failure (context done, or a wait that would

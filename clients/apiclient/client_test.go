@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -101,6 +102,9 @@ func TestNewHTTPClient_Retry(t *testing.T) {
 	tooMany := func(after string) reply {
 		return reply{status: 429, header: map[string]string{"Retry-After": after}, body: `{"errorCode":"TOO_MANY","message":"slow down"}`}
 	}
+	unavailableAfter := func(after string) reply {
+		return reply{status: 503, header: map[string]string{"Retry-After": after}, body: `{"errorCode":"DOWN","message":"try later"}`}
+	}
 
 	tests := []struct {
 		name       string
@@ -109,6 +113,7 @@ func TestNewHTTPClient_Retry(t *testing.T) {
 		wantCalls  int
 		wantWaits  []time.Duration // exact waits; nil when checked by wantCeils
 		wantCeils  []time.Duration // upper bounds for jittered waits
+		wantFloor  time.Duration   // lower bound of every jittered wait
 		wantStatus int             // 0 when Do must succeed
 		wantClass  error
 	}{
@@ -131,18 +136,65 @@ func TestNewHTTPClient_Retry(t *testing.T) {
 			wantWaits: []time.Duration{7 * time.Second},
 		},
 		{
-			name:      "RetryAfterCappedByMaxDelay",
-			give:      []reply{tooMany("120"), ok},
+			name:      "RetryAfterOf429CappedByMaxRateLimitDelay",
+			give:      []reply{tooMany("7200"), ok},
+			policy:    apiclient.RetryPolicy{MaxDelay: 10 * time.Second, MaxRateLimitDelay: 15 * time.Minute},
+			wantCalls: 2,
+			wantWaits: []time.Duration{15 * time.Minute},
+		},
+		{
+			name:      "RetryAfterOf503CappedByMaxDelay",
+			give:      []reply{unavailableAfter("120"), ok},
 			policy:    apiclient.RetryPolicy{MaxDelay: 10 * time.Second},
 			wantCalls: 2,
 			wantWaits: []time.Duration{10 * time.Second},
 		},
 		{
-			name:       "MaxWaitStopsRetrying",
-			give:       []reply{tooMany("3")},
+			name:       "MaxWaitStopsRetryingFailures",
+			give:       []reply{unavailableAfter("3")},
 			policy:     apiclient.RetryPolicy{MaxWait: 5 * time.Second},
 			wantCalls:  2,
 			wantWaits:  []time.Duration{3 * time.Second},
+			wantStatus: 503,
+			wantClass:  apiclient.ErrUnavailable,
+		},
+		{
+			name:      "TooManyRequestsSpendNoAttempts",
+			give:      append(slices.Repeat([]reply{tooMany("1")}, 12), ok),
+			policy:    apiclient.RetryPolicy{MaxAttempts: 2, MaxWait: time.Second},
+			wantCalls: 13,
+			wantWaits: slices.Repeat([]time.Duration{time.Second}, 12),
+		},
+		{
+			name:      "TooManyRequestsBetweenFailuresKeepTheFailureBudget",
+			give:      []reply{unavailableAfter("1"), tooMany("1"), tooMany("1"), unavailableAfter("1"), ok},
+			policy:    apiclient.RetryPolicy{MaxAttempts: 3},
+			wantCalls: 5,
+			wantWaits: slices.Repeat([]time.Duration{time.Second}, 4),
+		},
+		{
+			name:       "FailuresAfterTooManyRequestsStillEndAtMaxAttempts",
+			give:       []reply{tooMany("1"), unavailableAfter("1"), unavailableAfter("1")},
+			policy:     apiclient.RetryPolicy{MaxAttempts: 2},
+			wantCalls:  3,
+			wantWaits:  []time.Duration{time.Second, time.Second},
+			wantStatus: 503,
+			wantClass:  apiclient.ErrUnavailable,
+		},
+		{
+			name:      "TooManyRequestsWithoutRetryAfterWaitThePeriod",
+			give:      []reply{{status: 429}, {status: 429}, ok},
+			policy:    apiclient.RetryPolicy{RateLimitPeriod: time.Minute},
+			wantCalls: 3,
+			wantFloor: time.Minute,
+			wantCeils: []time.Duration{66 * time.Second, 66 * time.Second},
+		},
+		{
+			name:       "MaxRateLimitedWaitReturnsTheLast429",
+			give:       []reply{tooMany("4")},
+			policy:     apiclient.RetryPolicy{MaxRateLimitedWait: 10 * time.Second},
+			wantCalls:  3,
+			wantWaits:  []time.Duration{4 * time.Second, 4 * time.Second},
 			wantStatus: 429,
 			wantClass:  apiclient.ErrRateLimited,
 		},
@@ -211,7 +263,7 @@ func TestNewHTTPClient_Retry(t *testing.T) {
 				waits := sleeps.Waits()
 				require.Len(t, waits, len(tt.wantCeils))
 				for i, w := range waits {
-					require.GreaterOrEqual(t, w, time.Duration(0))
+					require.GreaterOrEqual(t, w, tt.wantFloor, "wait %d", i)
 					require.LessOrEqual(t, w, tt.wantCeils[i], "wait %d", i)
 				}
 			}
@@ -529,7 +581,8 @@ func TestDo(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			srv := newScriptServer(t, tt.give)
-			hc := apiclient.NewHTTPClient(apiclient.Options{Retry: apiclient.RetryPolicy{MaxAttempts: 1}})
+			// No retry of failures, and no wait after a 429 (any wait is over the cap).
+			hc := apiclient.NewHTTPClient(apiclient.Options{Retry: apiclient.RetryPolicy{MaxAttempts: 1, MaxRateLimitedWait: time.Nanosecond}})
 			req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+"/v1/messages?after=1&before=2", nil)
 			require.NoError(t, err)
 

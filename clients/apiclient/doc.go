@@ -7,16 +7,20 @@
 //
 // The layers:
 //
-//   - retry resends a request after 429 (honouring Retry-After, in seconds or as
-//     an HTTP-date), 5xx, timeouts and connection errors, with exponential
-//     backoff and full jitter. Each wait is capped by RetryPolicy.MaxDelay and
-//     all waits together by RetryPolicy.MaxWait. Only idempotent methods are
-//     retried, and POST/PATCH only when the context is marked with
-//     WithIdempotent, except after a 429, which the server answers before
-//     acting, so any request whose body can be replayed is sent again.
+//   - retry resends a request after 5xx, timeouts and connection errors, with
+//     exponential backoff and full jitter (each wait capped by
+//     RetryPolicy.MaxDelay, all of them by MaxWait, at most MaxAttempts
+//     attempts), and after a 429, which is budgeted apart: it never spends an
+//     attempt or MaxWait, and is waited out (Retry-After, in seconds or as an
+//     HTTP-date, else RetryPolicy.RateLimitPeriod, the limit's own period)
+//     for as long as the caller's context lasts. Only idempotent methods are
+//     retried after a failure, and POST/PATCH only when the context is
+//     marked with WithIdempotent; after a 429, which the server answers
+//     before acting, any request whose body can be replayed is sent again.
 //     Bodies are replayed through Request.GetBody.
-//   - throttle waits on the shared *rate.Limiter before every attempt, so
-//     retries spend tokens too.
+//   - throttle waits on the shared Limiter before every attempt, so retries
+//     spend tokens too. Pace builds one that spaces requests evenly with
+//     headroom, so a server counting any span by arrival time refuses none.
 //   - log writes one debug line per attempt (method, path without the query
 //     string, status, duration, attempt, request id) and calls
 //     Options.Observer. It never logs headers or bodies. It also starts the

@@ -11,7 +11,8 @@ import (
 // Class sentinels. *Error unwraps to exactly one of them; test the class with
 // errors.Is and get the details with errors.As.
 var (
-	// ErrRateLimited: 429 after retries.
+	// ErrRateLimited: a 429 not waited out again (past
+	// RetryPolicy.MaxRateLimitedWait, or a body that cannot be replayed).
 	ErrRateLimited = errors.New("rate limited")
 	// ErrUnauthorized: 401 or 403; abort the run, the credentials are wrong.
 	ErrUnauthorized = errors.New("unauthorized")

@@ -55,11 +55,16 @@ type retryTransport struct {
 
 // RoundTrip implements http.RoundTripper. After the last attempt it returns
 // the last response (which Do turns into *Error) or transport error.
+//
+// Failures and 429s are budgeted apart (see RetryPolicy): a 429 never spends
+// an attempt or MaxWait, and is waited out for as long as the caller's
+// context and MaxRateLimitedWait allow.
 func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	canRetry := retryable(req)
 	canReplay := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
-	var waited time.Duration
+	var failures int                     // failed attempts (5xx, transport errors)
+	var waited, rateWaited time.Duration // waits after failures, after 429s
 	for attempt := 1; ; attempt++ {
 		r, err := attemptRequest(req, attempt)
 		if err != nil {
@@ -69,11 +74,23 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err != nil && ctx.Err() != nil {
 			return nil, err // the caller gave up: stop at once
 		}
-		wait, again := t.decide(resp, err, attempt)
-		// A 429 means the server refused before acting, so even a POST that
-		// is not idempotent may be sent again (when its body can be replayed).
-		refusedUnacted := err == nil && resp.StatusCode == http.StatusTooManyRequests && canReplay
-		if !again || !(canRetry || refusedUnacted) || attempt >= t.policy.MaxAttempts || waited+wait > t.policy.MaxWait {
+		if err == nil && resp.StatusCode == http.StatusTooManyRequests {
+			// The server refused before acting, so even a POST that is not
+			// idempotent may be sent again (when its body can be replayed).
+			wait := t.rateLimitWait(resp)
+			if !canReplay || t.policy.MaxRateLimitedWait > 0 && rateWaited+wait > t.policy.MaxRateLimitedWait {
+				return resp, nil
+			}
+			drainClose(resp)
+			if err := t.sleepFunc(ctx, wait); err != nil {
+				return nil, err
+			}
+			rateWaited += wait
+			continue
+		}
+		failures++
+		wait, again := t.decide(resp, err, failures)
+		if !again || !canRetry || failures >= t.policy.MaxAttempts || waited+wait > t.policy.MaxWait {
 			return resp, err
 		}
 		drainClose(resp)
@@ -82,6 +99,18 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		waited += wait
 	}
+}
+
+// rateLimitWait returns the wait after a 429: its Retry-After, else the
+// limit's period plus up to a tenth of it at random; never above
+// MaxRateLimitDelay.
+func (t *retryTransport) rateLimitWait(resp *http.Response) time.Duration {
+	wait, ok := ParseRetryAfter(resp.Header.Get("Retry-After"), t.nowFunc())
+	if !ok {
+		p := t.policy.RateLimitPeriod
+		wait = p + t.jitter(p/10)
+	}
+	return min(wait, t.policy.MaxRateLimitDelay)
 }
 
 // attemptRequest returns the request for the given attempt: a shallow copy
@@ -98,21 +127,21 @@ func attemptRequest(req *http.Request, attempt int) (*http.Request, error) {
 	return r, nil
 }
 
-// decide reports whether the outcome of an attempt is worth retrying and how
-// long to wait first (already capped by MaxDelay).
-func (t *retryTransport) decide(resp *http.Response, err error, attempt int) (time.Duration, bool) {
+// decide reports whether the outcome of a failed attempt (not a 429) is
+// worth retrying and how long to wait first (already capped by MaxDelay);
+// failure counts the failed attempts so far.
+func (t *retryTransport) decide(resp *http.Response, err error, failure int) (time.Duration, bool) {
 	if err != nil {
 		if permanent(err) {
 			return 0, false
 		}
-		return t.backoff(attempt), true
+		return t.backoff(failure), true
 	}
 	switch {
-	case resp.StatusCode == http.StatusTooManyRequests,
-		resp.StatusCode >= 500 && resp.StatusCode != http.StatusNotImplemented:
+	case resp.StatusCode >= 500 && resp.StatusCode != http.StatusNotImplemented:
 		wait, ok := ParseRetryAfter(resp.Header.Get("Retry-After"), t.nowFunc())
 		if !ok {
-			wait = t.backoff(attempt)
+			wait = t.backoff(failure)
 		}
 		return min(wait, t.policy.MaxDelay), true
 	}

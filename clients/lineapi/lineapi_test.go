@@ -301,18 +301,43 @@ func TestBot_Profile_retriesRateLimit(t *testing.T) {
 	require.Equal(t, 3, b.srv.Count("/v2/bot/profile/"+friend))
 }
 
-func TestBot_Profile_rateLimitedAfterRetries(t *testing.T) {
+// A 429 spends none of the three attempts: a burst longer than the retry
+// budget is waited out.
+func TestBot_Profile_rateLimitSpendsNoAttempts(t *testing.T) {
 	t.Parallel()
 	c, b := setup(t)
+	b.srv.RejectNext(5, http.StatusTooManyRequests, time.Second)
+
+	got, err := c.Bot(tokenA).Profile(t.Context(), friend)
+
+	require.NoError(t, err)
+	require.Equal(t, friend, got.UserID)
+	require.Len(t, b.sleeps.Waits(), 5)
+	require.Equal(t, 6, b.srv.Count("/v2/bot/profile/"+friend))
+}
+
+// Past RetryPolicy.MaxRateLimitedWait the last 429 is returned as an error
+// of class ErrRateLimited, its Retry-After kept.
+func TestBot_Profile_rateLimitedPastMaxRateLimitedWait(t *testing.T) {
+	t.Parallel()
+	b := &testBundle{srv: lineapitest.NewServer(t, lineapitest.Options{}), sleeps: &faketest.SleepRecorder{}}
+	seed(b.srv)
+	c, err := lineapi.New(lineapi.Config{
+		BaseURL:   b.srv.URL,
+		Retry:     apiclient.RetryPolicy{MaxAttempts: 3, MaxRateLimitedWait: 2 * time.Second},
+		SleepFunc: b.sleeps.Sleep,
+	})
+	require.NoError(t, err)
 	b.srv.RejectNext(3, http.StatusTooManyRequests, time.Second)
 
-	_, err := c.Bot(tokenA).Profile(t.Context(), friend)
+	_, err = c.Bot(tokenA).Profile(t.Context(), friend)
 
 	require.ErrorIs(t, err, apiclient.ErrRateLimited)
 	var apiErr *apiclient.Error
 	require.ErrorAs(t, err, &apiErr)
 	require.Equal(t, lineapitest.MsgRateLimited, apiErr.Message)
 	require.Equal(t, time.Second, apiErr.RetryAfter)
+	require.Equal(t, []time.Duration{time.Second, time.Second}, b.sleeps.Waits())
 }
 
 func TestBot_emptyArguments(t *testing.T) {

@@ -696,13 +696,23 @@ func TestChannel_retries(t *testing.T) {
 		},
 		{
 			name:         "GivesUpAfterMaxAttempts",
+			giveFail:     []int{http.StatusBadGateway, http.StatusBadGateway, http.StatusBadGateway},
+			giveAttempts: 2,
+			call: func(ctx context.Context, ch *okeybot.Channel, id string) error {
+				_, err := ch.Contacts.Get(ctx, id)
+				return err
+			},
+			wantErr: apiclient.ErrUnavailable, wantCalls: 2, // one jittered back-off wait
+		},
+		{
+			name:         "RateLimitedSpendsNoAttempts",
 			giveFail:     []int{http.StatusTooManyRequests, http.StatusTooManyRequests, http.StatusTooManyRequests},
 			giveAttempts: 2,
 			call: func(ctx context.Context, ch *okeybot.Channel, id string) error {
 				_, err := ch.Contacts.Get(ctx, id)
 				return err
 			},
-			wantErr: apiclient.ErrRateLimited, wantCalls: 2, wantWaits: []time.Duration{time.Second},
+			wantCalls: 4, wantWaits: []time.Duration{time.Second, time.Second, time.Second},
 		},
 	}
 	for _, tt := range tests {
@@ -725,7 +735,11 @@ func TestChannel_retries(t *testing.T) {
 				require.NoError(t, err)
 			}
 			require.Equal(t, tt.wantCalls, b.srv.Calls(token))
-			require.Equal(t, tt.wantWaits, b.sleeps.Waits())
+			if tt.wantWaits != nil {
+				require.Equal(t, tt.wantWaits, b.sleeps.Waits())
+			} else {
+				require.Len(t, b.sleeps.Waits(), tt.wantCalls-1)
+			}
 		})
 	}
 }
@@ -747,8 +761,8 @@ func TestChannel_neverLogsToken(t *testing.T) {
 	var errs []error
 	_, err := ch.Contacts.Get(ctx, id)
 	errs = append(errs, err)
-	b.srv.FailNext(http.StatusTooManyRequests, http.StatusServiceUnavailable)
-	_, err = ch.Contacts.ListByCustomField(ctx, "phone", phone) // 429, then 503 on the last attempt
+	b.srv.FailNext(http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusServiceUnavailable)
+	_, err = ch.Contacts.ListByCustomField(ctx, "phone", phone) // 429 (no attempt spent), then 503 on both attempts
 	errs = append(errs, err)
 	_, err = ch.Contacts.ListByCustomField(ctx, "phone", phone)
 	errs = append(errs, err)
@@ -761,7 +775,7 @@ func TestChannel_neverLogsToken(t *testing.T) {
 	require.ErrorIs(t, errs[3], apiclient.ErrUnauthorized)
 
 	logs := b.logs.String()
-	require.Equal(t, 5, strings.Count(logs, `"msg":"http attempt"`), logs)
+	require.Equal(t, 6, strings.Count(logs, `"msg":"http attempt"`), logs)
 	require.Contains(t, logs, `"channel":"line-th"`)
 	require.Contains(t, logs, `"service":"okeybot"`)
 	for _, secret := range []string{token, "tok-wrong-secret-0000", "Bearer", phone} {
@@ -775,7 +789,7 @@ func TestChannel_neverLogsToken(t *testing.T) {
 
 	mu.Lock()
 	defer mu.Unlock()
-	require.Len(t, observed, 5)
+	require.Len(t, observed, 6)
 	require.Equal(t, "okeybot", observed[1].Service)
 	require.Equal(t, "/api/v1/contact/by_custom_field", observed[1].Path)
 	require.Equal(t, http.StatusTooManyRequests, observed[1].Status)
