@@ -80,6 +80,8 @@ type Client struct {
 	TaggingLogs *TaggingLogsService
 	// Messages lists chat history in a window.
 	Messages *MessagesService
+	// SystemUsers lists the team's agents (a full listing, no window).
+	SystemUsers *SystemUsersService
 }
 
 // service is the common base of the resource services.
@@ -139,6 +141,7 @@ func New(cfg Config) (*Client, error) {
 	c.Contacts = &ContactsService{c: c}
 	c.TaggingLogs = &TaggingLogsService{c: c}
 	c.Messages = &MessagesService{c: c}
+	c.SystemUsers = &SystemUsersService{c: c}
 	return c, nil
 }
 

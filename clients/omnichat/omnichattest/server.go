@@ -1,8 +1,8 @@
 // Package omnichattest runs an in-memory Omnichat Open API for tests, the
 // sandbox and benchmarks.
 //
-// The Server serves GET /v1/channels, /v1/contacts, /v1/tagging-logs/records
-// and /v1/messages the way the vendor documents them (api-docs/README.md and
+// The Server serves GET /v1/channels, /v1/contacts, /v1/tagging-logs/records,
+// /v1/messages and /v1/system-users the way the vendor documents them (api-docs/README.md and
 // omnichat-open-api.readable.txt), and refuses what the real API refuses:
 //
 //   - a missing or wrong bearer token: 401;
@@ -104,6 +104,7 @@ type Server struct {
 	drifts      []drift
 	driftSeq    int
 	data        store
+	agents      systemUsers // GET /v1/system-users (system_users.go)
 }
 
 // New returns a Server that is not listening: serve Handler yourself (the
@@ -131,6 +132,7 @@ func New(opts Options) *Server {
 	mux.HandleFunc("/v1/contacts", s.getOnly(s.handleContacts))
 	mux.HandleFunc("/v1/tagging-logs/records", s.getOnly(s.handleTaggingLogs))
 	mux.HandleFunc("/v1/messages", s.getOnly(s.handleMessages))
+	mux.HandleFunc("/v1/system-users", s.getOnly(s.handleSystemUsers))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "NOT_FOUND", "No such endpoint.")
 	})
