@@ -39,7 +39,7 @@ const (
 )
 
 // Steps lists every known step name.
-var Steps = []string{StepPullContacts, StepPullTaggingLogs, StepPullMessages, StepReconcile, StepPushOho, StepPushOkeybot}
+var Steps = []string{StepPullContacts, StepPullTaggingLogs, StepPullMessages, StepPullAgents, StepReconcile, StepPushOho, StepPushOkeybot}
 
 // Config is the whole of jobs.yaml after expansion, defaults and validation.
 type Config struct {
@@ -61,6 +61,9 @@ type Config struct {
 	Mapping  mapping.Options `yaml:"mapping"`
 	Schedule Schedule        `yaml:"schedule"`
 	Jobs     []Job           `yaml:"jobs"`
+
+	// Conversations says how chat history is cut into conversations.
+	Conversations Conversations `yaml:"conversations"`
 
 	loc    *time.Location
 	mapper *mapping.Mapper // Mapping, compiled when the file was validated

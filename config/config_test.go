@@ -151,7 +151,7 @@ func TestParse_bad(t *testing.T) {
 		{
 			name:    "UnknownStep",
 			give:    "jobs:\n  - name: a\n    schedule: \"@hourly\"\n    steps: [reconcile, push_hubspot]\n",
-			wantErr: `bad.yaml:4: jobs[0].steps[1]: unknown step "push_hubspot" (one of pull_contacts, pull_tagging_logs, pull_messages, reconcile, push_oho, push_okeybot)`,
+			wantErr: `bad.yaml:4: jobs[0].steps[1]: unknown step "push_hubspot" (one of pull_contacts, pull_tagging_logs, pull_messages, pull_agents, reconcile, push_oho, push_okeybot)`,
 		},
 		{
 			name:    "DuplicateJob",

@@ -87,6 +87,7 @@ func (l *loader) applyDefaults(c *Config) {
 	if c.Mapping.DefaultRegion == "" {
 		c.Mapping.DefaultRegion = c.Reconcile.DefaultRegion
 	}
+	c.Conversations.setDefaults()
 	if c.Schedule.GracePeriod == 0 {
 		c.Schedule.GracePeriod = 30 * time.Second
 	}
@@ -211,6 +212,7 @@ func (l *loader) validate(c *Config) {
 		l.addf("schedule.grace_period", "%s is negative", c.Schedule.GracePeriod)
 	}
 
+	l.validateConversations(c)
 	l.validateMapping(c)
 	l.validateJobs(c)
 	l.validateSecretsInUse(c)
@@ -302,7 +304,7 @@ func (l *loader) validateJobs(c *Config) {
 
 // validateSecretsInUse requires the secrets of every service a job uses.
 func (l *loader) validateSecretsInUse(c *Config) {
-	pulls := c.Uses(StepPullContacts) || c.Uses(StepPullTaggingLogs) || c.Uses(StepPullMessages)
+	pulls := c.Uses(StepPullContacts) || c.Uses(StepPullTaggingLogs) || c.Uses(StepPullMessages) || c.Uses(StepPullAgents)
 	l.checkSecret("omnichat.token", c.Omnichat.Token, pulls)
 	l.checkSecret("oho.api_key", c.Oho.APIKey, c.Uses(StepPushOho))
 	if c.Uses(StepPushOkeybot) && len(c.Okeybot.Channels) == 0 && !l.noSecrets {

@@ -22,7 +22,7 @@ func TestRun_run_usage(t *testing.T) {
 		wantStderr string
 	}{
 		{"NoJob", []string{"run"}, "crmsync run: name at least one job (crmsync check-config lists them)"},
-		{"UnknownJob", []string{"run", "rec", "nope"}, `crmsync run: unknown job or step "nope" (` + cfg + ` defines jobs: rec, rec2; steps: pull_contacts, pull_tagging_logs, pull_messages, reconcile, push_oho, push_okeybot)`},
+		{"UnknownJob", []string{"run", "rec", "nope"}, `crmsync run: unknown job or step "nope" (` + cfg + ` defines jobs: rec, rec2; steps: pull_contacts, pull_tagging_logs, pull_messages, pull_agents, reconcile, push_oho, push_okeybot)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -86,7 +86,7 @@ func buildSteps(_ context.Context, e *env, cfg *config.Config, st *store.Store, 
 	for _, name := range config.Steps {
 		steps[name] = unconfiguredStep
 	}
-	if uses(config.StepPullContacts) || uses(config.StepPullTaggingLogs) || uses(config.StepPullMessages) {
+	if uses(config.StepPullContacts) || uses(config.StepPullTaggingLogs) || uses(config.StepPullMessages) || uses(config.StepPullAgents) {
 		p, err := newPuller(cfg, st, e.log, obs.observe)
 		if err != nil {
 			return nil, err
@@ -94,6 +94,7 @@ func buildSteps(_ context.Context, e *env, cfg *config.Config, st *store.Store, 
 		for _, s := range pull.Streams {
 			steps[pullStepName(s)] = observedPull(m, s, pullStep(p, s, nil))
 		}
+		steps[config.StepPullAgents] = pullAgentsStep(p, st, m, cfg.Conversations.QuietGap)
 	}
 	steps[config.StepReconcile] = reconcileStep(cfg, st, o.full)
 	if uses(config.StepPushOho) {
