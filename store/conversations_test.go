@@ -143,6 +143,7 @@ func storedConversations(t *testing.T, db *sql.DB) []conv {
 
 // insertChat writes msgs with one INSERT statement (as a pull page or a
 // benchmark's SQL would); upsert makes it an INSERT … ON CONFLICT DO UPDATE.
+// The sender's name is its user id.
 func insertChat(t *testing.T, db *sql.DB, upsert bool, msgs ...chatMsg) {
 	t.Helper()
 	if len(msgs) == 0 {
@@ -153,11 +154,11 @@ func insertChat(t *testing.T, db *sql.DB, upsert bool, msgs ...chatMsg) {
 	for i, m := range msgs {
 		platform, channel := cmp.Or(m.Platform, "line"), cmp.Or(m.Channel, "ch1")
 		b := i * 9
-		vals = append(vals, fmt.Sprintf("($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, jsonb_build_object('senderEmail', $%d::text))",
-			b+1, b+2, b+3, b+4, b+5, b+6, b+7, b+8, b+9))
+		vals = append(vals, fmt.Sprintf("($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, jsonb_build_object('senderEmail', $%d::text))",
+			b+1, b+2, b+3, b+4, b+5, b+6, b+7, b+7, b+8, b+9))
 		args = append(args, m.ID, platform, channel, m.Room, m.Customer, m.Sender, m.SenderUser, m.At, m.Email)
 	}
-	q := `INSERT INTO omnichat_messages (id, platform, channel_id, room_id, customer_user_id, sender_type, sender_user_id, sent_at, raw)
+	q := `INSERT INTO omnichat_messages (id, platform, channel_id, room_id, customer_user_id, sender_type, sender_user_id, sender_name, sent_at, raw)
 		VALUES ` + strings.Join(vals, ", ")
 	if upsert {
 		q += ` ON CONFLICT (id) DO UPDATE SET platform = excluded.platform, channel_id = excluded.channel_id,
@@ -372,10 +373,15 @@ func TestConversations_anyOrderMatchesTheDefinition(t *testing.T) {
 					require.NoError(t, err)
 				}
 				require.Equal(t, referenceConversations(all(), 24*time.Hour), storedConversations(t, db), "after step %d", step)
+				requireRollupsMatch(t, db)
 			}
 			n, err := s.RebuildConversations(t.Context())
 			require.NoError(t, err)
 			require.Equal(t, referenceConversations(all(), 24*time.Hour), storedConversations(t, db), "a rebuild agrees")
+			requireRollupsMatch(t, db)
+			pruned, err := s.PruneConversationWeeks(t.Context())
+			require.NoError(t, err)
+			require.Zero(t, pruned, "a rebuild leaves no empty rollup row")
 			require.Equal(t, int64(len(referenceConversations(all(), 24*time.Hour))), n)
 		})
 	}
@@ -487,7 +493,7 @@ func waitForLock(ctx context.Context, t *testing.T, db *sql.DB, pid int, done <-
 	}
 }
 
-func TestStore_SetConversationGap(t *testing.T) {
+func TestStore_SetConversationSettings(t *testing.T) {
 	t.Parallel()
 	s := storetest.New(t)
 	ctx := t.Context()
@@ -497,27 +503,82 @@ func TestStore_SetConversationGap(t *testing.T) {
 		{ID: "s3", Room: "r", Customer: "c", Sender: "agent", SenderUser: "a", At: at(3 * time.Hour)},
 	}
 	insertChat(t, s.SQL(), false, msgs...)
-	gap, err := s.ConversationGap(ctx)
+	cs, err := s.ConversationSettings(ctx)
 	require.NoError(t, err)
-	require.Equal(t, store.DefaultQuietGap, gap)
+	require.Equal(t, store.ConversationSettings{QuietGap: store.DefaultQuietGap, TimeZone: "UTC"}, cs)
 	require.Len(t, storedConversations(t, s.SQL()), 1)
 
-	changed, rebuilt, err := s.SetConversationGap(ctx, time.Hour)
-	require.NoError(t, err)
-	require.True(t, changed)
-	require.Equal(t, int64(2), rebuilt)
-	require.Equal(t, referenceConversations(withDefaults(msgs), time.Hour), storedConversations(t, s.SQL()))
+	t.Run("AnotherGapRebuildsEverything", func(t *testing.T) {
+		ch, err := s.SetConversationSettings(ctx, store.ConversationSettings{QuietGap: time.Hour, TimeZone: "UTC"})
+		require.NoError(t, err)
+		require.Equal(t, store.SettingsChange{GapChanged: true, Conversations: 2}, ch)
+		require.Equal(t, referenceConversations(withDefaults(msgs), time.Hour), storedConversations(t, s.SQL()))
+		requireRollupsMatch(t, s.SQL())
+	})
+	t.Run("TheSameSettingsWriteNothing", func(t *testing.T) {
+		ch, err := s.SetConversationSettings(ctx, store.ConversationSettings{QuietGap: time.Hour, TimeZone: "UTC"})
+		require.NoError(t, err)
+		require.Equal(t, store.SettingsChange{}, ch)
+	})
+	t.Run("AnotherZoneRecountsTheWeeks", func(t *testing.T) {
+		// Sunday 2026-02-08 20:00 UTC is Monday 03:00 in Bangkok: another week there.
+		insertChat(t, s.SQL(), false, chatMsg{ID: "s5", Room: "z", Customer: "z", Sender: "customer", At: time.Date(2026, 2, 8, 20, 0, 0, 0, time.UTC)},
+			chatMsg{ID: "s6", Room: "z", Customer: "z", Sender: "agent", SenderUser: "a", At: time.Date(2026, 2, 8, 20, 5, 0, 0, time.UTC)})
+		weeks := func() []string {
+			return textRows(t, s, `SELECT week::text FROM conversation_agent_weeks WHERE conversations > 0 ORDER BY 1`)
+		}
+		require.Equal(t, []string{"2026-02-02", "2026-02-02"}, weeks())
+		ch, err := s.SetConversationSettings(ctx, store.ConversationSettings{QuietGap: time.Hour, TimeZone: "Asia/Bangkok"})
+		require.NoError(t, err)
+		require.Equal(t, store.SettingsChange{ZoneChanged: true}, ch)
+		require.Equal(t, []string{"2026-02-02", "2026-02-09"}, weeks())
+		requireRollupsMatch(t, s.SQL())
+	})
+	t.Run("NewMessagesUseTheNewSettings", func(t *testing.T) {
+		insertChat(t, s.SQL(), false, chatMsg{ID: "s4", Room: "r", Customer: "c", Sender: "customer", At: at(4 * time.Hour)})
+		require.Len(t, storedConversations(t, s.SQL()), 4, "cut with the 1h gap")
+		requireRollupsMatch(t, s.SQL())
+	})
+	t.Run("Refused", func(t *testing.T) {
+		_, err := s.SetConversationSettings(ctx, store.ConversationSettings{QuietGap: time.Millisecond})
+		require.ErrorContains(t, err, "below one second")
+		_, err = s.SetConversationSettings(ctx, store.ConversationSettings{QuietGap: time.Hour, TimeZone: "Mars/Olympus"})
+		require.ErrorContains(t, err, `time zone "Mars/Olympus"`)
+	})
+}
 
-	changed, rebuilt, err = s.SetConversationGap(ctx, time.Hour)
-	require.NoError(t, err)
-	require.False(t, changed, "the same gap rebuilds nothing")
-	require.Zero(t, rebuilt)
-
-	insertChat(t, s.SQL(), false, chatMsg{ID: "s4", Room: "r", Customer: "c", Sender: "customer", At: at(4 * time.Hour)})
-	require.Len(t, storedConversations(t, s.SQL()), 3, "new messages are cut with the new gap")
-
-	_, _, err = s.SetConversationGap(ctx, time.Millisecond)
-	require.ErrorContains(t, err, "below one second")
+// requireRollupsMatch checks the weekly rollups against a recount from the
+// conversations table.
+func requireRollupsMatch(t *testing.T, db *sql.DB) {
+	t.Helper()
+	for _, q := range []string{`
+		WITH want AS (
+			SELECT (date_trunc('week', c.opened_at AT TIME ZONE s.time_zone))::date AS week, c.platform, c.channel_id,
+			       COALESCE(c.replied_by, 'none') AS replied_by, v.measure, v.bucket, count(*)::int AS conversations
+			FROM conversations c CROSS JOIN (SELECT COALESCE(max(time_zone), 'UTC') AS time_zone FROM conversation_settings) s
+			CROSS JOIN LATERAL (VALUES ('first', COALESCE(response_bucket(c.first_response_seconds), -1)),
+				('agent', CASE WHEN c.first_agent_message_id IS NOT NULL THEN response_bucket(c.agent_response_seconds) END)) AS v (measure, bucket)
+			WHERE v.bucket IS NOT NULL
+			GROUP BY 1, 2, 3, 4, 5, 6
+		), got AS (
+			SELECT week, platform, channel_id, replied_by, measure, bucket, conversations FROM conversation_channel_weeks WHERE conversations <> 0
+		)
+		SELECT count(*) FROM ((SELECT * FROM want EXCEPT SELECT * FROM got) UNION ALL (SELECT * FROM got EXCEPT SELECT * FROM want)) x`, `
+		WITH want AS (
+			SELECT (date_trunc('week', c.opened_at AT TIME ZONE s.time_zone))::date AS week, c.first_agent_user_id,
+			       lower(trim(c.first_agent_email)) AS email, response_bucket(c.agent_response_seconds) AS bucket, count(*)::int AS conversations
+			FROM conversations c CROSS JOIN (SELECT COALESCE(max(time_zone), 'UTC') AS time_zone FROM conversation_settings) s
+			WHERE c.first_agent_message_id IS NOT NULL
+			GROUP BY 1, 2, 3, 4
+		), got AS (
+			SELECT week, agent_user_id, agent_email, bucket, conversations FROM conversation_agent_weeks WHERE conversations <> 0
+		)
+		SELECT count(*) FROM ((SELECT * FROM want EXCEPT SELECT * FROM got) UNION ALL (SELECT * FROM got EXCEPT SELECT * FROM want)) x`,
+	} {
+		var diff int
+		require.NoError(t, db.QueryRowContext(t.Context(), q).Scan(&diff))
+		require.Zero(t, diff, "rollup rows differing from a recount of conversations:\n%s", q)
+	}
 }
 
 func TestConversations_truncate(t *testing.T) {
@@ -528,4 +589,83 @@ func TestConversations_truncate(t *testing.T) {
 	_, err := s.SQL().ExecContext(t.Context(), `TRUNCATE omnichat_messages`)
 	require.NoError(t, err)
 	require.Empty(t, storedConversations(t, s.SQL()))
+	require.Zero(t, pullCount(t, s, `SELECT (SELECT count(*) FROM conversation_agent_weeks) + (SELECT count(*) FROM conversation_channel_weeks)`))
+}
+
+// The percentile views read the rollups and agree with exact percentiles
+// over the conversations table within the buckets' 1% (nearest rank).
+func TestConversations_percentileViews(t *testing.T) {
+	t.Parallel()
+	s := storetest.New(t)
+	ctx := t.Context()
+	_, err := s.WriteSystemUsersPage(ctx, 0, []store.SystemUserRow{
+		systemUser("ann", "Ann", "ann@shop.example"), systemUser("bo", "Bo", "BO@shop.example"),
+	}, nil)
+	require.NoError(t, err)
+	rng := rand.New(rand.NewPCG(3, 4))
+	var page []chatMsg
+	for i := range 600 {
+		room := fmt.Sprintf("r%d", i)
+		open := at(time.Duration(i) * 37 * time.Minute) // three weeks of rooms
+		page = append(page, chatMsg{ID: room + "-c", Room: room, Customer: room, Sender: "customer", At: open})
+		wait := time.Duration(rng.ExpFloat64()*900) * time.Second
+		switch i % 4 {
+		case 0: // no answer
+		case 1: // a bot at once, then an agent
+			page = append(page, chatMsg{ID: room + "-b", Room: room, Customer: room, Sender: "bot", SenderUser: "bot", At: open.Add(2 * time.Second)})
+			fallthrough
+		default:
+			agent, email := []string{"ann", "old-id"}[i%2], []string{"", "bo@shop.example"}[i%2]
+			page = append(page, chatMsg{ID: room + "-a", Room: room, Customer: room, Sender: "agent", SenderUser: agent, Email: email, At: open.Add(wait)})
+		}
+		if len(page) >= 200 {
+			insertChat(t, s.SQL(), false, page...)
+			page = nil
+		}
+	}
+	insertChat(t, s.SQL(), false, page...)
+	requireRollupsMatch(t, s.SQL())
+
+	// close reports whether got is within 1% (and half a second) of want.
+	close := func(got, want float64) bool { return got >= want/1.0101-0.5 && got <= want*1.0101+0.5 }
+	check := func(name, views, exact string, wantRows int) {
+		t.Helper()
+		got, want := textRows(t, s, views), textRows(t, s, exact)
+		require.Len(t, got, wantRows, name)
+		require.Equal(t, len(want), len(got), name)
+		for i := range got {
+			g, w := strings.Split(got[i], "\t"), strings.Split(want[i], "\t")
+			require.Equal(t, w[:len(w)-2], g[:len(g)-2], "%s: the same groups and counts", name)
+			for k := len(g) - 2; k < len(g); k++ {
+				var gv, wv float64
+				_, err := fmt.Sscan(g[k], &gv)
+				require.NoError(t, err)
+				_, err = fmt.Sscan(w[k], &wv)
+				require.NoError(t, err)
+				require.True(t, close(gv, wv), "%s row %d: %v is not within 1%% of %v", name, i, gv, wv)
+			}
+		}
+	}
+	check("agents",
+		`SELECT week, agent_username, conversations, p50_seconds, p90_seconds FROM v_agent_response_times ORDER BY 1, 2`,
+		`SELECT date_trunc('week', opened_at)::date, CASE WHEN first_agent_user_id = 'ann' THEN 'ann' ELSE 'bo' END, count(*),
+			percentile_disc(0.5) WITHIN GROUP (ORDER BY agent_response_seconds), percentile_disc(0.9) WITHIN GROUP (ORDER BY agent_response_seconds)
+		FROM conversations WHERE first_agent_reply_at IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2`, 6)
+	check("shops",
+		`SELECT week, shop_code, conversations, p50_seconds, p90_seconds FROM v_shop_response_times ORDER BY 1, 2`,
+		`SELECT date_trunc('week', opened_at)::date, 'A01', count(*),
+			percentile_disc(0.5) WITHIN GROUP (ORDER BY agent_response_seconds), percentile_disc(0.9) WITHIN GROUP (ORDER BY agent_response_seconds)
+		FROM conversations WHERE first_agent_reply_at IS NOT NULL GROUP BY 1 ORDER BY 1`, 3)
+	check("channels",
+		`SELECT week, platform, channel_id, conversations, no_answer, p50_seconds, p90_seconds FROM v_channel_response_times ORDER BY 1`,
+		`SELECT date_trunc('week', opened_at)::date, platform, channel_id, count(*), count(*) FILTER (WHERE first_reply_at IS NULL),
+			percentile_disc(0.5) WITHIN GROUP (ORDER BY first_response_seconds), percentile_disc(0.9) WITHIN GROUP (ORDER BY first_response_seconds)
+		FROM conversations GROUP BY 1, 2, 3 ORDER BY 1`, 3)
+	check("first replies",
+		`SELECT week, replied_by, conversations, agent_answered, p50_seconds, p90_seconds FROM v_first_reply_times WHERE replied_by <> 'none' ORDER BY 1, 2`,
+		`SELECT date_trunc('week', opened_at)::date, replied_by, count(*), count(*) FILTER (WHERE first_agent_reply_at IS NOT NULL),
+			percentile_disc(0.5) WITHIN GROUP (ORDER BY first_response_seconds), percentile_disc(0.9) WITHIN GROUP (ORDER BY first_response_seconds)
+		FROM conversations WHERE replied_by IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2`, 6)
+	require.Equal(t, []string{"150\ttrue"}, textRows(t, s, `SELECT sum(conversations), bool_and(p50_seconds IS NULL)
+		FROM v_first_reply_times WHERE replied_by = 'none'`), "every fourth conversation has no answer, and no time")
 }

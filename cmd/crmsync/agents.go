@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -15,16 +14,22 @@ import (
 )
 
 // pullAgentsStep is the pull_agents step: it makes conversations.quiet_gap
-// the gap conversations are cut with (rebuilding them all when it changed),
-// then reads the Omnichat system users.
-func pullAgentsStep(p *pull.Puller, st *store.Store, m *metrics.Registry, gap time.Duration) schedule.StepFunc {
+// and timezone the settings conversations and their weekly rollups are built
+// with (rebuilding what a change affects), reads the Omnichat system users,
+// and prunes emptied rollup rows.
+func pullAgentsStep(p *pull.Puller, st *store.Store, m *metrics.Registry, settings store.ConversationSettings) schedule.StepFunc {
 	return func(ctx context.Context, run *schedule.Run) (schedule.Counts, error) {
-		changed, rebuilt, err := st.SetConversationGap(ctx, gap)
+		ch, err := st.SetConversationSettings(ctx, settings)
 		if err != nil {
 			return nil, err
 		}
-		if changed {
-			run.Log.WithFields(logrus.Fields{"quiet_gap": gap.String(), "conversations": rebuilt}).Info("conversations rebuilt with the new quiet gap")
+		if ch.GapChanged || ch.ZoneChanged {
+			run.Log.WithFields(logrus.Fields{"quiet_gap": settings.QuietGap.String(), "timezone": settings.TimeZone,
+				"conversations": ch.Conversations}).Info("conversations rebuilt with new settings")
+		}
+		pruned, err := st.PruneConversationWeeks(ctx)
+		if err != nil {
+			return nil, err
 		}
 		c, err := p.SystemUsers(ctx, pull.RunOptions{RunID: run.ID, StoppingFunc: run.Stopping})
 		m.AddRowsUpserted("omnichat_system_users", int(c.Inserted+c.Updated))
@@ -33,7 +38,8 @@ func pullAgentsStep(p *pull.Puller, st *store.Store, m *metrics.Registry, gap ti
 		}
 		counts := schedule.Counts(c.Map())
 		counts[schedule.CountRequests] = int64(c.Requests)
-		counts["conversations_rebuilt"] = rebuilt
+		counts["conversations_rebuilt"] = ch.Conversations
+		counts["rollup_rows_pruned"] = pruned
 		return counts, err
 	}
 }

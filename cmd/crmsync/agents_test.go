@@ -18,7 +18,7 @@ func TestRun_pullAgents(t *testing.T) {
 	dbURL := storetest.NewURL(t)
 	srv := omnichattest.NewServer(t, omnichattest.Options{RateLimit: omnichattest.RateLimitOff})
 	srv.SeedSystemUsers(omnichattest.SystemUsers(25)...)
-	cfg := writeConfig(t, "omnichat:\n  token: ${OMNICHAT_TOKEN}\nconversations:\n  quiet_gap: 12h\njobs: []\n")
+	cfg := writeConfig(t, "timezone: Asia/Bangkok\nomnichat:\n  token: ${OMNICHAT_TOKEN}\nconversations:\n  quiet_gap: 12h\njobs: []\n")
 	env := map[string]string{"DATABASE_URL": dbURL, "OMNICHAT_BASE_URL": srv.URL, "OMNICHAT_TOKEN": omnichattest.DefaultToken}
 	st, err := store.Open(t.Context(), dbURL, store.Options{})
 	require.NoError(t, err)
@@ -38,9 +38,9 @@ func TestRun_pullAgents(t *testing.T) {
 	require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
 	require.Equal(t, 25, count(`SELECT count(*) FROM omnichat_system_users`))
 	require.Equal(t, 2, count(`SELECT count(*) FROM conversations`), "rebuilt with the configured 12h")
-	gap, err := st.ConversationGap(t.Context())
+	cs, err := st.ConversationSettings(t.Context())
 	require.NoError(t, err)
-	require.Equal(t, 12*time.Hour, gap)
+	require.Equal(t, store.ConversationSettings{QuietGap: 12 * time.Hour, TimeZone: "Asia/Bangkok"}, cs)
 	require.Equal(t, 1, count(`SELECT count(*) FROM sync_runs WHERE job = 'pull_agents' AND status = 'ok'
 		AND (counts->'pull_agents'->>'inserted')::int = 25 AND (counts->'pull_agents'->>'pages')::int = 2
 		AND (counts->'pull_agents'->>'api_attempts')::int = 3 AND (counts->'pull_agents'->>'conversations_rebuilt')::int = 2`))

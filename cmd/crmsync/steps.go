@@ -94,7 +94,7 @@ func buildSteps(_ context.Context, e *env, cfg *config.Config, st *store.Store, 
 		for _, s := range pull.Streams {
 			steps[pullStepName(s)] = observedPull(m, s, pullStep(p, s, nil))
 		}
-		steps[config.StepPullAgents] = pullAgentsStep(p, st, m, cfg.Conversations.QuietGap)
+		steps[config.StepPullAgents] = pullAgentsStep(p, st, m, store.ConversationSettings{QuietGap: cfg.Conversations.QuietGap, TimeZone: cfg.TimeZone})
 	}
 	steps[config.StepReconcile] = reconcileStep(cfg, st, o.full)
 	if uses(config.StepPushOho) {
