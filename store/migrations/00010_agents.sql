@@ -132,8 +132,8 @@ COMMENT ON COLUMN conversations.computed_at                IS 'When the row was 
 -- number of conversations read a few hundred rows; a bucket's midpoint is within 1% (and half a
 -- second) of every time in it.
 CREATE FUNCTION response_bucket(seconds double precision) RETURNS integer
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-    RETURN floor(ln(1 + greatest(seconds, 0)) / ln(1.02))::integer;
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN CASE WHEN seconds IS NOT NULL THEN floor(ln(1 + greatest(seconds, 0)) / ln(1.02))::integer END;
 COMMENT ON FUNCTION response_bucket(double precision) IS 'The response-time bucket of a number of seconds: floor(ln(1 + s) / ln(1.02)); bucket b holds [1.02^b - 1, 1.02^(b+1) - 1) seconds.';
 CREATE FUNCTION response_bucket_seconds(bucket integer) RETURNS double precision
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
