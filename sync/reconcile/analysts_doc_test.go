@@ -49,6 +49,7 @@ func seedAnalystsDB(t *testing.T) *store.Store {
 	for i := range 5 {
 		s.contact(rawContact{User: fmt.Sprintf("shop-%d", i), Name: "ร้านค้า", Phone: "02-123-4567"})
 	}
+	seedAgentsDoc(&s, now)
 	s.add(`INSERT INTO omnichat_channels (platform, channel_id, channel_name, raw) VALUES
 		('line', 'ch1', 'LINE หลัก', '{}'), ('facebook', 'fb', 'Facebook Page', '{}'), ('instagram', 'ig', 'IG', '{}')`)
 	s.add(`INSERT INTO sync_runs (job, trigger, status, started_at, finished_at, error) VALUES
