@@ -56,11 +56,32 @@ func seedBench(b *testing.B, st *store.Store, n int, now time.Time) {
 		                          jsonb_build_object('key', 'points', 'value', (i % 1000)::text, 'type', 'number', 'displayName', 'Points')),
 		        $3::timestamptz - (i % 1000) * interval '1 minute', '{}'
 		 FROM bench_i`,
-		`INSERT INTO omnichat_messages (id, platform, channel_id, customer_user_id, sender_type, sent_at, raw)
-		 SELECT 'm' || g, bi.platform, bi.channel_id, bi.user_id,
-		        (ARRAY['customer', 'customer', 'agent', 'bot', 'ai-chat'])[g % 5 + 1],
-		        $3::timestamptz - (g % 7776000) * interval '1 second', '{}'
-		 FROM generate_series(1, 10 * $1::int) AS g JOIN bench_i bi ON bi.i = (g % $1::int) + 1`,
+		// Identity i's 10 messages (k = 0..9) are one room: two
+		// conversations three days apart, each a customer message, a bot (or
+		// AI) reply within a minute and an agent's within three hours (one
+		// in three rooms: the agent first), the customer again 4 h later and
+		// a bot; in one room in ten the second conversation is unanswered.
+		// Agents are agent-0 … agent-39 (omnichat_system_users).
+		`INSERT INTO omnichat_system_users (username, name, email, shops, raw)
+		 SELECT 'agent-' || a, 'Agent ' || a, 'agent' || a || '@example.com',
+		        jsonb_build_array(jsonb_build_object('id', 's' || a % 3, 'code', 'S0' || a % 3, 'name', 'Shop ' || a % 3)), '{}'
+		 FROM generate_series(0, 39) AS a`,
+		`INSERT INTO omnichat_messages (id, platform, channel_id, room_id, customer_user_id, sender_type, sender_user_id, sent_at, raw)
+		 SELECT 'm' || g, bi.platform, bi.channel_id, 'room-' || bi.user_id, bi.user_id, x.sender_type,
+		        CASE x.sender_type WHEN 'customer' THEN bi.user_id WHEN 'agent' THEN 'agent-' || (bi.i * 7 + x.k) % 40 ELSE x.sender_type END,
+		        $3::timestamptz - interval '4 days' - (bi.i::bigint * 7919 % 7516800) * interval '1 second' + x.k / 5 * interval '3 days'
+		          + CASE WHEN x.k / 5 = 1 AND x.k % 5 IN (1, 2, 4) AND bi.i % 10 = 7 THEN interval '-1 day'
+		                 ELSE (ARRAY[interval '0', CASE WHEN bi.i % 3 = 0 THEN x.agent ELSE x.bot END,
+		                             CASE WHEN bi.i % 3 = 0 THEN x.agent + interval '30 seconds' ELSE x.agent END,
+		                             interval '4 hours', interval '4 hours' + x.bot])[x.k % 5 + 1] END,
+		        '{}'
+		 FROM generate_series(1, 10 * $1::int) AS g JOIN bench_i bi ON bi.i = (g % $1::int) + 1
+		 CROSS JOIN LATERAL (SELECT (g - 1) / $1::int AS k) kk
+		 CROSS JOIN LATERAL (SELECT kk.k,
+		        (ARRAY['customer', CASE WHEN bi.i % 3 = 0 THEN 'agent' WHEN bi.i % 2 = 0 THEN 'bot' ELSE 'ai-chat' END,
+		               CASE WHEN bi.i % 3 <> 0 THEN 'agent' WHEN bi.i % 2 = 0 THEN 'bot' ELSE 'ai-chat' END,
+		               'customer', CASE WHEN bi.i % 2 = 0 THEN 'ai-chat' ELSE 'bot' END])[kk.k % 5 + 1] AS sender_type,
+		        (bi.i % 50 + 5) * interval '1 second' AS bot, (bi.i * 37 % 180 + 1) * interval '1 minute' AS agent) x`,
 		`INSERT INTO omnichat_tagging_logs (platform, channel_id, user_id, tag, tagged_at, time_raw, source, raw)
 		 SELECT platform, channel_id, user_id, CASE WHEN i % 4 = 0 THEN 'vip' ELSE 'lead' END,
 		        $3::timestamptz - (i % 10000) * interval '1 minute', '', (ARRAY['bot', 'agent'])[i % 2 + 1], '{}'
@@ -88,8 +109,8 @@ func change1Percent(b *testing.B, st *store.Store, n int, round int, now time.Ti
 		`UPDATE omnichat_contacts c SET name = c.name || ' v' || $4::int, updated_at = $3,
 		        phone = CASE WHEN (bc.i / 100) % 5 = 0 THEN '08' || (10000000 + (bc.i * 13 + $4::int) % $2::int + 1) ELSE c.phone END
 		 FROM bench_c bc WHERE (c.platform, c.channel_id, c.user_id) = (bc.platform, bc.channel_id, bc.user_id)`,
-		`INSERT INTO omnichat_messages (id, platform, channel_id, customer_user_id, sender_type, sent_at, raw)
-		 SELECT 'r' || $4::int || '-' || bc.i, platform, channel_id, user_id, 'customer', $3, '{}' FROM bench_c bc`,
+		`INSERT INTO omnichat_messages (id, platform, channel_id, room_id, customer_user_id, sender_type, sender_user_id, sent_at, raw)
+		 SELECT 'r' || $4::int || '-' || bc.i, platform, channel_id, 'room-' || user_id, user_id, 'customer', user_id, $3, '{}' FROM bench_c bc`,
 		`INSERT INTO reconcile_queue (platform, channel_id, user_id) SELECT platform, channel_id, user_id FROM bench_c bc
 		 ON CONFLICT DO NOTHING`,
 		`DROP TABLE bench_c`,
