@@ -223,6 +223,7 @@ func (s *Sandbox) seed(d *Dataset) {
 	s.Omnichat.SeedContacts(d.Contacts...)
 	s.Omnichat.SeedTaggingLogs(d.TaggingLogs...)
 	s.Omnichat.SeedMessages(d.Messages...)
+	s.Omnichat.SeedSystemUsers(SystemUsers()...)
 
 	s.Oho = ohotest.New(ohotest.Options{APIKey: OhoAPIKey})
 

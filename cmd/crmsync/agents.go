@@ -23,9 +23,12 @@ func pullAgentsStep(p *pull.Puller, st *store.Store, m *metrics.Registry, settin
 		if err != nil {
 			return nil, err
 		}
-		if ch.GapChanged || ch.ZoneChanged {
+		switch {
+		case ch.GapChanged:
 			run.Log.WithFields(logrus.Fields{"quiet_gap": settings.QuietGap.String(), "timezone": settings.TimeZone,
-				"conversations": ch.Conversations}).Info("conversations rebuilt with new settings")
+				"conversations": ch.Conversations}).Info("conversations rebuilt with the new quiet gap")
+		case ch.ZoneChanged:
+			run.Log.WithField("timezone", settings.TimeZone).Info("weekly response times recounted in the new time zone")
 		}
 		pruned, err := st.PruneConversationWeeks(ctx)
 		if err != nil {

@@ -456,6 +456,7 @@ var stepLabels = map[string]string{
 	config.StepPullContacts:    "pull contacts     ",
 	config.StepPullTaggingLogs: "pull tagging logs ",
 	config.StepPullMessages:    "pull messages     ",
+	config.StepPullAgents:      "pull agents       ",
 	config.StepReconcile:       "reconcile         ",
 	config.StepPushOho:         "push to Oho       ",
 	config.StepPushOkeybot:     "push to Okeybot   ",
