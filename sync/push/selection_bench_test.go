@@ -27,16 +27,15 @@ const selectionChanged = 30
 //   - selection_ms: the run's choice (progress, newest change, candidate
 //     query: push.Result.Selection), measured around the queries over
 //     loopback, so it is the database's time plus three round trips;
-//
 //   - full_scan_ms: the full-pass candidate query of the same database
 //     (what choosing cost on every batch before the selection was driven by
 //     changes), measured the same way, once;
-//
 //   - candidates: contacts chosen per push (30 expected);
-//
 //   - seed_s, contacts and pg_version_num.
 //
-//     CRMSYNC_BENCH_CONTACTS=1000000 go test -run='^$' -bench=BenchmarkPushSelection -benchtime=1x -timeout=30m ./sync/push/
+// Run it alone with:
+//
+//	CRMSYNC_BENCH_CONTACTS=1000000 go test -run='^$' -bench=BenchmarkPushSelection -benchtime=1x -timeout=30m ./sync/push/
 func BenchmarkPushSelection(b *testing.B) {
 	n := 1_000_000
 	if v := os.Getenv("CRMSYNC_BENCH_CONTACTS"); v != "" {
