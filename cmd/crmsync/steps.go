@@ -122,7 +122,11 @@ func buildSteps(_ context.Context, e *env, cfg *config.Config, st *store.Store, 
 // exclusive lets one process at a time run a step, whichever job names it:
 // two jobs pushing to Okeybot at once could create a contact twice, and two
 // pulls of one stream would spend the quota twice. A step another process
-// holds is skipped with a log line (that process is doing the work).
+// holds is skipped (schedule.ErrSkipped: recorded skipped, and so is the run
+// unless something failed, so it does not count as a success); that process
+// is doing the work. A lock lost mid-step (its connection reset, so another
+// process may take the step over) stops the step before its next batch,
+// after the work in hand, and fails it.
 func exclusive(st *store.Store, name string, step schedule.StepFunc) schedule.StepFunc {
 	return func(ctx context.Context, run *schedule.Run) (schedule.Counts, error) {
 		lock, ok, err := st.TryLockJob(ctx, "step:"+name)
@@ -131,14 +135,22 @@ func exclusive(st *store.Store, name string, step schedule.StepFunc) schedule.St
 		}
 		if !ok {
 			run.Log.Warn("step skipped: another process is running it")
-			return schedule.Counts{"skipped_locked": 1}, nil
+			return nil, fmt.Errorf("%w: another process is running it (it holds the step's lock)", schedule.ErrSkipped)
 		}
-		defer func() {
-			if err := lock.Release(); err != nil {
-				run.Log.WithError(err).Warn("step lock was lost during the step")
+		guarded, release := run.StopOn(lock.Lost())
+		c, err := step(ctx, guarded)
+		release()
+		lost := lock.Err()
+		if rerr := lock.Release(); rerr != nil && lost == nil {
+			run.Log.WithError(rerr).Warn("step lock")
+		}
+		if lost != nil {
+			if err != nil && !errors.Is(err, schedule.ErrInterrupted) {
+				return c, fmt.Errorf("%w; the step stopped after the work in hand: %w", lost, err)
 			}
-		}()
-		return step(ctx, run)
+			return c, fmt.Errorf("%w; the step stopped after the work in hand, before its next batch", lost)
+		}
+		return c, err
 	}
 }
 
