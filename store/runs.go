@@ -61,8 +61,8 @@ type RunRecord struct {
 	// one (migration 00008).
 	Steps StepStatuses
 	Error string
-	Host         string
-	PID          int
+	Host  string
+	PID   int
 }
 
 // Duration is FinishedAt - StartedAt, or 0 when the run has not finished.

@@ -432,4 +432,3 @@ func TestScheduler_Stop_givesUpOnAStepThatNeverReturns(t *testing.T) {
 		return len(runs) == 0
 	}, waitFor, 20*time.Millisecond)
 }
-
