@@ -40,10 +40,13 @@
 // cut at the last grapheme-cluster boundary (UAX #29, github.com/rivo/uniseg)
 // that fits, so a letter keeps its combining marks, Thai vowels and tone
 // marks stay on their consonant, and an emoji ZWJ sequence or flag is kept or
-// dropped whole. Lengths count Unicode code points, as the digest of the
-// vendor docs interprets "max" (the Oho reference does not say). A single
-// cluster longer than the limit is not split: the text becomes empty and
-// the field falls back or is left out. Fit is idempotent.
+// dropped whole. Neither vendor says what a character is, so a length is
+// the stricter of the text's Unicode code points and its UTF-16 code units
+// (Length): "˚♡̴ 𝒇𝒂𝒏𝒈", the Oho document's own example name, is 8 code points
+// and 12 UTF-16 units, so it counts 12 and fits a limit of 12 whichever way
+// the destination counts. Bytes are never counted. A single cluster longer
+// than the limit is not split: the text becomes empty and the field falls
+// back or is left out. Fit is idempotent.
 //
 // Duplicates (tags, labels, attribute names, custom field names, enum
 // aliases) are found by Key: NFC, width folding (ｖｉｐ = vip) and case folding

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/rivo/uniseg"
@@ -25,6 +26,7 @@ var fuzzSeeds = []string{
 	"", " ", "ปักเป้า", "˚♡̴ 𝒇𝒂𝒏𝒈", "👨\u200d👩\u200d👧\u200d👦", "🇹🇭🇯🇵", "e\u0301\u0301\u0301", "\xff\xfe", "a\x00b",
 	"\u0600 x", "\r\n", "หญิง", "M", "+66812345678", "๐๘๑๒๓๔๕๖๗๘", "Fang <FANG@oho.chat>", "2541-11-29",
 	"29/02/2543", "1970-01-01", "๒๕", "VIP", "ｖｉｐ", "https://p.example/a.png", strings.Repeat("ก้", 60),
+	strings.Repeat("𝒇", 51), strings.Repeat("˚♡̴ 𝒇𝒂𝒏𝒈", 22), strings.Repeat("🇹🇭", 30),
 }
 
 func FuzzFit(f *testing.F) {
@@ -40,8 +42,13 @@ func FuzzFit(f *testing.F) {
 		if !utf8.ValidString(out) {
 			t.Fatalf("Fit(%q, %d) = %q: invalid UTF-8", s, max, out)
 		}
+		// Both readings of "max characters" hold, counted here without
+		// Length, so a mistake in it cannot hide itself.
 		if max > 0 && utf8.RuneCountInString(out) > max {
 			t.Fatalf("Fit(%q, %d) = %q: %d code points", s, max, out, utf8.RuneCountInString(out))
+		}
+		if units := len(utf16.Encode([]rune(out))); max > 0 && units > max {
+			t.Fatalf("Fit(%q, %d) = %q: %d UTF-16 units", s, max, out, units)
 		}
 		if strings.IndexFunc(out, isStripped) >= 0 {
 			t.Fatalf("Fit(%q, %d) = %q: control characters left", s, max, out)
@@ -161,10 +168,11 @@ func FuzzToOho(f *testing.F) {
 }
 
 // checkOhoIndependently restates the vendor's limits with literal numbers,
-// so a mistake in the limit table cannot hide itself.
+// so a mistake in the limit table cannot hide itself. A length holds in code
+// points and in UTF-16 units, each counted with the standard library.
 func checkOhoIndependently(t *testing.T, p OhoContact) {
 	t.Helper()
-	runes := utf8.RuneCountInString
+	runes := func(s string) int { return max(utf8.RuneCountInString(s), len(utf16.Encode([]rune(s)))) }
 	for _, f := range []struct {
 		v   string
 		max int

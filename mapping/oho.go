@@ -440,8 +440,8 @@ func (p OhoContact) Check() error {
 	if p.Email != "" && !isEmail(p.Email) {
 		errs = append(errs, &LimitError{Limit: ohoEmailLimit, Why: "not a valid email address"})
 	}
-	check(Limit{Field: "country", Unit: Runes}, p.Country)
-	check(Limit{Field: "city", Unit: Runes}, p.City)
+	check(Limit{Field: "country", Unit: Characters}, p.Country)
+	check(Limit{Field: "city", Unit: Characters}, p.City)
 	check(ohoGenderLimit, p.Gender)
 	if p.Age != 0 {
 		if err := ohoAgeLimit.CheckCount(p.Age); err != nil {

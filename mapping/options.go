@@ -385,7 +385,7 @@ func compile(in Options) (*compiled, error) {
 }
 
 // checkName validates a configured name: required, clean text, within max
-// code points (max ≤ 0: no limit). Configured names are never cut.
+// characters as Length counts them (max ≤ 0: no limit). Configured names are never cut.
 func checkName(p *problems, key, s string, max int) (string, bool) {
 	out, f := Fit(s, 0)
 	switch {

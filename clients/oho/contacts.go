@@ -107,7 +107,8 @@ func (c Contact) Key() Key {
 }
 
 // ContactCreateRequest is the POST /contact body (§2.2). Limits count
-// Unicode code points; package mapping keeps payloads within them.
+// characters (the reference does not say what one is; package mapping holds
+// the stricter of code points and UTF-16 units) and keeps payloads within them.
 type ContactCreateRequest struct {
 	SocialProfile SocialProfile `json:"social_profile"` // required
 	// ProfilePictureURL is required (max 2000): LINE GET /v2/bot/profile → pictureUrl.

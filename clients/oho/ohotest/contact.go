@@ -7,7 +7,7 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
+	"unicode/utf16"
 )
 
 // Key identifies a contact as Oho does in its URLs:
@@ -88,7 +88,10 @@ func (c Contact) clone() Contact {
 }
 
 // Limits from oho-developer-api.th.txt, §2.2 Create Contact and §2.3 Update
-// Contact (the "Length" column). Lengths count Unicode code points.
+// Contact (the "Length" column). The reference does not say what a character
+// is; the fake takes the stricter reading a server might have and counts
+// UTF-16 code units (as JavaScript's length does), so an astral character
+// such as 𝒇 or an emoji counts two.
 const (
 	MaxSocialID            = 40    // social_profile.id, social_profile.platform_id: "max: 40"
 	MaxPlatformName        = 255   // social_profile.platform_name: "max: 255"
@@ -167,7 +170,7 @@ type attributeBody struct {
 	} `json:"value"`
 }
 
-// field checks one string field: present when required, at most max code points.
+// field checks one string field: present when required, at most max UTF-16 code units.
 type field struct {
 	name     string
 	val      *string
@@ -183,8 +186,8 @@ func (f field) check() string {
 		}
 		return ""
 	}
-	if n := utf8.RuneCountInString(*f.val); n > f.max {
-		return fmt.Sprintf("%s is %d characters, max %d", f.name, n, f.max)
+	if n := utf16Len(*f.val); n > f.max {
+		return fmt.Sprintf("%s is %d characters (UTF-16 units), max %d", f.name, n, f.max)
 	}
 	return ""
 }
@@ -378,6 +381,9 @@ func attributes(in []attributeBody) []Attribute {
 	}
 	return out
 }
+
+// utf16Len returns the UTF-16 code units of s.
+func utf16Len(s string) int { return len(utf16.Encode([]rune(s))) }
 
 // deref returns *s, or "" when s is nil.
 func deref(s *string) string {
