@@ -210,7 +210,8 @@
 //	  tag_priority: [VIP, "re:^ลูกค้า", "ติดตาม*"]
 //	  oho:
 //	    default_picture_url: https://cdn.example.com/avatar.png
-//	    foreign_phone: e164
+//	    foreign_phone: dial
+//	    dial_prefix: "001"
 //	    fields:
 //	      first_name: attr:first_name
 //	      last_name: attr:last_name

@@ -266,11 +266,11 @@ var (
 	// phone | String | max: 20 | optional | เบอร์โทร format : '0987654321' |
 	ohoPhoneLimit = Limit{Field: "phone", Max: 20, Unit: Characters, Policy: Normalise,
 		Source: "oho-developer-api.th.txt §2.2 Create Contact: phone | String | max: 20 | optional | เบอร์โทร format : '0987654321'",
-		Note:   "numbers of default_region in national digits (0812345678); others E.164 (+886966633355) or dropped (oho.foreign_phone); invalid or longer than 20 dropped"}
+		Note:   "numbers of default_region in national digits (0812345678); others dropped (oho.foreign_phone: drop), or dialled from default_region (dial: 001886966633355) or E.164 (e164, not documented); invalid or longer than 20 dropped"}
 	// phone's format, as a second row of the same field.
 	ohoPhoneFormatLimit = Limit{Field: "phone", Unit: Format, Policy: Normalise, Values: []string{"0987654321"},
 		Source: "oho-developer-api.th.txt §2.2 Create Contact: phone | … | เบอร์โทร format : '0987654321'",
-		Note:   "digits only, or + and digits for a foreign number in E.164"}
+		Note:   "digits only, the first a 0, the one form the reference shows; a payload with an E.164 phone (oho.foreign_phone: e164) breaks it"}
 	// email | String | max: 254 | optional | อีเมล |
 	ohoEmailLimit = Limit{Field: "email", Max: 254, Unit: Characters, Policy: Drop,
 		Source: "oho-developer-api.th.txt §2.2 Create Contact: email | String | max: 254 | optional",

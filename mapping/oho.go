@@ -239,7 +239,7 @@ func (r *ohoRun) build(t OhoTarget) OhoContact {
 
 	// Formatted fields.
 	if raw := fitText(&r.cs, "phone", r.field("phone"), 0); raw != "" {
-		out, why, ok := formatPhone(raw, c.region, c.opts.Oho.ForeignPhone)
+		out, why, ok := ohoPhone(raw, c.region, c.opts.Oho.ForeignPhone, c.oho.dialPrefix)
 		r.rewrite("phone", raw, out, why, ok)
 		p.Phone = out
 	}

@@ -43,9 +43,21 @@ type OhoOptions struct {
 	// when the contact has no usable picture. No default: without it, a
 	// contact with no picture is rejected.
 	DefaultPictureURL string `yaml:"default_picture_url"`
-	// ForeignPhone says what to do with a phone number outside DefaultRegion:
-	// "e164" sends it as +<digits> (default), "drop" leaves it out.
+	// ForeignPhone says what to do with a phone number the Oho reference
+	// gives no form for: one outside DefaultRegion (or of DefaultRegion
+	// whose national form does not begin with 0). Oho documents only
+	// national digits ('0987654321'). "drop" (default) leaves it out, with
+	// an adjustment; "dial" writes it as dialled from DefaultRegion, the
+	// international prefix (DialPrefix) then the country code and number
+	// (from TH: 001886966633355), which keeps the documented shape, digits
+	// with a leading 0; "e164" sends +886966633355, for an Oho account known
+	// to accept it (Oho does not document it, and a strict Oho refuses it).
 	ForeignPhone string `yaml:"foreign_phone"`
+	// DialPrefix is the international call prefix ForeignPhone "dial" puts
+	// before the country code. Default: DefaultRegion's own when it has
+	// exactly one (US 011, JP 010, most of Europe 00); TH has several (001,
+	// 007, 008, 009), so there it must be set. Digits, beginning with 0.
+	DialPrefix string `yaml:"dial_prefix"`
 	// Fields names the source of each standard Oho field.
 	Fields OhoFields `yaml:"fields"`
 	// Countries are the values Oho's country enum accepts (its country.json is
@@ -135,10 +147,17 @@ type FieldRule struct {
 	Name string `yaml:"name"`
 }
 
+// The values of OhoOptions.ForeignPhone.
+const (
+	ForeignPhoneDrop = "drop" // leave the number out (the default)
+	ForeignPhoneDial = "dial" // as dialled from the default region: 001886966633355
+	ForeignPhoneE164 = "e164" // +886966633355, a form Oho does not document
+)
+
 // The documented defaults.
 const (
 	DefaultRegion       = "TH"
-	DefaultForeignPhone = "e164"
+	DefaultForeignPhone = ForeignPhoneDrop
 )
 
 // sourceNone turns off a field that has a default source.
@@ -197,6 +216,7 @@ type compiled struct {
 }
 
 type ohoCompiled struct {
+	dialPrefix string            // for foreign_phone: dial
 	fields     map[string]source // by Oho field name; absent = not sent
 	countries  enum
 	cities     enum
@@ -258,9 +278,19 @@ func compile(in Options) (*compiled, error) {
 		}
 	}
 	switch o.Oho.ForeignPhone {
-	case "e164", "drop":
+	case ForeignPhoneDrop, ForeignPhoneDial, ForeignPhoneE164:
 	default:
-		p.addf("oho.foreign_phone", "%q is not one of e164, drop", o.Oho.ForeignPhone)
+		p.addf("oho.foreign_phone", "%q is not one of drop, dial, e164", o.Oho.ForeignPhone)
+	}
+	c.oho.dialPrefix = o.Oho.DialPrefix
+	switch dp := o.Oho.DialPrefix; {
+	case dp != "" && (!isOhoPhone(dp+"0") || len(dp) > 5):
+		p.addf("oho.dial_prefix", "%q is not an international call prefix written as Oho needs it (up to 5 digits, beginning with 0, e.g. 001)", dp)
+	case dp == "" && o.Oho.ForeignPhone == ForeignPhoneDial:
+		c.oho.dialPrefix = regionDialPrefix(c.region)
+		if !isOhoPhone(c.oho.dialPrefix + "0") {
+			p.addf("oho.dial_prefix", "required with foreign_phone: dial: %s has no single international call prefix beginning with 0 (TH has 001, 007, 008 and 009); set the one your callers dial", c.region)
+		}
 	}
 	c.oho.countries = compileEnum(&p, "oho.countries", o.Oho.Countries)
 	c.oho.cities = compileEnum(&p, "oho.cities", o.Oho.Cities)

@@ -225,7 +225,7 @@ func validateCreate(b createBody) (Contact, string) {
 			return Contact{}, r
 		}
 	}
-	if r := checkCommon(b.Email, b.Gender, b.Age, b.BirthDate, b.Attributes, b.Tags, b.Labels); r != "" {
+	if r := checkCommon(b.Phone, b.Email, b.Gender, b.Age, b.BirthDate, b.Attributes, b.Tags, b.Labels); r != "" {
 		return Contact{}, r
 	}
 
@@ -282,7 +282,7 @@ func validateUpdate(b updateBody) string {
 			return r
 		}
 	}
-	return checkCommon(b.Email, b.Gender, b.Age, b.BirthDate, b.Attributes, b.Tags, b.Labels)
+	return checkCommon(b.Phone, b.Email, b.Gender, b.Age, b.BirthDate, b.Attributes, b.Tags, b.Labels)
 }
 
 // apply changes c by the fields present in b; attributes, tags and labels are
@@ -318,7 +318,10 @@ func (b updateBody) apply(c Contact) Contact {
 }
 
 // checkCommon applies the rules create and update share.
-func checkCommon(email, gender *string, age *float64, birthDate *string, attrs *[]attributeBody, tags, labels *[]string) string {
+func checkCommon(phone, email, gender *string, age *float64, birthDate *string, attrs *[]attributeBody, tags, labels *[]string) string {
+	if phone != nil && *phone != "" && !isPhone(*phone) {
+		return "phone must be written as 'format : 0987654321' shows: digits only, the first a 0"
+	}
 	if email != nil && *email != "" && !isEmail(*email) {
 		return "email must be an email"
 	}
@@ -360,6 +363,22 @@ func checkCommon(email, gender *string, age *float64, birthDate *string, attrs *
 		return fmt.Sprintf("labels has %d items, max %d", len(*labels), MaxLabels)
 	}
 	return ""
+}
+
+// isPhone reports whether s has the one form the reference shows for phone
+// ("เบอร์โทร format : '0987654321'"): national digits, a leading 0, nothing
+// else (no +, spaces or dashes). The reference documents no other form, so
+// the fake accepts none (the update example's '01234567892' has it too).
+func isPhone(s string) bool {
+	if len(s) < 2 || s[0] != '0' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // isEmail reports whether s is a bare address local@domain with a dotted domain.

@@ -7,9 +7,10 @@
 //
 //   - 401 "You do not have valid permission" without the right x-oho-api-key;
 //   - 400 "Bad request" for a body the field tables forbid: a missing required
-//     field, a length over its max (counted in UTF-16 code units, the stricter
-//     reading of "characters": 𝒇 counts two), a value
-//     outside its enum or range, a malformed date or email, too many tags or
+//     field, a length over its max (counted in UTF-16 code units, the
+//     stricter reading of "characters": 𝒇 counts two), a value outside its
+//     enum or range, a malformed date or email, a phone not in the one
+//     documented form ('0987654321': digits, a leading 0), too many tags or
 //     labels, a duplicated attribute name, a field the table does not list,
 //     or a platform other than line, facebook and instagram;
 //   - 409 "The contact already exists" on a second create of one key;
