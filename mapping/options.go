@@ -58,6 +58,14 @@ type OhoOptions struct {
 	// exactly one (US 011, JP 010, most of Europe 00); TH has several (001,
 	// 007, 008, 009), so there it must be set. Digits, beginning with 0.
 	DialPrefix string `yaml:"dial_prefix"`
+	// OnConflict says who wins when a field was edited in Oho (its value
+	// there differs from what crmsync last pushed) while crmsync's own value
+	// changed too: "source" (default) sends crmsync's value, "destination"
+	// keeps the edit. Either way the conflict is recorded (push_conflicts).
+	// An edit in Oho of a field whose crmsync value did not change is never
+	// overwritten, and items added in Oho to tags, labels and attributes
+	// are kept whatever the rule.
+	OnConflict ConflictRule `yaml:"on_conflict"`
 	// Fields names the source of each standard Oho field.
 	Fields OhoFields `yaml:"fields"`
 	// Countries are the values Oho's country enum accepts (its country.json is
@@ -164,7 +172,8 @@ const (
 const sourceNone = "none"
 
 // DefaultOptions returns the options used when jobs.yaml says nothing:
-// region TH, times in UTC, foreign phones as E.164, display_name from
+// region TH, times in UTC, foreign phones dropped, conflicts won by
+// crmsync's value (on_conflict: source), display_name from
 // the master name, phone and email from the master record, every tag sent to
 // both destinations, no attributes, labels or Okeybot custom fields.
 // Decoding jobs.yaml on top of it and calling WithDefaults give the same result.
@@ -184,6 +193,7 @@ func (o Options) WithDefaults() Options {
 		o.Location = time.UTC
 	}
 	def(&o.Oho.ForeignPhone, DefaultForeignPhone)
+	o.Oho.OnConflict = o.Oho.OnConflict.OrDefault()
 	def(&o.Oho.Fields.DisplayName, "name")
 	def(&o.Oho.Fields.Phone, "phone")
 	def(&o.Oho.Fields.Email, "email")
@@ -281,6 +291,9 @@ func compile(in Options) (*compiled, error) {
 	case ForeignPhoneDrop, ForeignPhoneDial, ForeignPhoneE164:
 	default:
 		p.addf("oho.foreign_phone", "%q is not one of drop, dial, e164", o.Oho.ForeignPhone)
+	}
+	if err := o.Oho.OnConflict.Validate(); err != nil {
+		p.addf("oho.on_conflict", "%v", err)
 	}
 	c.oho.dialPrefix = o.Oho.DialPrefix
 	switch dp := o.Oho.DialPrefix; {

@@ -65,6 +65,7 @@ func TestDefaultOptions(t *testing.T) {
 	require.Equal(t, "TH", o.DefaultRegion)
 	require.Equal(t, time.UTC, o.Location)
 	require.Equal(t, "drop", o.Oho.ForeignPhone, "Oho documents only national numbers")
+	require.Equal(t, ConflictSource, o.Oho.OnConflict)
 	require.Equal(t, OhoFields{DisplayName: "name", Phone: "phone", Email: "email"}, o.Oho.Fields)
 	require.NoError(t, o.Validate())
 	require.Equal(t, o, Options{}.WithDefaults())
@@ -112,6 +113,7 @@ func TestOptions_Validate_errors(t *testing.T) {
 		{name: "EnumAliasClash", give: "oho:\n  cities:\n    - {value: A, aliases: [x]}\n    - {value: B, aliases: [X]}",
 			want: []string{`mapping.oho.cities[1].aliases[0]: "X" already means "A"`}},
 		{name: "BadPicture", give: "oho:\n  default_picture_url: /avatar.png", want: []string{"mapping.oho.default_picture_url: want an absolute http or https URL"}},
+		{name: "BadOnConflict", give: "oho:\n  on_conflict: newest", want: []string{`mapping.oho.on_conflict: "newest" is not one of source, destination`}},
 		{name: "BadForeignPhone", give: "oho:\n  foreign_phone: keep", want: []string{`mapping.oho.foreign_phone: "keep" is not one of drop, dial, e164`}},
 		{name: "DialNeedsAPrefixInThailand", give: "oho:\n  foreign_phone: dial", want: []string{
 			"mapping.oho.dial_prefix: required with foreign_phone: dial: TH has no single international call prefix beginning with 0"}},
