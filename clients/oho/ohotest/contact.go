@@ -87,6 +87,84 @@ func (c Contact) clone() Contact {
 	return c
 }
 
+// foundName is a tag or label as FoundObjects writes it.
+type foundName struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// foundAttribute is an attribute as FoundObjects writes it.
+type foundAttribute struct {
+	ID    string         `json:"id"`
+	Name  string         `json:"name"`
+	Value AttributeValue `json:"value"`
+}
+
+// foundContact is a found contact as FoundObjects writes it: nullable
+// fields, lists of objects, and fields of Oho's own.
+type foundContact struct {
+	ID                  string           `json:"id"`
+	SocialProfile       SocialProfile    `json:"social_profile"`
+	ProfilePictureURL   *string          `json:"profile_picture_url"`
+	PlatformDisplayName *string          `json:"platform_display_name"`
+	DisplayName         *string          `json:"display_name"`
+	FirstName           *string          `json:"first_name"`
+	LastName            *string          `json:"last_name"`
+	Phone               *string          `json:"phone"`
+	Email               *string          `json:"email"`
+	Country             *string          `json:"country"`
+	City                *string          `json:"city"`
+	Gender              *string          `json:"gender"`
+	Age                 *int             `json:"age"`
+	BirthDate           *string          `json:"birth_date"`
+	Attributes          []foundAttribute `json:"attributes"`
+	Tags                []foundName      `json:"tags"`
+	Labels              []foundName      `json:"labels"`
+	CreatedAt           string           `json:"created_at"`
+}
+
+// asFound returns c as FoundObjects writes it.
+func (c Contact) asFound() foundContact {
+	null := func(s string) *string {
+		if s == "" {
+			return nil
+		}
+		return &s
+	}
+	f := foundContact{
+		ID:                  "ct_" + strings.NewReplacer("/", "_").Replace(c.Key().String()),
+		SocialProfile:       c.SocialProfile,
+		ProfilePictureURL:   null(c.ProfilePictureURL),
+		PlatformDisplayName: null(c.PlatformDisplayName),
+		DisplayName:         null(c.DisplayName),
+		FirstName:           null(c.FirstName),
+		LastName:            null(c.LastName),
+		Phone:               null(c.Phone),
+		Email:               null(c.Email),
+		Country:             null(c.Country),
+		City:                null(c.City),
+		Gender:              null(c.Gender),
+		BirthDate:           null(c.BirthDate),
+		Attributes:          []foundAttribute{},
+		Tags:                []foundName{},
+		Labels:              []foundName{},
+		CreatedAt:           "2026-01-05T09:30:00.000Z",
+	}
+	if c.Age != 0 {
+		f.Age = &c.Age
+	}
+	for i, a := range c.Attributes {
+		f.Attributes = append(f.Attributes, foundAttribute{ID: fmt.Sprintf("at_%d", i+1), Name: a.DisplayName, Value: a.Value})
+	}
+	for i, t := range c.Tags {
+		f.Tags = append(f.Tags, foundName{ID: fmt.Sprintf("tg_%d", i+1), Name: t})
+	}
+	for i, l := range c.Labels {
+		f.Labels = append(f.Labels, foundName{ID: fmt.Sprintf("lb_%d", i+1), Name: l})
+	}
+	return f
+}
+
 // Limits from oho-developer-api.th.txt, §2.2 Create Contact and §2.3 Update
 // Contact (the "Length" column). The reference does not say what a character
 // is; the fake takes the stricter reading a server might have and counts

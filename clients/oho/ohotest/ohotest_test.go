@@ -453,12 +453,89 @@ func TestServer_Get(t *testing.T) {
 				require.Empty(t, resp.Data)
 				return
 			}
-			var c ohotest.Contact
+			var c struct {
+				ID            string                `json:"id"`
+				SocialProfile ohotest.SocialProfile `json:"social_profile"`
+				DisplayName   string                `json:"display_name"`
+			}
 			require.NoError(t, json.Unmarshal(resp.Data, &c))
-			require.Equal(t, createdKey, c.Key())
+			require.Equal(t, createdKey, ohotest.Contact{SocialProfile: c.SocialProfile}.Key())
 			require.Equal(t, emojiName, c.DisplayName)
+			require.NotEmpty(t, c.ID, "Oho's own fields come too")
 		})
 	}
+}
+
+// TestServer_Get_foundShapes: the reference shows no found contact, so the
+// fake writes it in the least convenient shape by default.
+func TestServer_Get_foundShapes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		shape ohotest.FoundShape
+		want  string // JSON the data must contain
+		not   string
+	}{
+		{name: "ObjectsByDefault", shape: ohotest.FoundObjects,
+			want: `"tags":[{"id":"tg_1","name":"ลูกค้าประจำ"},{"id":"tg_2","name":"VIP"},{"id":"tg_3","name":"packgate รายเดือน"}]`},
+		{name: "ObjectsLabels", shape: ohotest.FoundObjects, want: `"labels":[{"id":"lb_1","name":"ติดตามสินค้า"}]`},
+		{name: "ObjectsAttributesNamed", shape: ohotest.FoundObjects, want: `{"id":"at_1","name":"customer_group","value":{"text":"Crown"}}`},
+		{name: "ObjectsEmptyFieldsAreNull", shape: ohotest.FoundObjects, want: `"last_name":null`},
+		{name: "ObjectsAgeIsANumber", shape: ohotest.FoundObjects, want: `"age":25`, not: `"age":null`},
+		{name: "CreateBody", shape: ohotest.FoundCreateBody, want: `"tags":["ลูกค้าประจำ","VIP","packgate รายเดือน"]`, not: `"id":"ct_`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := ohotest.New(ohotest.Options{Found: tt.shape})
+			status, _ := call(t, srv, http.MethodPost, "/contact", createBody())
+			require.Equal(t, http.StatusCreated, status)
+			status, resp := call(t, srv, http.MethodGet, contactPath, nil)
+			require.Equal(t, http.StatusOK, status)
+			require.Contains(t, string(resp.Data), tt.want)
+			if tt.not != "" {
+				require.NotContains(t, string(resp.Data), tt.not)
+			}
+		})
+	}
+}
+
+func TestServer_Edit(t *testing.T) {
+	t.Parallel()
+	srv := ohotest.New(ohotest.Options{})
+	status, _ := call(t, srv, http.MethodPost, "/contact", createBody())
+	require.Equal(t, http.StatusCreated, status)
+
+	require.True(t, srv.Edit(createdKey, func(c *ohotest.Contact) {
+		c.Tags = append(c.Tags, "agent pick")
+		c.Email = "agent@shop.example"
+	}))
+	got, _ := srv.Contact(createdKey)
+	require.Contains(t, got.Tags, "agent pick")
+	require.Equal(t, "agent@shop.example", got.Email)
+	require.False(t, srv.Edit(ohotest.Key{Platform: "line", PlatformID: "x", UserID: "y"}, func(*ohotest.Contact) {}))
+
+	t.Run("PatchStillReplacesListsWhole", func(t *testing.T) {
+		status, _ := call(t, srv, http.MethodPatch, contactPath, map[string]any{"tags": []any{"only"}})
+		require.Equal(t, http.StatusOK, status)
+		got, _ := srv.Contact(createdKey)
+		require.Equal(t, []string{"only"}, got.Tags, "the agent's tag is gone: a PATCH replaces the list")
+	})
+}
+
+func TestServer_SetFound(t *testing.T) {
+	t.Parallel()
+	srv := ohotest.New(ohotest.Options{})
+	status, _ := call(t, srv, http.MethodPost, "/contact", createBody())
+	require.Equal(t, http.StatusCreated, status)
+	srv.SetFound(createdKey, json.RawMessage(`{"tags": 7}`))
+	status, resp := call(t, srv, http.MethodGet, contactPath, nil)
+	require.Equal(t, http.StatusOK, status)
+	require.JSONEq(t, `{"tags": 7}`, string(resp.Data))
+
+	srv.SetFound(createdKey, nil)
+	_, resp = call(t, srv, http.MethodGet, contactPath, nil)
+	require.Contains(t, string(resp.Data), `"social_profile"`)
 }
 
 func TestServer_Update_missingContact(t *testing.T) {
