@@ -150,4 +150,8 @@ func TestChangeKind_String(t *testing.T) {
 	require.Equal(t, "truncated", string(b))
 	_, err = ChangeKind(0).MarshalText()
 	require.Error(t, err)
+	var k ChangeKind
+	require.NoError(t, k.UnmarshalText([]byte("dropped")))
+	require.Equal(t, Dropped, k)
+	require.Error(t, k.UnmarshalText([]byte("lost")))
 }
