@@ -211,6 +211,18 @@ func (s *Server) Contact(k Key) (Contact, bool) {
 	return c.clone(), true
 }
 
+// Contacts returns every stored contact, ordered by key.
+func (s *Server) Contacts() []Contact {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Contact, 0, len(s.contacts))
+	for _, c := range s.contacts {
+		out = append(out, c.clone())
+	}
+	slices.SortFunc(out, func(a, b Contact) int { return strings.Compare(a.Key().String(), b.Key().String()) })
+	return out
+}
+
 // Len returns the number of stored contacts.
 func (s *Server) Len() int {
 	s.mu.Lock()
