@@ -302,7 +302,7 @@ func compile(in Options) (*compiled, error) {
 	case dp == "" && o.Oho.ForeignPhone == ForeignPhoneDial:
 		c.oho.dialPrefix = regionDialPrefix(c.region)
 		if !isOhoPhone(c.oho.dialPrefix + "0") {
-			p.addf("oho.dial_prefix", "required with foreign_phone: dial: %s has no single international call prefix beginning with 0 (TH has 001, 007, 008 and 009); set the one your callers dial", c.region)
+			p.addf("oho.dial_prefix", "required with foreign_phone: dial: %s has no single international call prefix beginning with 0; set the one your callers dial (from TH: 001, 007, 008 or 009)", c.region)
 		}
 	}
 	c.oho.countries = compileEnum(&p, "oho.countries", o.Oho.Countries)
