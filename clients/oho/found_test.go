@@ -14,6 +14,17 @@ import (
 	"crmsync/clients/oho/ohotest"
 )
 
+// getServed creates the test contact, makes the fake answer its GET with
+// data, and gets it.
+func getServed(t *testing.T, data string) (*oho.Contact, *testBundle, error) {
+	t.Helper()
+	c, b := setup(t)
+	require.NoError(t, c.Contacts.Create(t.Context(), createRequest()))
+	b.srv.SetFound(fakeKey(key), json.RawMessage(data))
+	got, err := c.Contacts.Get(t.Context(), key)
+	return got, b, err
+}
+
 // The reference shows no found contact, so Get reads the shapes a server
 // might plausibly use; each case is served as the envelope's data.
 func TestContactsService_Get_readsFoundContactsLeniently(t *testing.T) {
@@ -69,10 +80,7 @@ func TestContactsService_Get_readsFoundContactsLeniently(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			c, b := setup(t)
-			require.NoError(t, c.Contacts.Create(t.Context(), createRequest()))
-			b.srv.SetFound(fakeKey(key), json.RawMessage(tt.give))
-			got, err := c.Contacts.Get(t.Context(), key)
+			got, _, err := getServed(t, tt.give)
 			require.NoError(t, err)
 			tt.want.SocialProfile = oho.SocialProfile{Platform: oho.LINE, ID: key.UserID, PlatformID: key.PlatformID, PlatformName: "ปักเป้า"}
 			require.Equal(t, &tt.want, got)
@@ -102,10 +110,7 @@ func TestContactsService_Get_unreadable(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			c, b := setup(t)
-			require.NoError(t, c.Contacts.Create(t.Context(), createRequest()))
-			b.srv.SetFound(fakeKey(key), json.RawMessage(tt.give))
-			_, err := c.Contacts.Get(t.Context(), key)
+			_, b, err := getServed(t, tt.give)
 			require.ErrorIs(t, err, oho.ErrUnreadable)
 			var re *oho.ReadError
 			require.ErrorAs(t, err, &re)
