@@ -113,10 +113,8 @@ func (m *Mapper) MergeOho(c contact.Contact, last *OhoContact, there, desired Oh
 	if last != nil {
 		base = *last
 	}
-	mg := OhoMerge{Result: there}
+	mg := OhoMerge{Result: there} // its lists are replaced below, never shared with there
 	res := &mg.Result
-	res.Attributes = slices.Clone(there.Attributes)
-	res.Tags, res.Labels = slices.Clone(there.Tags), slices.Clone(there.Labels)
 
 	// Create-only fields: no PATCH carries them.
 	from := &base
