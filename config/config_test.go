@@ -189,6 +189,11 @@ func TestParse_bad(t *testing.T) {
 			wantErr: "bad.yaml:4: mapping.oho.labels[0].pattern: invalid regexp",
 		},
 		{
+			name:    "MappingOhoOnConflict",
+			give:    "mapping:\n  oho:\n    foreign_phone: drop\n    on_conflict: newest\n",
+			wantErr: `bad.yaml:4: mapping.oho.on_conflict: "newest" is not one of source, destination`,
+		},
+		{
 			name:    "MappingUnknownKey",
 			give:    "mapping:\n  oho:\n    lables: []\n",
 			wantErr: `bad.yaml:3: mapping.oho.lables: unknown key (check the spelling; keys are snake_case)`,

@@ -80,13 +80,14 @@ func TestParse_capturedOutput(t *testing.T) {
 		{
 			name: "PushNestedNames",
 			give: "push.txt",
-			wantNames: []string{"BenchmarkPushOho/Create", "BenchmarkPushOho/Update", "BenchmarkPushOho/Unchanged",
+			wantNames: []string{"BenchmarkPushOho/Create", "BenchmarkPushOho/Update", "BenchmarkPushOho/UpdateAfterOhoEdits", "BenchmarkPushOho/Unchanged",
 				"BenchmarkPushOkeybot/Alternating/Create", "BenchmarkPushOkeybot/Alternating/Update",
 				"BenchmarkPushOkeybot/Grouped/Create", "BenchmarkPushOkeybot/Grouped/Update",
 				"BenchmarkPushOkeybot/GroupedAcrossBatches/Create", "BenchmarkPushOkeybot/GroupedAcrossBatches/Update"},
 			want: []metric{
 				{"BenchmarkPushOho/Create", "oho_req/contact", 1},
 				{"BenchmarkPushOho/Create", "line_req/contact", 0.5},
+				{"BenchmarkPushOho/UpdateAfterOhoEdits", "oho_req/contact", 2},
 				{"BenchmarkPushOkeybot/GroupedAcrossBatches/Create", "elapsed_s/op", 12.04},
 				{"BenchmarkPushOkeybot/GroupedAcrossBatches/Create", "ratio", 2.007},
 				{"BenchmarkPushOkeybot/Alternating/Update", "429/op", 2},

@@ -75,6 +75,16 @@ func TestRows_capturedOutput(t *testing.T) {
 			want: Row{Value: "1.000", Reference: "1: one POST /contact (API minimum)", Ratio: "1.000", Target: "≤ 2", Verdict: "met"},
 		},
 		{
+			name: "OhoUpdateIsAGETAndAPATCH",
+			give: "Push to Oho: requests per updated contact",
+			want: Row{Value: "2.000", Reference: "2: the GET the three-way merge needs and one PATCH (API minimum)", Ratio: "1.000", Target: "≤ 2", Verdict: "met"},
+		},
+		{
+			name: "OhoUpdateAfterOhoEdits",
+			give: "Push to Oho: requests per updated (edited in Oho too) contact",
+			want: Row{Value: "2.000", Reference: "2: the GET the three-way merge needs and one PATCH (API minimum)", Ratio: "1.000", Target: "≤ 2", Verdict: "met"},
+		},
+		{
 			name: "OhoUnchangedHasNoRatio",
 			give: "Push to Oho: requests per unchanged contact",
 			want: Row{Value: "0.000", Reference: "0: nothing to send (API minimum)", Ratio: "—", Target: "= 0", Verdict: "met"},

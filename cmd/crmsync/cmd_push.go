@@ -139,14 +139,16 @@ func dryRunPush(ctx context.Context, e *env, cfg *config.Config, st *store.Store
 // newOhoDestination builds the Oho destination from the configuration: the
 // Oho client under the account's rate limit (oho.rate_per_second), the LINE
 // client under line.rate_per_second, and the LINE channel tokens. A dry run
-// needs no Oho API key: it sends Oho nothing.
+// writes nothing to Oho; with an API key it reads each changed contact (GET)
+// to show the merge with what Oho holds, without one it reads nothing and
+// shows changes against the last push.
 func newOhoDestination(cfg *config.Config, log logrus.FieldLogger, dryRun bool, observer func(apiclient.RequestInfo)) (*push.Oho, error) {
-	key := cfg.Oho.APIKey
+	key, offline := cfg.Oho.APIKey, false
 	if key == "" {
 		if !dryRun {
 			return nil, usagef("no Oho API key: set OHO_API_KEY (or run with --dry-run)")
 		}
-		key = "dry-run-sends-nothing"
+		key, offline = "dry-run-reads-nothing", true
 	}
 	oc, err := oho.New(oho.Config{
 		BaseURL:  cfg.Oho.BaseURL,
@@ -171,7 +173,7 @@ func newOhoDestination(cfg *config.Config, log logrus.FieldLogger, dryRun bool, 
 	for _, ch := range cfg.Line.Channels {
 		tokens[ch.ChannelID] = ch.AccessToken
 	}
-	return push.NewOho(push.OhoConfig{Client: oc, Line: lc, LineTokens: tokens, Mapper: cfg.Mapper()})
+	return push.NewOho(push.OhoConfig{Client: oc, Line: lc, LineTokens: tokens, Mapper: cfg.Mapper(), Offline: offline})
 }
 
 // newOkeybotDestination builds the Okeybot destination from the

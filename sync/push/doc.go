@@ -28,9 +28,10 @@
 // last payload the destination confirmed, by hash:
 //
 //   - unchanged: no request at all;
-//   - never pushed: create (Oho: POST, and on 409 GET + PATCH);
-//   - changed: one request carrying only the changed fields (Oho: PATCH,
-//     lists whole);
+//   - never pushed: create (Oho: POST, and on 409 GET + PATCH of the merge);
+//   - changed: only the changed fields are sent (Oho: a GET, then a PATCH of
+//     the three-way merge with what Oho holds, lists whole, so nothing a
+//     person set in Oho is erased; see Oho);
 //   - refused before with the same payload hash: not sent again.
 //
 // A state row is written only after the destination confirmed the request,
@@ -80,7 +81,9 @@
 // nothing to the database; Options.ReportFunc receives, per contact, what
 // would be created or changed (field, old → new) and the adjustments
 // mapping made. Oho's dry run does read LINE (bot info, and the
-// profile of a contact it would create), which is read-only.
+// profile of a contact it would create) and Oho itself (the GET of each
+// changed contact, to show the merge: what is sent, what Oho holds that is
+// kept, and each conflict with what on_conflict would do), all read-only.
 //
 // # Merged and split contacts
 //

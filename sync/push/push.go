@@ -165,6 +165,14 @@ type Outcome struct {
 	Changes []FieldChange
 	// Adjustments are what mapping did to make the payload fit.
 	Adjustments []mapping.Change
+	// Conflicts are fields edited at the destination whose crmsync value
+	// changed too, with what the rule did; recorded (push_conflicts) with
+	// State. Run fills Destination, ContactID, TargetKey, RunID and At when zero.
+	Conflicts []store.PushConflict
+	// Kept is what the destination holds that the push left as it is
+	// although it is not crmsync's wish (items added there, fields edited
+	// there): reported, not recorded.
+	Kept []Kept
 	// Requests counts requests to the destination; HelperRequests those to
 	// helper APIs (LINE bot info and profiles), which have their own quota.
 	Requests, HelperRequests int
@@ -179,6 +187,8 @@ type TargetReport struct {
 	Changes     []FieldChange
 	Adjustments []mapping.Change
 	Rejections  []Rejection
+	Conflicts   []store.PushConflict
+	Kept        []Kept
 	Err         error
 }
 
@@ -242,6 +252,9 @@ type Result struct {
 	// Requests are requests sent to the destination; HelperRequests to
 	// helper APIs (LINE).
 	Requests, HelperRequests int
+	// Conflicts counts fields met edited at the destination while crmsync's
+	// value changed too (push_conflicts).
+	Conflicts int
 	// Adjustments counts mapping's changes in the payloads sent (or, in a
 	// dry run, to be sent), by "kind: reason".
 	Adjustments map[string]int
@@ -270,9 +283,10 @@ type Result struct {
 
 // Counts returns the result as the counters of a sync_runs step entry: the
 // standard keys (pages = batches, rows = records written or recorded,
-// requests = destination and helper requests, rejections) and the push's own.
+// requests = destination and helper requests, rejections) and the push's own
+// (conflicts only when some were met).
 func (r Result) Counts() map[string]int64 {
-	return map[string]int64{
+	m := map[string]int64{
 		"pages":           int64(r.Batches),
 		"rows":            int64(r.Created + r.Updated + r.Recorded),
 		"requests":        int64(r.Requests + r.HelperRequests),
@@ -291,6 +305,10 @@ func (r Result) Counts() map[string]int64 {
 		"full_pass":       boolCount(r.FullPass),
 		"select_ms":       r.Selection.Milliseconds(),
 	}
+	if r.Conflicts > 0 {
+		m["conflicts"] = int64(r.Conflicts)
+	}
+	return m
 }
 
 func boolCount(b bool) int64 {
@@ -324,6 +342,7 @@ func (r *Result) add(t TargetReport, o Outcome) {
 		for _, c := range t.Adjustments {
 			r.Adjustments[c.Kind.String()+": "+c.Reason]++
 		}
+		r.Conflicts += len(t.Conflicts)
 	}
 	for _, rj := range t.Rejections {
 		r.Rejections[rj.Reason]++
@@ -794,7 +813,8 @@ func (r *runner) contact(ctx context.Context, w *work) {
 		} else {
 			o = r.d.Push(ctx, w.c, t, prev[t.Key], r.o.DryRun)
 		}
-		tr := TargetReport{Key: t.Key, Action: o.Action, Changes: o.Changes, Adjustments: o.Adjustments, Rejections: o.Rejections, Err: o.Err}
+		tr := TargetReport{Key: t.Key, Action: o.Action, Changes: o.Changes, Adjustments: o.Adjustments, Rejections: o.Rejections,
+			Conflicts: o.Conflicts, Kept: o.Kept, Err: o.Err}
 		if err := r.record(ctx, w.c, t, &o); err != nil {
 			r.fail(err)
 			tr.Action, tr.Err, o.Action, o.Err = Failed, err, Failed, err
@@ -910,6 +930,11 @@ func (r *runner) record(ctx context.Context, c contact.Contact, t Target, o *Out
 		// cancelled: losing it would make the next run create again.
 		if err := r.o.Store.SavePushState(context.WithoutCancel(ctx), st); err != nil {
 			return fmt.Errorf("push %s: %w", r.d.Name(), err)
+		}
+		if o.Action != Failed {
+			if err := r.recordConflicts(context.WithoutCancel(ctx), c, t, o.Conflicts, now); err != nil {
+				return err
+			}
 		}
 	case Rejected:
 		rs := make([]store.PushRejection, len(o.Rejections))
