@@ -163,7 +163,7 @@ func newOkeybotBench(b *testing.B, window time.Duration) *okeybotBench {
 	oc, err := okeybot.New(okeybot.Config{
 		BaseURL: srv.URL, Base: tr,
 		LimiterFunc: func(string) *rate.Limiter {
-			return okeybot.QuotaLimiter(okeybot.DefaultRatePerMinute, window, okeybot.DefaultBurst)
+			return apiclient.Pace(okeybot.DefaultRatePerMinute, window, apiclient.DefaultHeadroom)
 		},
 		SleepFunc: func(ctx context.Context, d time.Duration) error {
 			t := time.NewTimer(time.Duration(float64(d) * scale))
