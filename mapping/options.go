@@ -127,6 +127,11 @@ type OkeybotOptions struct {
 	CustomFields []FieldRule `yaml:"custom_fields"`
 	// Tags chooses the tags kept on the Okeybot contact.
 	Tags TagRules `yaml:"tags"`
+	// OnConflict decides a custom field edited in Okeybot (its value there
+	// differs from what crmsync last pushed) whose crmsync value changed too:
+	// "source" (default) sends crmsync's value, "destination" keeps the
+	// edit. See OkeybotMerge.
+	OnConflict string `yaml:"on_conflict"`
 }
 
 // FieldRule maps one source to an Okeybot custom field.
@@ -211,8 +216,9 @@ type attrRule struct {
 }
 
 type okeybotCompiled struct {
-	fields []fieldRule
-	tags   tagRules
+	fields     []fieldRule
+	tags       tagRules
+	onConflict string // "source" or "destination"
 }
 
 type fieldRule struct {
@@ -377,6 +383,7 @@ func compile(in Options) (*compiled, error) {
 		c.okeybot.fields = append(c.okeybot.fields, fieldRule{src: src, name: name})
 	}
 	c.okeybot.tags = compileTagRules(&p, "okeybot.tags", o.Okeybot.Tags)
+	c.okeybot.onConflict = compileOkeybotOnConflict(&p, "okeybot.on_conflict", o.Okeybot.OnConflict)
 
 	if len(p) > 0 {
 		return nil, errors.Join(p...)
