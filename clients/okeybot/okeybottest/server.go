@@ -179,6 +179,7 @@ type Server struct {
 
 type channelState struct {
 	viber       bool
+	refuse      int // status every request of the token gets (RefuseToken); 0: served
 	contacts    map[string]*Contact
 	order       []string                // ids in creation order
 	window      *faketest.SlidingWindow // the token's limit (PerToken)
@@ -284,6 +285,17 @@ func (s *Server) FailNext(statuses ...int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults = append(s.faults, statuses...)
+}
+
+// RefuseToken makes every later request with token fail with status (the
+// document's 401 "API Token is invalid.", or its general 403, which its
+// list of errors also allows for a token Okeybot refuses), before the rate
+// limit and routing, as a revoked token would; 0 serves it again. The
+// requests are recorded and the channel's contacts kept.
+func (s *Server) RefuseToken(token string, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.channelLocked(token).refuse = status
 }
 
 // Contacts returns token's contacts in creation order.
@@ -478,6 +490,9 @@ func (s *Server) handleLocked(r *http.Request, body []byte, now time.Time) respo
 }
 
 func (s *Server) serveChannelLocked(ch *channelState, r *http.Request, body []byte, now time.Time) response {
+	if ch.refuse != 0 {
+		return errorResponse(ch.refuse, faultMessage(ch.refuse))
+	}
 	if len(s.faults) > 0 {
 		status := s.faults[0]
 		s.faults = s.faults[1:]

@@ -301,6 +301,21 @@ func TestServer_Delete(t *testing.T) {
 	require.Len(t, srv.Contacts(token), 1)
 }
 
+func TestServer_RefuseToken(t *testing.T) {
+	t.Parallel()
+	srv, _ := setup(t, okeybottest.Options{})
+	c := srv.Seed(token, okeybottest.Contact{})[0]
+	srv.RefuseToken(token, http.StatusForbidden)
+	got := send(t, srv, token, http.MethodGet, "/v1/contact/by_custom_field?name=a&value=b", nil)
+	require.Equal(t, http.StatusForbidden, got.Status)
+	require.Equal(t, errorBody("Message String"), got.Body)
+	require.Equal(t, http.StatusOK, send(t, srv, viberToken, http.MethodGet, "/v1/contact/by_custom_field?name=a&value=b", nil).Status,
+		"other tokens are served")
+	srv.RefuseToken(token, 0)
+	require.Equal(t, http.StatusOK, send(t, srv, token, http.MethodGet, "/v1/contact/"+c.ID, nil).Status)
+	require.Equal(t, 2, srv.Calls(token))
+}
+
 func TestServer_Edit(t *testing.T) {
 	t.Parallel()
 	srv, _ := setup(t, okeybottest.Options{})
