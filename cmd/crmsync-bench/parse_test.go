@@ -83,13 +83,15 @@ func TestParse_capturedOutput(t *testing.T) {
 			wantNames: []string{"BenchmarkPushOho/Create", "BenchmarkPushOho/Update", "BenchmarkPushOho/Unchanged",
 				"BenchmarkPushOkeybot/Alternating/Create", "BenchmarkPushOkeybot/Alternating/Update",
 				"BenchmarkPushOkeybot/Grouped/Create", "BenchmarkPushOkeybot/Grouped/Update",
-				"BenchmarkPushOkeybot/GroupedAcrossBatches/Create", "BenchmarkPushOkeybot/GroupedAcrossBatches/Update"},
+				"BenchmarkPushOkeybot/GroupedAcrossBatches/Create", "BenchmarkPushOkeybot/GroupedAcrossBatches/Update",
+				"BenchmarkPushOkeybot/DetectConflicts/Update"},
 			want: []metric{
 				{"BenchmarkPushOho/Create", "oho_req/contact", 1},
 				{"BenchmarkPushOho/Create", "line_req/contact", 0.5},
-				{"BenchmarkPushOkeybot/GroupedAcrossBatches/Create", "elapsed_s/op", 12.04},
+				{"BenchmarkPushOkeybot/GroupedAcrossBatches/Create", "elapsed_s/op", 18.06},
 				{"BenchmarkPushOkeybot/GroupedAcrossBatches/Create", "ratio", 2.007},
-				{"BenchmarkPushOkeybot/Alternating/Update", "429/op", 2},
+				{"BenchmarkPushOkeybot/Grouped/Update", "429/op", 1},
+				{"BenchmarkPushOkeybot/DetectConflicts/Update", "quota_s/op", 6},
 			},
 		},
 		{
