@@ -223,11 +223,11 @@ func TestChannel_pacesWithHeadroom(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name    string
-		limiter func() *rate.Limiter
+		limiter func(t *testing.T) *rate.Limiter
 		want429 bool
 	}{
-		{"DefaultPace", func() *rate.Limiter { return pacer(t, okeybot.Config{})(token) }, false},
-		{"ExactlyTheLimit", func() *rate.Limiter { return rate.NewLimiter(rate.Every(600*time.Millisecond), 1) }, true},
+		{"DefaultPace", func(t *testing.T) *rate.Limiter { return pacer(t, okeybot.Config{})(token) }, false},
+		{"ExactlyTheLimit", func(*testing.T) *rate.Limiter { return rate.NewLimiter(rate.Every(600*time.Millisecond), 1) }, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -235,7 +235,7 @@ func TestChannel_pacesWithHeadroom(t *testing.T) {
 			c, b := setup(t, okeybottest.Options{ArrivalJitter: time.Second, JitterSeed: 5}, okeybot.Config{})
 			ch := channel(t, c, token, okeybot.ChannelOptions{})
 			seeded := b.srv.Seed(token, okeybottest.Contact{})[0]
-			lim := tt.limiter()
+			lim := tt.limiter(t)
 
 			for range 400 {
 				now := b.clock.Now()

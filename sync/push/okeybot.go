@@ -159,7 +159,8 @@ type OkeybotConfig struct {
 // only after the previous one was confirmed, and every confirmed request but
 // the last, and every create, is checkpointed at once in push_state
 // (store.SavePushState: the Okeybot id and the fields and tags confirmed so
-// far), which is the one write a Destination makes itself: a run killed
+// far), which with the conflicts and okeybot_deleted_contacts rows are the
+// only writes this Destination makes itself: a run killed
 // half-way, or a later request refused, never creates the contact again nor
 // resends what was confirmed. A transient failure returns the state reached
 // with the Failed outcome too; the final state is recorded by Run. A dry run
