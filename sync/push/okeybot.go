@@ -542,7 +542,11 @@ func (p *okeybotPush) deadID(ctx context.Context, err error) (dead bool, out Out
 
 // markDeleted notes that the stored id answered err as a missing contact does.
 func (p *okeybotPush) markDeleted(err error) {
-	p.deleted = &okeybotDeleted{key: p.fromKey, id: p.remote, status: statusOf(err)}
+	key := p.fromKey
+	if key == "" { // an id found by the lookup in this push
+		key = p.key
+	}
+	p.deleted = &okeybotDeleted{key: key, id: p.remote, status: statusOf(err)}
 }
 
 // forget starts over from nothing, the stored id being dead: find or create
