@@ -177,7 +177,9 @@ type Reconcile struct {
 
 // Schedule configures `crmsync schedule`.
 type Schedule struct {
-	// GracePeriod is how long a stop waits for running steps. Default 30s.
+	// GracePeriod is how long a stop waits for running steps to finish the
+	// unit in hand before cancelling them. Default 15s; a whole stop takes
+	// at most GracePeriod + 9s (schedule.Scheduler.StopTimeout).
 	GracePeriod time.Duration `yaml:"grace_period"`
 	// CatchUp runs, at start, each job whose last successful run is older than
 	// one period. Default true.

@@ -94,7 +94,9 @@ func (l *loader) applyDefaults(c *Config) {
 		c.Mapping.DefaultRegion = c.Reconcile.DefaultRegion
 	}
 	if c.Schedule.GracePeriod == 0 {
-		c.Schedule.GracePeriod = 30 * time.Second
+		// schedule.DefaultGracePeriod: a whole stop then ends within 24 s,
+		// inside Kubernetes' default 30 s before SIGKILL.
+		c.Schedule.GracePeriod = 15 * time.Second
 	}
 	if c.Schedule.CatchUp == nil {
 		t := true

@@ -135,7 +135,9 @@ func (r *Registry) RunStarted(job string) {
 }
 
 // RunFinished records that a run of job, started with RunStarted at
-// startedAt, ended with status (ok, failed or interrupted).
+// startedAt, ended with status (ok, failed, interrupted, or skipped when it
+// skipped a step another process was running). Only ok sets the job's
+// last-success time.
 func (r *Registry) RunFinished(job, status string, startedAt time.Time) {
 	if r == nil {
 		return

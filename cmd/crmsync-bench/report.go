@@ -83,6 +83,7 @@ func (s Scale) Runs() []BenchRun {
 			Env: []string{"CRMSYNC_BENCH_IDENTITIES=" + strconv.Itoa(s.Identities)}, Timeout: time.Hour},
 		{Name: "push", Pkg: "./sync/push/", Bench: "^BenchmarkPush(Oho|Okeybot)$",
 			Env: []string{"BENCH_OKEYBOT_WINDOW=" + okeybotWindow}, Timeout: 20 * time.Minute},
+		selectionRun(s),
 	}
 }
 
@@ -311,6 +312,8 @@ func Rows(rs Results, s Scale) ([]Row, error) {
 		})
 	}
 	rows = append(rows, okeybotRows(m)...)
+
+	rows = append(rows, selectionRows(m)...)
 
 	if len(m.missing) > 0 {
 		return nil, fmt.Errorf("figures missing from the benchmark output: %s", strings.Join(m.missing, "; "))

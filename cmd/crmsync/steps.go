@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync/atomic"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -119,10 +120,22 @@ func buildSteps(_ context.Context, e *env, cfg *config.Config, st *store.Store, 
 	return steps, nil
 }
 
+// lockLostGrace is how long a step whose lock was lost may go on with the
+// work in hand before its ctx is cancelled. A push to Okeybot has a whole
+// batch in hand, each contact waiting for its turn at the token's 100
+// calls/minute: cancelled, those give up without sending anything, while a
+// request already in flight has had the time to be answered and recorded.
+const lockLostGrace = 2 * time.Second
+
 // exclusive lets one process at a time run a step, whichever job names it:
 // two jobs pushing to Okeybot at once could create a contact twice, and two
 // pulls of one stream would spend the quota twice. A step another process
-// holds is skipped with a log line (that process is doing the work).
+// holds is skipped (schedule.ErrSkipped: recorded skipped, and so is the run
+// unless something failed, so it does not count as a success); that process
+// is doing the work. A lock lost mid-step (its connection reset, so another
+// process may take the step over) stops the step before its next batch,
+// after the work in hand (cut off lockLostGrace after the loss), and fails
+// it.
 func exclusive(st *store.Store, name string, step schedule.StepFunc) schedule.StepFunc {
 	return func(ctx context.Context, run *schedule.Run) (schedule.Counts, error) {
 		lock, ok, err := st.TryLockJob(ctx, "step:"+name)
@@ -131,14 +144,36 @@ func exclusive(st *store.Store, name string, step schedule.StepFunc) schedule.St
 		}
 		if !ok {
 			run.Log.Warn("step skipped: another process is running it")
-			return schedule.Counts{"skipped_locked": 1}, nil
+			return nil, fmt.Errorf("%w: another process is running it (it holds the step's lock)", schedule.ErrSkipped)
 		}
-		defer func() {
-			if err := lock.Release(); err != nil {
-				run.Log.WithError(err).Warn("step lock was lost during the step")
+		guarded, release := run.StopOn(lock.Lost())
+		sctx, cancel := context.WithCancelCause(ctx)
+		defer cancel(nil)
+		stepDone := make(chan struct{})
+		go func() {
+			select {
+			case <-lock.Lost():
+				run.Log.WithError(lock.Err()).Error("step lock lost: stopping the step after the work in hand")
+				t := time.AfterFunc(lockLostGrace, func() { cancel(lock.Err()) })
+				<-stepDone
+				t.Stop()
+			case <-stepDone:
 			}
 		}()
-		return step(ctx, run)
+		c, err := step(sctx, guarded)
+		close(stepDone)
+		release()
+		lost := lock.Err()
+		if rerr := lock.Release(); rerr != nil && lost == nil {
+			run.Log.WithError(rerr).Warn("step lock")
+		}
+		if lost != nil {
+			if err != nil && !errors.Is(err, schedule.ErrInterrupted) {
+				return c, fmt.Errorf("%w; the step stopped after the work in hand: %w", lost, err)
+			}
+			return c, fmt.Errorf("%w; the step stopped after the work in hand, before its next batch", lost)
+		}
+		return c, err
 	}
 }
 

@@ -3,12 +3,24 @@
 //
 // # The loop
 //
-// Run pages through the contacts the destination has not finished with
-// (store.Store.ContactsToPush: never examined, changed since, examined under
-// other settings, or examined longer ago than Options.RecheckAfter), one
-// query per batch. For each batch it asks the Destination where each contact
-// goes (Targets: one destination record per target key) and loads the last
-// confirmed state of every target with one query (store.Store.PushTargets).
+// Run first chooses, with one query (store.Store.PushCandidates), the ids of
+// the contacts the destination has not finished with: never examined,
+// changed since, examined under other settings, examined longer ago than
+// Options.RecheckAfter, or left by a transient failure. The choice costs what
+// changed, not the size of the table: once a run has examined every
+// candidate it chose (store.PushProgress: not stopped, not cut by
+// Options.Limit, no error), the next run under the same settings looks only
+// at the contacts changed since the newest change that run saw (less
+// ChangeOverlap), those due for a recheck (push_contacts.checked_at) and
+// those waiting in push_retries, each through an index. The first run of a
+// destination, a run under new settings (another fingerprint) and
+// Options.Full look at every live contact, so each is examined once again;
+// an interrupted pass goes on from what it finished. The run holds the
+// chosen ids (8 bytes each) and loads the master records a batch at a time
+// (store.Store.PushContacts, one query per batch). For each batch it asks
+// the Destination where each contact goes (Targets: one destination record
+// per target key) and loads the last confirmed state of every target with
+// one query (store.Store.PushTargets).
 // The contacts then wait in a queue for Options.Concurrency workers, which
 // take them as they come: the loader goes on loading while they push, up to
 // one batch queued behind the contacts in hand, so no worker waits for a
@@ -28,7 +40,8 @@
 // When every contact of a batch is done, those whose every target finished
 // are marked in push_contacts with one statement; a contact with a target
 // that failed for a transient reason (5xx or 429 after apiclient's retries,
-// a timeout) is not marked, so the next run tries it again. A crash between two contacts loses
+// a timeout) is not marked but recorded in push_retries, so the next run
+// tries it again however long ago it changed. A crash between two contacts loses
 // nothing and duplicates nothing: the rerun finds the confirmed state of the
 // contacts already pushed and sends them nothing.
 //
