@@ -25,6 +25,11 @@ const (
 	DefaultLineURL     = "https://api.line.me"
 )
 
+// DefaultRateHeadroom is okeybot.rate_headroom when unset: the share of a
+// vendor's limit left unused (the value of apiclient.DefaultHeadroom; config
+// does not import the clients).
+const DefaultRateHeadroom = 0.025
+
 // MaxWindow is the longest range Omnichat accepts in one request.
 const MaxWindow = 7 * 24 * time.Hour
 
@@ -123,9 +128,23 @@ type LineChannel struct {
 // Okeybot configures the Okeybot destination: one token per Okeybot channel.
 type Okeybot struct {
 	BaseURL string `yaml:"base_url"` // default $OKEYBOT_BASE_URL, else the vendor's address
-	// RatePerMinute is the call rate per channel token: default and maximum 100.
-	RatePerMinute int              `yaml:"rate_per_minute"`
-	Channels      []OkeybotChannel `yaml:"channels"`
+	// RatePerMinute is the call rate per channel token (per account with
+	// rate_scope: account): default and maximum 100.
+	RatePerMinute int `yaml:"rate_per_minute"`
+	// RateHeadroom is the share of rate_per_minute left unused, so that a
+	// server counting any 60 s by arrival time refuses nothing while
+	// arrivals jitter: default 0.025 (97.5 calls a minute, one every 615 ms,
+	// absorbing 1.5 s of jitter); at most 0.5.
+	RateHeadroom float64 `yaml:"rate_headroom"`
+	// RateScope is what the limit counts: "token" (each channel token apart,
+	// the default) or "account" (one limiter for every channel token).
+	RateScope string `yaml:"rate_scope"`
+	// DetectConflicts reads each changed contact before writing it, so a
+	// custom field edited in Okeybot is kept or overwritten by
+	// mapping.okeybot.on_conflict and recorded in push_conflicts. Default
+	// false: it costs one more call per changed contact.
+	DetectConflicts bool             `yaml:"detect_conflicts"`
+	Channels        []OkeybotChannel `yaml:"channels"`
 }
 
 // OkeybotChannel is one Okeybot channel and the contacts that go to it.

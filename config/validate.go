@@ -75,6 +75,12 @@ func (l *loader) applyDefaults(c *Config) {
 	if c.Okeybot.RatePerMinute == 0 {
 		c.Okeybot.RatePerMinute = 100
 	}
+	if c.Okeybot.RateHeadroom == 0 {
+		c.Okeybot.RateHeadroom = DefaultRateHeadroom
+	}
+	if c.Okeybot.RateScope == "" {
+		c.Okeybot.RateScope = "token"
+	}
 	if len(c.Reconcile.LinkKeys) == 0 {
 		c.Reconcile.LinkKeys = []string{"member_id", "phone", "email"}
 	}
@@ -173,6 +179,12 @@ func (l *loader) validate(c *Config) {
 	l.checkURL("okeybot.base_url", c.Okeybot.BaseURL)
 	if c.Okeybot.RatePerMinute < 1 || c.Okeybot.RatePerMinute > 100 {
 		l.addf("okeybot.rate_per_minute", "%d is outside 1..100 (Okeybot allows 100 calls/minute per token)", c.Okeybot.RatePerMinute)
+	}
+	if h := c.Okeybot.RateHeadroom; h <= 0 || h > 0.5 {
+		l.addf("okeybot.rate_headroom", "%v is outside 0 < headroom <= 0.5 (the share of rate_per_minute left unused; default 0.025)", h)
+	}
+	if s := c.Okeybot.RateScope; s != "token" && s != "account" {
+		l.addf("okeybot.rate_scope", "%q is not one of token, account (what Okeybot's 100 calls a minute are counted over)", s)
 	}
 	seenOK := map[string]bool{}
 	for i, ch := range c.Okeybot.Channels {

@@ -147,6 +147,11 @@ type OkeybotOptions struct {
 	CustomFields []FieldRule `yaml:"custom_fields"`
 	// Tags chooses the tags kept on the Okeybot contact.
 	Tags TagRules `yaml:"tags"`
+	// OnConflict decides a custom field edited in Okeybot (its value there
+	// differs from what crmsync last pushed) whose crmsync value changed too:
+	// "source" (default) sends crmsync's value, "destination" keeps the
+	// edit (the same rule as OhoOptions.OnConflict). See OkeybotMerge.
+	OnConflict ConflictRule `yaml:"on_conflict"`
 }
 
 // FieldRule maps one source to an Okeybot custom field.
@@ -241,8 +246,9 @@ type attrRule struct {
 }
 
 type okeybotCompiled struct {
-	fields []fieldRule
-	tags   tagRules
+	fields     []fieldRule
+	tags       tagRules
+	onConflict ConflictRule // with its default applied
 }
 
 type fieldRule struct {
@@ -420,6 +426,10 @@ func compile(in Options) (*compiled, error) {
 		c.okeybot.fields = append(c.okeybot.fields, fieldRule{src: src, name: name})
 	}
 	c.okeybot.tags = compileTagRules(&p, "okeybot.tags", o.Okeybot.Tags)
+	if err := o.Okeybot.OnConflict.Validate(); err != nil {
+		p.addf("okeybot.on_conflict", "%v", err)
+	}
+	c.okeybot.onConflict = o.Okeybot.OnConflict.OrDefault()
 
 	if len(p) > 0 {
 		return nil, errors.Join(p...)

@@ -177,17 +177,25 @@ func newOhoDestination(cfg *config.Config, log logrus.FieldLogger, dryRun bool, 
 }
 
 // newOkeybotDestination builds the Okeybot destination from the
-// configuration: one client whose limiter per channel token paces at
-// okeybot.rate_per_minute (handles of one token share it), and the channels
-// with their sources, lookup fields and Viber flags. A dry run sends Okeybot
-// nothing, not even a lookup.
+// configuration: one client whose limiters pace at okeybot.rate_per_minute
+// less okeybot.rate_headroom, one per channel token or, with
+// okeybot.rate_scope account, one for all (handles of one token share it),
+// and the channels with their sources, lookup fields and Viber flags;
+// okeybot.detect_conflicts turns on the read before each changed contact. A
+// dry run sends Okeybot nothing, not even a lookup.
 func newOkeybotDestination(cfg *config.Config, log logrus.FieldLogger, observer func(apiclient.RequestInfo)) (*push.Okeybot, error) {
 	if len(cfg.Okeybot.Channels) == 0 {
 		return nil, usagef("no Okeybot channel: add okeybot.channels to %s", cfg.Path)
 	}
+	scope, err := okeybot.ParseRateScope(cfg.Okeybot.RateScope)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w: okeybot.rate_scope: %w", cfg.Path, config.ErrInvalid, err)
+	}
 	oc, err := okeybot.New(okeybot.Config{
 		BaseURL:       cfg.Okeybot.BaseURL,
 		RatePerMinute: cfg.Okeybot.RatePerMinute,
+		Headroom:      cfg.Okeybot.RateHeadroom,
+		RateScope:     scope,
 		Log:           log,
 		Observer:      observer,
 	})
@@ -198,7 +206,7 @@ func newOkeybotDestination(cfg *config.Config, log logrus.FieldLogger, observer 
 	for i, ch := range cfg.Okeybot.Channels {
 		chans[i] = push.OkeybotChannel{Name: ch.Name, Token: ch.Token, Sources: ch.Sources, LookupField: ch.LookupField, Viber: ch.Viber}
 	}
-	d, err := push.NewOkeybot(push.OkeybotConfig{Client: oc, Channels: chans, Mapper: cfg.Mapper()})
+	d, err := push.NewOkeybot(push.OkeybotConfig{Client: oc, Channels: chans, Mapper: cfg.Mapper(), DetectConflicts: cfg.Okeybot.DetectConflicts})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w: %w", cfg.Path, config.ErrInvalid, err)
 	}

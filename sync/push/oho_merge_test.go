@@ -28,16 +28,6 @@ func asAgent(t *testing.T, b *bundle, k ohotest.Key, edit func(c *ohotest.Contac
 	require.True(t, b.oho.Edit(k, edit), "no contact %s in Oho", k)
 }
 
-// setTags replaces a contact's master tags and stamps it as changed at `at`.
-func setTags(t *testing.T, st *store.Store, id contact.ID, at time.Time, tags ...string) {
-	t.Helper()
-	exec(t, st, `DELETE FROM contact_tags WHERE contact_id = $1`, int64(id))
-	for _, tag := range tags {
-		exec(t, st, `INSERT INTO contact_tags (contact_id, tag) VALUES ($1, $2)`, int64(id), tag)
-	}
-	exec(t, st, `UPDATE contacts SET updated_at = $1 WHERE id = $2`, at, int64(id))
-}
-
 // mergeOptions sends labels from "label:*" tags and the "tier" attribute,
 // so every list Oho replaces whole is in play.
 func mergeOptions(rule mapping.ConflictRule) mapping.Options {
