@@ -615,16 +615,28 @@ func TestRunner_RunJob_bookkeepingAfterTheGraceIsBounded(t *testing.T) {
 	require.ErrorContains(t, err, "record end of run")
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.Equal(t, schedule.StatusInterrupted, res.Status)
-	require.NoError(t, tx.Rollback())
 	got, err := b.st.GetRun(t.Context(), res.RunID)
 	require.NoError(t, err)
-	require.Equal(t, "running", got.Status, "left for the next run of the job to mark failed")
+	require.Equal(t, "running", got.Status, "the end could not be recorded while the row was locked")
+	require.NoError(t, tx.Rollback())
+	// The unlock timed out, so its connection was closed: the server ends
+	// that session, and with it the lock, a moment later.
+	require.Eventually(t, func() bool {
+		var n int
+		err := b.st.SQL().QueryRowContext(t.Context(), `
+			SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'
+			  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&n)
+		return err == nil && n == 0
+	}, waitFor, 10*time.Millisecond, "the closed session still holds the job lock")
 	r.Steps["fine"] = countsStep(nil)
 	_, err = r.RunJob(t.Context(), job("j", "fine"), schedule.TriggerManual)
 	require.NoError(t, err, "the lock was released")
 	got, err = b.st.GetRun(t.Context(), res.RunID)
 	require.NoError(t, err)
-	require.Equal(t, "failed", got.Status)
+	// Either the given-up UPDATE still landed once the row was free (its
+	// cancel request raced the rollback), or the next run marked the run
+	// failed: never left running.
+	require.Contains(t, []string{"interrupted", "failed"}, got.Status)
 }
 
 func TestRunner_RunJob_timeoutIsAFailure(t *testing.T) {
