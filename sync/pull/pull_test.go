@@ -308,9 +308,9 @@ func TestPuller_Backfill_resumesAfterCrashBetweenPages(t *testing.T) {
 
 func TestPuller_Backfill_rateLimitObeysRetryAfter(t *testing.T) {
 	t.Parallel()
-	// The fake allows 1 request per second (of its manual clock); the client
-	// must wait each Retry-After it is given before trying again.
-	p, b := setup(t, omnichattest.Options{RateLimit: 1, Burst: 1})
+	// The fake allows 1 request in any second (of its manual clock); the
+	// client must wait each Retry-After it is given before trying again.
+	p, b := setup(t, omnichattest.Options{RateLimit: 1})
 	b.srv.SeedChannels(lineChannel)
 	b.srv.SeedMessages(messages(lineChannel, "m", 30, day(0), 72*time.Hour)...)
 
@@ -319,7 +319,7 @@ func TestPuller_Backfill_rateLimitObeysRetryAfter(t *testing.T) {
 	require.Equal(t, 3, c.WindowsDone)
 	require.Equal(t, 30, count(t, b.st, `SELECT count(*) FROM omnichat_messages`))
 	require.Equal(t, 3, b.srv.RateLimited(), "every request after the first met a 429")
-	require.Equal(t, []time.Duration{time.Second, time.Second, time.Second}, b.sleep.Waits())
+	require.Equal(t, []time.Duration{2 * time.Second, 2 * time.Second, 2 * time.Second}, b.sleep.Waits(), "a closed second still holds the last request at +1 s")
 }
 
 func TestPuller_Backfill_serverErrorsFailTheWindowAndKeepTheOthers(t *testing.T) {
@@ -476,10 +476,10 @@ func TestPuller_Backfill_malformedRowsAreRecorded(t *testing.T) {
 	require.Zero(t, c.WindowsFailed, "bad data never fails a window")
 	require.Equal(t, 1, count(t, b.st, `SELECT count(*) FROM omnichat_messages`))
 	require.Equal(t, 4, count(t, b.st, `SELECT count(*) FROM pull_errors WHERE stream = 'messages' AND scope = 'line/1657703186' AND window_id IS NOT NULL`))
-	for _, want := range []string{"time -5 out of range", "missing id", "row is not a JSON object", `\u0000 in JSON`} {
+	for _, want := range []string{"time: out of range (epoch milliseconds from 1970 to 9999), got a number -5", "id: missing (absent)", `row: want a JSON object, got a string "not an object"`, `\u0000 in JSON`} {
 		require.Equal(t, 1, count(t, b.st, `SELECT count(*) FROM pull_errors WHERE stream = 'messages' AND strpos(reason, $1) > 0`, want), want)
 	}
-	require.Equal(t, 1, count(t, b.st, `SELECT count(*) FROM pull_errors WHERE stream = 'contacts' AND reason = 'updatedAt 0 out of range'`))
+	require.Equal(t, 1, count(t, b.st, `SELECT count(*) FROM pull_errors WHERE stream = 'contacts' AND reason = 'updatedAt: out of range (epoch milliseconds from 1970 to 9999), got a number 0'`))
 	require.Equal(t, 1, count(t, b.st, `SELECT count(*) FROM pull_errors WHERE stream = 'tagging_logs' AND raw LIKE '%yesterday%'`))
 
 	// Met again, a bad record is counted, not duplicated.
