@@ -152,6 +152,19 @@ func (s *Store) UpsertChannels(ctx context.Context, chans []ChannelRow) error {
 	return nil
 }
 
+// ListedChannels returns the channels the latest stored GET /v1/channels
+// listed, ordered by platform and id: what a pull uses when the list cannot
+// be had.
+func (s *Store) ListedChannels(ctx context.Context) ([]ChannelRow, error) {
+	var rows []ChannelRow
+	err := s.db.WithContext(ctx).Raw(`SELECT platform, channel_id, channel_name, raw::text AS raw FROM omnichat_channels
+		WHERE listed ORDER BY platform, channel_id`).Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("listed omnichat channels: %w", err)
+	}
+	return rows, nil
+}
+
 // WriteContactsPage writes one page of contacts, its bad records and its
 // window's progress in one statement (so in one transaction). A stored
 // contact is replaced only by a newer updatedAt, or by the same updatedAt

@@ -277,6 +277,14 @@ func (s *Server) SetRateLimit(perSecond int) {
 	s.win = newWindow(perSecond)
 }
 
+// SetRateLimitedShare changes Options.RateLimitedShare: the share of later
+// requests answered 429 at random.
+func (s *Server) SetRateLimitedShare(share float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opts.RateLimitedShare = share
+}
+
 // newWindow builds the server's sliding window, nil when it is off.
 func newWindow(perSecond int) *faketest.SlidingWindow {
 	if perSecond < 0 {
