@@ -147,6 +147,18 @@ func (s *Store) GaveUpWindows(ctx context.Context, stream string) ([]Window, err
 	return s.windowsWith(ctx, "given-up", stream, []string{string(WindowGaveUp)})
 }
 
+// DataGapWindows returns the windows of stream, in every scope, done with a
+// data gap (missing_rows > 0), ordered by start.
+func (s *Store) DataGapWindows(ctx context.Context, stream string) ([]Window, error) {
+	var rows []windowRow
+	err := s.db.WithContext(ctx).Where("stream = ? AND status = ? AND missing_rows > 0", stream, string(WindowDone)).
+		Order("window_start, window_end, scope, id").Find(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("list %s windows with a data gap: %w", stream, err)
+	}
+	return windowsFrom(rows), nil
+}
+
 // windowsWith returns the windows of stream with one of statuses.
 func (s *Store) windowsWith(ctx context.Context, what, stream string, statuses []string) ([]Window, error) {
 	var rows []windowRow

@@ -97,3 +97,27 @@ func TestPuller_Backfill_dataGapIsRecorded(t *testing.T) {
 	require.Equal(t, 3, missing)
 	require.Equal(t, int64(3), c.Map()["missing_rows"])
 }
+
+// A data gap is read again on request (crmsync backfill --reread-gaps):
+// when the rows are all there now, the gap is gone.
+func TestPuller_RereadGaps(t *testing.T) {
+	t.Parallel()
+	p, b := setup(t, omnichattest.Options{}, func(o *pull.Options) { o.MaxRereads = -1 })
+	b.srv.SeedChannels(lineChannel)
+	b.srv.SeedMessages(messages(lineChannel, "m", 250, day(0), 48*time.Hour)...) // 125 a day: 2 pages
+	b.srv.Drift(omnichattest.StreamMessages, 1, 3)                               // the first day's read drifts: 3 rows never seen
+	c, err := p.Backfill(t.Context(), pull.Messages, day(0), day(2), pull.RunOptions{})
+	require.NoError(t, err)
+	require.Equal(t, 1, c.DataGaps)
+
+	c, err = p.Backfill(t.Context(), pull.Messages, day(0), day(2), pull.RunOptions{})
+	require.NoError(t, err)
+	require.Equal(t, 2, c.WindowsKept, "a plain backfill keeps the window with a gap")
+
+	c, err = p.RereadGaps(t.Context(), pull.Messages, pull.RunOptions{})
+	require.NoError(t, err)
+	require.Equal(t, 1, c.WindowsDone, "only the window with the gap")
+	require.Zero(t, c.DataGaps)
+	require.Equal(t, 253, count(t, b.st, `SELECT count(*) FROM omnichat_messages`))
+	require.Zero(t, count(t, b.st, `SELECT count(*) FROM sync_windows WHERE missing_rows > 0`))
+}

@@ -133,6 +133,9 @@ type RunOptions struct {
 	// RetryGaveUp makes Backfill read the windows of its range given up by
 	// earlier runs too (each gets one more attempt).
 	RetryGaveUp bool
+	// RereadGaps makes Backfill read again the windows of its range done
+	// with a data gap (fewer rows than totalElements).
+	RereadGaps bool
 }
 
 // Progress reports where a call is.
@@ -361,8 +364,18 @@ func (p *Puller) Incremental(ctx context.Context, stream Stream, ro RunOptions) 
 // runs (crmsync backfill --retry-gave-up), in any scope: each is done, or
 // fails, or (refused again) is given up again.
 func (p *Puller) RetryGaveUp(ctx context.Context, stream Stream, ro RunOptions) (Counts, error) {
-	ro.RetryGaveUp = true
+	ro.RetryGaveUp, ro.RereadGaps = true, false
 	return p.run(ctx, stream, ro, nil, func(ctx context.Context) ([]store.Window, error) {
 		return p.st.GaveUpWindows(ctx, string(stream))
+	})
+}
+
+// RereadGaps reads again, from page 1, every window of stream done with a
+// data gap (crmsync backfill --reread-gaps), in any scope; the gap it leaves,
+// if any, replaces the old one.
+func (p *Puller) RereadGaps(ctx context.Context, stream Stream, ro RunOptions) (Counts, error) {
+	ro.RetryGaveUp, ro.RereadGaps = false, true
+	return p.run(ctx, stream, ro, nil, func(ctx context.Context) ([]store.Window, error) {
+		return p.st.DataGapWindows(ctx, string(stream))
 	})
 }

@@ -282,10 +282,10 @@ func (e *planErrors) Error() string {
 // Unwrap returns the scopes' errors.
 func (e *planErrors) Unwrap() []error { return e.errs }
 
-// run reads the windows listWindows returns that are to be read: not done,
-// not split, not given up (unless ro.RetryGaveUp); new ones (never
-// attempted) first, then the retries, each by start. base holds counts
-// known before (the scopes).
+// run reads the windows listWindows returns that are to be read: not done
+// (unless with a data gap and ro.RereadGaps), not split, not given up
+// (unless ro.RetryGaveUp); new ones (never attempted) first, then the
+// retries, each by start. base holds counts known before (the scopes).
 func (p *Puller) run(ctx context.Context, stream Stream, ro RunOptions, base *Counts,
 	listWindows func(context.Context) ([]store.Window, error)) (Counts, error) {
 	r := &runner{p: p, stream: stream, ro: ro, log: p.log.WithField("stream", string(stream)),
@@ -318,7 +318,8 @@ func (p *Puller) run(ctx context.Context, stream Stream, ro RunOptions, base *Co
 		switch {
 		case w.Status == store.WindowSplit:
 			continue
-		case w.Status == store.WindowDone, w.Status == store.WindowGaveUp && !ro.RetryGaveUp:
+		case w.Status == store.WindowDone && !(ro.RereadGaps && w.MissingRows > 0),
+			w.Status == store.WindowGaveUp && !ro.RetryGaveUp:
 			r.counts.WindowsKept++
 			continue
 		}
