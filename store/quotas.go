@@ -74,15 +74,20 @@ func (s *Store) QuotaLimiter(key string, spacing time.Duration) *QuotaLimiter {
 func (l *QuotaLimiter) Spacing() time.Duration { return l.spacing }
 
 // Wait reserves the account's next slot and waits until it comes, or
-// returns ctx's error (the slot is then lost).
+// returns ctx's error (the slot is then lost). The wait is the database's
+// (slot − its clock), less half the statement's round trip measured here:
+// the answer left the database that long ago, so a slow round trip does not
+// make the request late and bunch it with the next one.
 func (l *QuotaLimiter) Wait(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	began := time.Now()
 	_, wait, err := l.st.ReserveSlot(ctx, l.key, l.spacing)
 	if err != nil {
 		return err
 	}
+	wait -= time.Since(began) / 2
 	if wait <= 0 {
 		return nil
 	}

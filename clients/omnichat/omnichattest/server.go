@@ -112,7 +112,8 @@ type Options struct {
 	// Location is the zone in which zone-less tagging-log times are read for
 	// window filtering (default UTC). Match the client's Config.Location.
 	Location *time.Location
-	// Latency is added to every request, before anything else happens.
+	// Latency is added to every request once its arrival is recorded (the
+	// rate limit counts arrivals), before anything else happens.
 	Latency time.Duration
 	// NowFunc is the clock of the rate limiter (default time.Now). Tests
 	// pass Clock.Now so that no test depends on real time.
@@ -304,6 +305,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		if r.URL.RawQuery != "" {
 			entry += "?" + r.URL.RawQuery
 		}
+		arrival := s.opts.NowFunc()
 		s.mu.Lock()
 		s.requestN++
 		s.requests = append(s.requests, entry)
@@ -346,7 +348,6 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			s.rateLimited++
 			retryAfter = 1
 		case s.win != nil:
-			arrival := s.opts.NowFunc()
 			if s.opts.ArrivalJitter > 0 {
 				arrival = arrival.Add(time.Duration(s.rnd.Int64N(int64(s.opts.ArrivalJitter))))
 			}
