@@ -187,7 +187,9 @@ func BenchmarkPull_RateLimited(b *testing.B) {
 		{"Headroom", func(*store.Store) apiclient.Limiter {
 			return apiclient.Pace(omnichattest.DefaultRateLimit, time.Second, apiclient.DefaultHeadroom)
 		}},
-		{"NoHeadroom", func(*store.Store) apiclient.Limiter { return apiclient.Pace(omnichattest.DefaultRateLimit, time.Second, 0) }},
+		{"NoHeadroom", func(*store.Store) apiclient.Limiter {
+			return apiclient.Pace(omnichattest.DefaultRateLimit, time.Second, 0)
+		}},
 	}
 	for _, l := range limiters {
 		b.Run(l.name, func(b *testing.B) {
