@@ -28,6 +28,8 @@ COMMENT ON COLUMN sync_windows.last_error   IS 'The error of the last failed att
 COMMENT ON COLUMN sync_windows.page_size    IS 'The pageSize of the pages of the last read: what the server actually served per page (it may serve fewer rows than asked), so a resumed read asks the same pages. NULL before the first page.';
 COMMENT ON COLUMN sync_windows.missing_rows IS 'Data gap of a done window: totalElements minus the distinct rows received, after every re-read (0 when complete). Such rows are lost unless the window is read again.';
 
+COMMENT ON COLUMN pull_errors.reason IS 'Why the record was refused, naming the field and the value, e.g. "status: want a boolean, got a string \"maybe\"".';
+
 CREATE TABLE api_quotas (
     account_key text        PRIMARY KEY,
     next_slot   timestamptz NOT NULL,
@@ -175,6 +177,8 @@ COMMENT ON COLUMN sync_windows.scope        IS 'platform/channelId for per-chann
 COMMENT ON COLUMN sync_windows.status       IS 'pending, running, done, failed (last_error set; retried by the next run) or split (too large to page safely; replaced by two halves).';
 COMMENT ON COLUMN sync_windows.attempts     IS 'How many times the window was read (re-reads after a short count or a failure included).';
 COMMENT ON COLUMN sync_windows.last_error   IS 'The error of the last failed attempt.';
+
+COMMENT ON COLUMN pull_errors.reason IS 'Why the record was refused, e.g. "updatedAt 0 out of range".';
 
 ALTER TABLE omnichat_channels DROP COLUMN listed;
 COMMENT ON TABLE  omnichat_channels IS 'Channels of the Omnichat team account (GET /v1/channels): one row per platform and channel.';
