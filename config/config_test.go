@@ -380,7 +380,7 @@ func TestParse_pullDefaults(t *testing.T) {
 	cfg, err := config.Parse("jobs.yaml", []byte("omnichat:\n  platforms: [line, website]\n"), env(nil))
 	require.NoError(t, err)
 	o := cfg.Omnichat
-	require.InDelta(t, config.DefaultRateHeadroom, *o.RateHeadroom, 0)
+	require.InDelta(t, config.DefaultOmnichatRateHeadroom, *o.RateHeadroom, 0)
 	require.Equal(t, 15*time.Minute, o.WindowDeadline)
 	require.Equal(t, 5, o.MaxWindowAttempts)
 	require.Equal(t, []string{"line", "website"}, o.Platforms)

@@ -15,9 +15,9 @@ import (
 
 var snakeRe = regexp.MustCompile(`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`)
 
-// DefaultRateHeadroom is omnichat.rate_headroom when the file leaves it
+// DefaultOmnichatRateHeadroom is omnichat.rate_headroom when the file leaves it
 // out: apiclient.DefaultHeadroom (39 of Omnichat's 40 requests a second).
-const DefaultRateHeadroom = 0.025
+const DefaultOmnichatRateHeadroom = 0.025
 
 // applyDefaults fills every zero value that has a documented default, taking
 // base URLs and secrets from the documented environment variables only when
@@ -45,7 +45,7 @@ func (l *loader) applyDefaults(c *Config) {
 		o.RatePerSecond = 40
 	}
 	if o.RateHeadroom == nil {
-		h := DefaultRateHeadroom
+		h := DefaultOmnichatRateHeadroom
 		o.RateHeadroom = &h
 	}
 	if o.MaxWindowAttempts == 0 {
