@@ -60,9 +60,9 @@ func TestParse_capturedOutput(t *testing.T) {
 			give:      "pull_ratelimited.txt",
 			wantNames: []string{"BenchmarkPull_RateLimited/SharedQuota", "BenchmarkPull_RateLimited/NoHeadroom"},
 			want: []metric{
-				{"BenchmarkPull_RateLimited/SharedQuota", "requests/s", 38.70},
-				{"BenchmarkPull_RateLimited/SharedQuota", "%_of_40/s", 96.76},
-				{"BenchmarkPull_RateLimited/SharedQuota", "429s", 5},
+				{"BenchmarkPull_RateLimited/SharedQuota", "requests/s", 38.96},
+				{"BenchmarkPull_RateLimited/SharedQuota", "%_of_40/s", 97.39},
+				{"BenchmarkPull_RateLimited/SharedQuota", "429s", 0},
 				{"BenchmarkPull_RateLimited/NoHeadroom", "429s", 18},
 			},
 		},

@@ -52,17 +52,17 @@ func TestRows_capturedOutput(t *testing.T) {
 		{
 			name: "RateLimitUtilisation",
 			give: "Pull at Omnichat's limit: requests/s (800 pages; shared quota at 39/s, 2.5% headroom; fake counting any second by arrival, 4 ms jitter)",
-			want: Row{Value: "38.70 req/s", Reference: "40 req/s: Omnichat's documented limit per team (vendor's, fixed)", Ratio: "0.968", Target: "≥ 0.95", Verdict: "met"},
+			want: Row{Value: "38.96 req/s", Reference: "40 req/s: Omnichat's documented limit per team (vendor's, fixed)", Ratio: "0.974", Target: "≥ 0.95", Verdict: "met"},
 		},
 		{
 			name: "RateLimit429s",
 			give: "Pull at Omnichat's limit: 429 responses provoked (same run)",
-			want: Row{Value: "5", Reference: "—", Ratio: "—", Target: "0", Verdict: "NOT MET"},
+			want: Row{Value: "0", Reference: "—", Ratio: "—", Target: "0", Verdict: "met"},
 		},
 		{
 			name: "RateLimitWithoutHeadroom",
 			give: "Pull paced at exactly 40/s (no headroom), for comparison: 429 responses provoked",
-			want: Row{Value: "18", Reference: "37.52 req/s sent", Ratio: "—", Target: "—", Verdict: "—"},
+			want: Row{Value: "18", Reference: "39.68 req/s sent", Ratio: "—", Target: "—", Verdict: "—"},
 		},
 		{
 			name: "ReconcileFullAgainstSeed",
@@ -111,9 +111,8 @@ func TestRows_capturedOutput(t *testing.T) {
 	}
 
 	missed := Missed(rows)
-	require.Len(t, missed, 4)
+	require.Len(t, missed, 3)
 	require.Equal(t, "Pull: rows/s of a 100,000-message backfill", missed[0].Figure)
-	require.Equal(t, "Pull at Omnichat's limit: 429 responses provoked (same run)", missed[1].Figure, "the captured run was on a loaded machine")
 }
 
 func TestRows_missingFigure(t *testing.T) {
