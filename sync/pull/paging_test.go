@@ -76,28 +76,6 @@ func TestPuller_Backfill_cappedReadResumesAtTheServedSize(t *testing.T) {
 	require.Equal(t, 90, count(t, b.st, `SELECT count(*) FROM omnichat_tagging_logs`))
 }
 
-// A window still short of totalElements after every re-read is done with a
-// data gap: sync_windows.missing_rows, v_sync_health and the counts say so.
-func TestPuller_Backfill_dataGapIsRecorded(t *testing.T) {
-	t.Parallel()
-	p, b := setup(t, omnichattest.Options{}, func(o *pull.Options) { o.MaxRereads = 1 })
-	b.srv.SeedChannels(lineChannel)
-	b.srv.SeedMessages(messages(lineChannel, "m", 150, day(0), 24*time.Hour)...)
-	b.srv.Drift(omnichattest.StreamMessages, 1, 3) // first read
-	b.srv.Drift(omnichattest.StreamMessages, 1, 3) // the re-read drifts again
-
-	c, err := p.Backfill(t.Context(), pull.Messages, day(0), day(1), pull.RunOptions{})
-	require.NoError(t, err, "a data gap is recorded, not a failure")
-	require.Equal(t, 1, c.DataGaps)
-	require.Equal(t, int64(3), c.MissingRows)
-	require.Equal(t, 1, count(t, b.st, `SELECT count(*) FROM sync_windows WHERE status = 'done' AND missing_rows = 3`))
-	var gaps, missing int
-	require.NoError(t, b.st.SQL().QueryRowContext(t.Context(), `SELECT data_gaps, missing_rows FROM v_sync_health WHERE kind = 'stream' AND name = 'messages line/1657703186'`).Scan(&gaps, &missing))
-	require.Equal(t, 1, gaps)
-	require.Equal(t, 3, missing)
-	require.Equal(t, int64(3), c.Map()["missing_rows"])
-}
-
 // A data gap is read again on request (crmsync backfill --reread-gaps):
 // when the rows are all there now, the gap is gone.
 func TestPuller_RereadGaps(t *testing.T) {

@@ -412,7 +412,7 @@ func TestPuller_Backfill_driftRecoveredByCountCheck(t *testing.T) {
 	require.Equal(t, 1, count(t, b.st, `SELECT count(*) FROM sync_windows WHERE status = 'done' AND attempts = 2 AND total_elements = 255 AND last_error IS NULL`))
 }
 
-func TestPuller_Backfill_shortCountAfterRereadsIsDoneWithWarning(t *testing.T) {
+func TestPuller_Backfill_shortCountAfterRereadsIsADataGap(t *testing.T) {
 	t.Parallel()
 	p, b := setup(t, omnichattest.Options{}, func(o *pull.Options) { o.MaxRereads = 1 })
 	b.srv.SeedChannels(lineChannel)
@@ -421,9 +421,16 @@ func TestPuller_Backfill_shortCountAfterRereadsIsDoneWithWarning(t *testing.T) {
 	b.srv.Drift(omnichattest.StreamMessages, 1, 3) // the re-read drifts again
 
 	c, err := p.Backfill(t.Context(), pull.Messages, day(0), day(1), pull.RunOptions{})
-	require.NoError(t, err)
+	require.NoError(t, err, "a data gap is recorded, not a failure")
 	require.Equal(t, 1, c.Rereads)
 	require.Equal(t, 1, c.DataGaps)
+	require.Equal(t, int64(3), c.MissingRows)
+	require.Equal(t, int64(3), c.Map()["missing_rows"])
+	require.Equal(t, 1, count(t, b.st, `SELECT count(*) FROM sync_windows WHERE status = 'done' AND missing_rows = 3`))
+	var gaps, missing int
+	require.NoError(t, b.st.SQL().QueryRowContext(t.Context(), `SELECT data_gaps, missing_rows FROM v_sync_health WHERE kind = 'stream' AND name = 'messages line/1657703186'`).Scan(&gaps, &missing))
+	require.Equal(t, 1, gaps, "v_sync_health shows the data gap")
+	require.Equal(t, 3, missing)
 	var lastErr string
 	require.NoError(t, b.st.SQL().QueryRowContext(t.Context(), `SELECT last_error FROM sync_windows WHERE status = 'done'`).Scan(&lastErr))
 	require.Equal(t, "short count: 153 distinct rows of totalElements 156 after 2 reads", lastErr)

@@ -143,20 +143,30 @@ type plan struct {
 func (p *Puller) planBackfill(ctx context.Context, stream Stream, scopes []scope, from, to time.Time, runID int64) (plan, error) {
 	var pl plan
 	for _, sc := range scopes {
-		existing, err := p.st.Windows(ctx, string(stream), sc.key, from, to)
-		if err == nil {
-			existing, err = p.fillRange(ctx, stream, sc, from, to, existing, runID)
+		if err := p.planScope(ctx, &pl, stream, sc, from, to, runID); err != nil {
+			return pl, err
 		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return pl, err
-			}
-			pl.failed = append(pl.failed, fmt.Errorf("plan windows of %q: %w", sc.key, err))
-			continue
-		}
-		pl.windows = append(pl.windows, existing...)
 	}
 	return pl, nil
+}
+
+// planScope adds to pl the windows of sc covering [from, to): the existing
+// ones (any status but split) and new ones for the gaps. A scope that cannot
+// be planned is recorded in pl.failed; only the end of ctx is returned.
+func (p *Puller) planScope(ctx context.Context, pl *plan, stream Stream, sc scope, from, to time.Time, runID int64) error {
+	ws, err := p.st.Windows(ctx, string(stream), sc.key, from, to)
+	if err == nil {
+		ws, err = p.fillRange(ctx, stream, sc, from, to, ws, runID)
+	}
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return err
+	case err != nil:
+		pl.failed = append(pl.failed, fmt.Errorf("plan windows of %q: %w", sc.key, err))
+	default:
+		pl.windows = append(pl.windows, ws...)
+	}
+	return nil
 }
 
 // planIncremental returns, for every scope, the windows from the end of its
@@ -182,18 +192,9 @@ func (p *Puller) planIncremental(ctx context.Context, stream Stream, scopes []sc
 		if !to.After(from) {
 			continue
 		}
-		covered, err := p.st.Windows(ctx, string(stream), sc.key, from, to)
-		if err == nil {
-			covered, err = p.fillRange(ctx, stream, sc, from, to, covered, runID)
+		if err := p.planScope(ctx, &pl, stream, sc, from, to, runID); err != nil {
+			return pl, err
 		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return pl, err
-			}
-			pl.failed = append(pl.failed, fmt.Errorf("plan windows of %q: %w", sc.key, err))
-			continue
-		}
-		pl.windows = append(pl.windows, covered...)
 	}
 	open, err := p.st.OpenWindows(ctx, string(stream))
 	if err != nil {
