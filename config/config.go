@@ -25,9 +25,10 @@ const (
 	DefaultLineURL     = "https://api.line.me"
 )
 
-// DefaultRateHeadroom is okeybot.rate_headroom when unset: the share of a
-// vendor's limit left unused (the value of apiclient.DefaultHeadroom; config
-// does not import the clients).
+// DefaultRateHeadroom is omnichat.rate_headroom and okeybot.rate_headroom
+// when unset: the share of a vendor's limit left unused, 2.5% (39 of
+// Omnichat's 40 requests a second; the value of apiclient.DefaultHeadroom,
+// which a test pins: config does not import the clients).
 const DefaultRateHeadroom = 0.025
 
 // MaxWindow is the longest range Omnichat accepts in one request.
@@ -45,6 +46,29 @@ const (
 
 // Steps lists every known step name.
 var Steps = []string{StepPullContacts, StepPullTaggingLogs, StepPullMessages, StepReconcile, StepPushOho, StepPushOkeybot}
+
+// Services a configuration can call, as its sections name them.
+const (
+	ServiceOmnichat = "omnichat"
+	ServiceOho      = "oho"
+	ServiceLine     = "line"
+	ServiceOkeybot  = "okeybot"
+)
+
+// StepServices returns the services a step calls: the pulls Omnichat, the
+// Oho push Oho and LINE (bot info and profiles), the Okeybot push Okeybot,
+// reconcile none.
+func StepServices(step string) []string {
+	switch step {
+	case StepPullContacts, StepPullTaggingLogs, StepPullMessages:
+		return []string{ServiceOmnichat}
+	case StepPushOho:
+		return []string{ServiceOho, ServiceLine}
+	case StepPushOkeybot:
+		return []string{ServiceOkeybot}
+	}
+	return nil
+}
 
 // Config is the whole of jobs.yaml after expansion, defaults and validation.
 type Config struct {
@@ -78,6 +102,10 @@ type Omnichat struct {
 	// RatePerSecond is the request rate for the team account: default and
 	// maximum 40 (the vendor's limit).
 	RatePerSecond float64 `yaml:"rate_per_second"`
+	// RateHeadroom is the share of RatePerSecond left unused, so a server
+	// counting any second by arrival time refuses nothing despite network
+	// jitter: default 0.025 (apiclient.DefaultHeadroom: 39 of 40/s), 0..0.5.
+	RateHeadroom *float64 `yaml:"rate_headroom"`
 	// PageSize is rows per page: default and maximum 100.
 	PageSize int `yaml:"page_size"`
 	// Window is the length of one pull window: default 24h, at most 168h.
@@ -94,8 +122,18 @@ type Omnichat struct {
 	// MaxRereads bounds how often a window whose rows fall short of
 	// totalElements is read again. Default 2.
 	MaxRereads int `yaml:"max_rereads"`
-	// Platforms are pulled per platform when /v1/channels lists no channel.
-	// Default: line, facebook, instagram, whatsapp, wechat, webchat.
+	// MaxWindowAttempts is how many reads a window the API refuses (4xx) gets
+	// before it is given up (status gave_up, retried only by
+	// backfill --retry-gave-up). Default 5.
+	MaxWindowAttempts int `yaml:"max_window_attempts"`
+	// WindowDeadline bounds the reading of one window, waits after 429s
+	// included; past it the window is released for the next run, not
+	// failed. Default 15m.
+	WindowDeadline time.Duration `yaml:"window_deadline"`
+	// Platforms whose contacts and messages are pulled: per channel where
+	// GET /v1/channels lists channels of the platform, otherwise per
+	// platform. Only the documented ones: line, facebook, instagram,
+	// whatsapp, wechat, webchat (the default: all of them).
 	Platforms []string `yaml:"platforms"`
 	// TaggingLogZone is the zone of the zone-less tagging-log times. Default UTC.
 	TaggingLogZone string `yaml:"tagging_log_zone"`

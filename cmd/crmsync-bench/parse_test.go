@@ -58,11 +58,12 @@ func TestParse_capturedOutput(t *testing.T) {
 		{
 			name:      "PullRateLimited",
 			give:      "pull_ratelimited.txt",
-			wantNames: []string{"BenchmarkPull_RateLimited/Burst1"},
+			wantNames: []string{"BenchmarkPull_RateLimited/SharedQuota", "BenchmarkPull_RateLimited/NoHeadroom"},
 			want: []metric{
-				{"BenchmarkPull_RateLimited/Burst1", "requests/s", 39.90},
-				{"BenchmarkPull_RateLimited/Burst1", "%_of_40/s", 99.75},
-				{"BenchmarkPull_RateLimited/Burst1", "429s", 0},
+				{"BenchmarkPull_RateLimited/SharedQuota", "requests/s", 38.96},
+				{"BenchmarkPull_RateLimited/SharedQuota", "%_of_40/s", 97.39},
+				{"BenchmarkPull_RateLimited/SharedQuota", "429s", 0},
+				{"BenchmarkPull_RateLimited/NoHeadroom", "429s", 18},
 			},
 		},
 		{

@@ -28,6 +28,7 @@ var scales = map[string]Scale{
 const (
 	ratePages     = 800  // pages of the rate-limited backfill (20 s at 40/s)
 	rateLatencyMS = 20   // the fake's latency per request
+	rateJitterMS  = 4    // the fake's random arrival jitter (a few ms, as a network adds)
 	okeybotWindow = "3s" // the fake's stand-in for Okeybot's minute (20 times faster)
 	// okeybotContacts is how many contacts one Okeybot iteration pushes
 	// (benchOkeybotContacts in sync/push).
@@ -77,8 +78,9 @@ func (s Scale) Runs() []BenchRun {
 	return []BenchRun{
 		{Name: "pull", Pkg: "./sync/pull/", Bench: "^BenchmarkPull_Messages$",
 			Env: []string{"CRMSYNC_BENCH_MESSAGES=" + strconv.Itoa(s.Messages)}, Timeout: time.Hour},
-		{Name: "pull-rate", Pkg: "./sync/pull/", Bench: "^BenchmarkPull_RateLimited$/^Burst1$",
-			Env: []string{"CRMSYNC_BENCH_RATE_REQUESTS=" + strconv.Itoa(ratePages), "CRMSYNC_BENCH_LATENCY_MS=" + strconv.Itoa(rateLatencyMS)}, Timeout: 10 * time.Minute},
+		{Name: "pull-rate", Pkg: "./sync/pull/", Bench: "^BenchmarkPull_RateLimited$/^(SharedQuota|NoHeadroom)$",
+			Env: []string{"CRMSYNC_BENCH_RATE_REQUESTS=" + strconv.Itoa(ratePages), "CRMSYNC_BENCH_LATENCY_MS=" + strconv.Itoa(rateLatencyMS),
+				"CRMSYNC_BENCH_JITTER_MS=" + strconv.Itoa(rateJitterMS)}, Timeout: 10 * time.Minute},
 		{Name: "reconcile", Pkg: "./sync/reconcile/", Bench: "^BenchmarkReconcile$/^(Full|FullNoChange|Incremental1Percent)$",
 			Env: []string{"CRMSYNC_BENCH_IDENTITIES=" + strconv.Itoa(s.Identities)}, Timeout: time.Hour},
 		{Name: "push", Pkg: "./sync/push/", Bench: "^BenchmarkPush(Oho|Okeybot)$",
@@ -100,7 +102,8 @@ type Row struct {
 // Benchmark names the rows are built from.
 const (
 	benchPull      = "BenchmarkPull_Messages"
-	benchRate      = "BenchmarkPull_RateLimited/Burst1"
+	benchRate      = "BenchmarkPull_RateLimited/SharedQuota"
+	benchRateExact = "BenchmarkPull_RateLimited/NoHeadroom"
 	benchRecFull   = "BenchmarkReconcile/Full"
 	benchRecSame   = "BenchmarkReconcile/FullNoChange"
 	benchRecIncr   = "BenchmarkReconcile/Incremental1Percent"
@@ -238,22 +241,34 @@ func Rows(rs Results, s Scale) ([]Row, error) {
 		Verdict:   verdictNoJudge,
 	})
 
-	// Pull at the rate limit.
+	// Pull at the rate limit: against the fake counting any second by
+	// arrival time, with a few ms of arrival jitter, paced as crmsync paces
+	// (the account's quota shared through PostgreSQL, 2.5% headroom), and
+	// at exactly 40/s for comparison.
 	rps, share, limited := m.get(benchRate, "requests/s"), m.get(benchRate, "%_of_40/s"), m.get(benchRate, "429s")
+	jitter := m.get(benchRate, "jitter_ms")
 	rows = append(rows, Row{
-		Figure:    fmt.Sprintf("Pull at Omnichat's limit: requests/s (%d pages, limiter 40/s burst 1)", ratePages),
+		Figure: fmt.Sprintf("Pull at Omnichat's limit: requests/s (%d pages; shared quota at 39/s, 2.5%% headroom; fake counting any second by arrival, %g ms jitter)",
+			ratePages, jitter),
 		Value:     fmt.Sprintf("%.2f req/s", rps),
-		Reference: "40 req/s: Omnichat's limit per team (fixed)",
+		Reference: "40 req/s: Omnichat's documented limit per team (vendor's, fixed)",
 		Ratio:     ratio(share / 100),
 		Target:    "≥ 0.95",
 		Verdict:   verdict(share/100 >= 0.95),
 	}, Row{
-		Figure:    "Pull at Omnichat's limit: 429 responses",
+		Figure:    "Pull at Omnichat's limit: 429 responses provoked (same run)",
 		Value:     strconv.FormatFloat(limited, 'f', -1, 64),
 		Reference: noReference,
 		Ratio:     noReference,
 		Target:    "0",
 		Verdict:   verdict(limited == 0),
+	}, Row{
+		Figure:    "Pull paced at exactly 40/s (no headroom), for comparison: 429 responses provoked",
+		Value:     strconv.FormatFloat(m.get(benchRateExact, "429s"), 'f', -1, 64),
+		Reference: fmt.Sprintf("%.2f req/s sent", m.get(benchRateExact, "requests/s")),
+		Ratio:     noReference,
+		Target:    noTarget,
+		Verdict:   verdictNoJudge,
 	})
 
 	// Reconcile.

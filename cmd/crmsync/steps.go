@@ -45,9 +45,10 @@ func (o *apiObserver) observe(info apiclient.RequestInfo) {
 }
 
 // counted wraps a step so its counts include the API attempts (retries too)
-// and the 429s met while it ran. Steps of one process run one at a time per
-// job; concurrent jobs in one process may blur these counts, never the
-// Prometheus series.
+// and the 429s met while it ran; a step that reports no requests of its own
+// (the pulls) gets the attempts as its requests, as sync_runs.counts
+// documents. Steps of one process run one at a time per job; concurrent
+// jobs in one process may blur these counts, never the Prometheus series.
 func (o *apiObserver) counted(step schedule.StepFunc) schedule.StepFunc {
 	return func(ctx context.Context, run *schedule.Run) (schedule.Counts, error) {
 		req0, rl0 := o.requests.Load(), o.rateLimited.Load()
@@ -57,6 +58,9 @@ func (o *apiObserver) counted(step schedule.StepFunc) schedule.StepFunc {
 		}
 		c["api_attempts"] = o.requests.Load() - req0
 		c[schedule.CountRateLimited] = o.rateLimited.Load() - rl0
+		if c[schedule.CountRequests] == 0 {
+			c[schedule.CountRequests] = c["api_attempts"]
+		}
 		return c, err
 	}
 }
@@ -69,6 +73,10 @@ type stepOptions struct {
 	// extra are steps to set up although no job of the configuration names
 	// them (crmsync run STEP, crmsync push).
 	extra []string
+	// only, when set, are the only steps to set up (crmsync run JOB…: the
+	// named jobs' steps), so the clients, and the secrets, of the others are
+	// not needed.
+	only []string
 	// limit caps the contacts a push step examines (0: all).
 	limit int
 	// pushResult, when set, receives each push step's result (crmsync push
@@ -82,7 +90,9 @@ type stepOptions struct {
 // Only the steps some job names (or o.extra) are set up.
 func buildSteps(_ context.Context, e *env, cfg *config.Config, st *store.Store, m *metrics.Registry, o stepOptions) (map[string]schedule.StepFunc, error) {
 	obs := &apiObserver{metrics: m}
-	uses := func(step string) bool { return cfg.Uses(step) || slices.Contains(o.extra, step) }
+	uses := func(step string) bool {
+		return (o.only == nil && cfg.Uses(step)) || slices.Contains(o.only, step) || slices.Contains(o.extra, step)
+	}
 	steps := make(map[string]schedule.StepFunc, len(config.Steps))
 	for _, name := range config.Steps {
 		steps[name] = unconfiguredStep
@@ -93,7 +103,7 @@ func buildSteps(_ context.Context, e *env, cfg *config.Config, st *store.Store, 
 			return nil, err
 		}
 		for _, s := range pull.Streams {
-			steps[pullStepName(s)] = observedPull(m, s, pullStep(p, s, nil))
+			steps[pullStepName(s)] = observedPull(st, m, s, pullStep(p, s, nil, pull.RunOptions{}))
 		}
 	}
 	steps[config.StepReconcile] = reconcileStep(cfg, st, o.full)
@@ -181,12 +191,22 @@ func unconfiguredStep(context.Context, *schedule.Run) (schedule.Counts, error) {
 	return nil, errStepUnconfigured
 }
 
-// observedPull wraps a pull step so Prometheus sees the rows it wrote. (The
-// window lag gauges are refreshed by the Runner after every run.)
-func observedPull(m *metrics.Registry, s pull.Stream, step schedule.StepFunc) schedule.StepFunc {
+// observedPull wraps a pull step so Prometheus sees the rows it wrote and,
+// per stream, the windows given up and the data gaps. (The window lag
+// gauges are refreshed by the Runner after every run.)
+func observedPull(st *store.Store, m *metrics.Registry, s pull.Stream, step schedule.StepFunc) schedule.StepFunc {
 	return func(ctx context.Context, run *schedule.Run) (schedule.Counts, error) {
 		c, err := step(ctx, run)
 		m.AddRowsUpserted("omnichat_"+string(s), int(c["inserted"]+c["updated"]))
+		if m != nil {
+			sums, serr := st.WindowSummaries(context.WithoutCancel(ctx))
+			if serr != nil {
+				run.Log.WithError(serr).Warn("could not read the windows given up and the data gaps")
+			}
+			for _, w := range sums {
+				m.SetWindowHealth(w.Stream, w.GaveUp, w.DataGaps, w.MissingRows)
+			}
+		}
 		return c, err
 	}
 }
