@@ -25,6 +25,12 @@ const (
 	DefaultLineURL     = "https://api.line.me"
 )
 
+// DefaultRateHeadroom is omnichat.rate_headroom and okeybot.rate_headroom
+// when unset: the share of a vendor's limit left unused, 2.5% (39 of
+// Omnichat's 40 requests a second; the value of apiclient.DefaultHeadroom,
+// which a test pins: config does not import the clients).
+const DefaultRateHeadroom = 0.025
+
 // MaxWindow is the longest range Omnichat accepts in one request.
 const MaxWindow = 7 * 24 * time.Hour
 
@@ -40,6 +46,29 @@ const (
 
 // Steps lists every known step name.
 var Steps = []string{StepPullContacts, StepPullTaggingLogs, StepPullMessages, StepPullAgents, StepReconcile, StepPushOho, StepPushOkeybot}
+
+// Services a configuration can call, as its sections name them.
+const (
+	ServiceOmnichat = "omnichat"
+	ServiceOho      = "oho"
+	ServiceLine     = "line"
+	ServiceOkeybot  = "okeybot"
+)
+
+// StepServices returns the services a step calls: the pulls Omnichat, the
+// Oho push Oho and LINE (bot info and profiles), the Okeybot push Okeybot,
+// reconcile none.
+func StepServices(step string) []string {
+	switch step {
+	case StepPullContacts, StepPullTaggingLogs, StepPullMessages, StepPullAgents:
+		return []string{ServiceOmnichat}
+	case StepPushOho:
+		return []string{ServiceOho, ServiceLine}
+	case StepPushOkeybot:
+		return []string{ServiceOkeybot}
+	}
+	return nil
+}
 
 // Config is the whole of jobs.yaml after expansion, defaults and validation.
 type Config struct {
@@ -76,6 +105,10 @@ type Omnichat struct {
 	// RatePerSecond is the request rate for the team account: default and
 	// maximum 40 (the vendor's limit).
 	RatePerSecond float64 `yaml:"rate_per_second"`
+	// RateHeadroom is the share of RatePerSecond left unused, so a server
+	// counting any second by arrival time refuses nothing despite network
+	// jitter: default 0.025 (apiclient.DefaultHeadroom: 39 of 40/s), 0..0.5.
+	RateHeadroom *float64 `yaml:"rate_headroom"`
 	// PageSize is rows per page: default and maximum 100.
 	PageSize int `yaml:"page_size"`
 	// Window is the length of one pull window: default 24h, at most 168h.
@@ -92,8 +125,18 @@ type Omnichat struct {
 	// MaxRereads bounds how often a window whose rows fall short of
 	// totalElements is read again. Default 2.
 	MaxRereads int `yaml:"max_rereads"`
-	// Platforms are pulled per platform when /v1/channels lists no channel.
-	// Default: line, facebook, instagram, whatsapp, wechat, webchat.
+	// MaxWindowAttempts is how many reads a window the API refuses (4xx) gets
+	// before it is given up (status gave_up, retried only by
+	// backfill --retry-gave-up). Default 5.
+	MaxWindowAttempts int `yaml:"max_window_attempts"`
+	// WindowDeadline bounds the reading of one window, waits after 429s
+	// included; past it the window is released for the next run, not
+	// failed. Default 15m.
+	WindowDeadline time.Duration `yaml:"window_deadline"`
+	// Platforms whose contacts and messages are pulled: per channel where
+	// GET /v1/channels lists channels of the platform, otherwise per
+	// platform. Only the documented ones: line, facebook, instagram,
+	// whatsapp, wechat, webchat (the default: all of them).
 	Platforms []string `yaml:"platforms"`
 	// TaggingLogZone is the zone of the zone-less tagging-log times. Default UTC.
 	TaggingLogZone string `yaml:"tagging_log_zone"`
@@ -126,9 +169,23 @@ type LineChannel struct {
 // Okeybot configures the Okeybot destination: one token per Okeybot channel.
 type Okeybot struct {
 	BaseURL string `yaml:"base_url"` // default $OKEYBOT_BASE_URL, else the vendor's address
-	// RatePerMinute is the call rate per channel token: default and maximum 100.
-	RatePerMinute int              `yaml:"rate_per_minute"`
-	Channels      []OkeybotChannel `yaml:"channels"`
+	// RatePerMinute is the call rate per channel token (per account with
+	// rate_scope: account): default and maximum 100.
+	RatePerMinute int `yaml:"rate_per_minute"`
+	// RateHeadroom is the share of rate_per_minute left unused, so that a
+	// server counting any 60 s by arrival time refuses nothing while
+	// arrivals jitter: default 0.025 (97.5 calls a minute, one every 615 ms,
+	// absorbing 1.5 s of jitter); at most 0.5.
+	RateHeadroom float64 `yaml:"rate_headroom"`
+	// RateScope is what the limit counts: "token" (each channel token apart,
+	// the default) or "account" (one limiter for every channel token).
+	RateScope string `yaml:"rate_scope"`
+	// DetectConflicts reads each changed contact before writing it, so a
+	// custom field edited in Okeybot is kept or overwritten by
+	// mapping.okeybot.on_conflict and recorded in push_conflicts. Default
+	// false: it costs one more call per changed contact.
+	DetectConflicts bool             `yaml:"detect_conflicts"`
+	Channels        []OkeybotChannel `yaml:"channels"`
 }
 
 // OkeybotChannel is one Okeybot channel and the contacts that go to it.
@@ -161,7 +218,9 @@ type Reconcile struct {
 
 // Schedule configures `crmsync schedule`.
 type Schedule struct {
-	// GracePeriod is how long a stop waits for running steps. Default 30s.
+	// GracePeriod is how long a stop waits for running steps to finish the
+	// unit in hand before cancelling them. Default 15s; a whole stop takes
+	// at most GracePeriod + 9s (schedule.Scheduler.StopTimeout).
 	GracePeriod time.Duration `yaml:"grace_period"`
 	// CatchUp runs, at start, each job whose last successful run is older than
 	// one period. Default true.

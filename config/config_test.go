@@ -95,6 +95,12 @@ func TestParse_expandsNumbersFromEnvironment(t *testing.T) {
 	require.Equal(t, 72*time.Hour, cfg.Omnichat.Window)
 }
 
+// Jobs whose steps need one service's secrets.
+const (
+	pullJob    = "jobs:\n  - name: pull\n    schedule: \"@hourly\"\n    steps: [pull_messages]\n"
+	pushOhoJob = "jobs:\n  - name: push\n    schedule: \"@hourly\"\n    steps: [push_oho]\n"
+)
+
 func TestParse_bad(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -130,8 +136,68 @@ func TestParse_bad(t *testing.T) {
 		},
 		{
 			name:    "MissingTokenForChannel",
-			give:    "line:\n  channels:\n    - channel_id: \"42\"\n      access_token: ${LINE_TOKEN_X}\n",
-			wantErr: `bad.yaml:4: line.channels[0].access_token: empty: environment variable LINE_TOKEN_X is not set`,
+			give:    "line:\n  channels:\n    - channel_id: \"42\"\n      access_token: ${LINE_TOKEN_X}\n" + pushOhoJob,
+			env:     map[string]string{"OHO_API_KEY": "k"},
+			wantErr: `bad.yaml:4: line.channels[0].access_token: environment variable LINE_TOKEN_X is not set`,
+		},
+		{
+			name:    "OtherTokenVariableNeverFallsBackOnOmnichatToken",
+			give:    "omnichat:\n  token: ${OMNICHAT_TOKEN_OTHER}\n" + pullJob,
+			env:     map[string]string{"OMNICHAT_TOKEN": "the other account's"},
+			wantErr: `bad.yaml:2: omnichat.token: environment variable OMNICHAT_TOKEN_OTHER is not set (it is read from the environment only; write ${OMNICHAT_TOKEN_OTHER:-default} for a default)`,
+		},
+		{
+			name:    "OtherAPIKeyVariableNeverFallsBackOnOhoAPIKey",
+			give:    "oho:\n  api_key: ${OHO_API_KEY_OTHER}\n" + pushOhoJob,
+			env:     map[string]string{"OHO_API_KEY": "the other account's"},
+			wantErr: `bad.yaml:2: oho.api_key: environment variable OHO_API_KEY_OTHER is not set`,
+		},
+		{
+			name:    "OtherBaseURLVariableNeverFallsBackOnTheDocumentedOne",
+			give:    "omnichat:\n  base_url: ${OMNICHAT_URL_STAGING}\n" + pullJob,
+			env:     map[string]string{"OMNICHAT_TOKEN": "t", "OMNICHAT_BASE_URL": "https://elsewhere.example.com"},
+			wantErr: `bad.yaml:2: omnichat.base_url: environment variable OMNICHAT_URL_STAGING is not set`,
+		},
+		{
+			name:    "UnsetVariableInAGeneralKey",
+			give:    "timezone: ${CRMSYNC_TZ}\n",
+			wantErr: `bad.yaml:1: timezone: environment variable CRMSYNC_TZ is not set`,
+		},
+		{
+			name:    "EmptyDefaultIsEmpty",
+			give:    "omnichat:\n  token: ${OMNICHAT_TOKEN_OTHER:-}\n" + pullJob,
+			env:     map[string]string{"OMNICHAT_TOKEN": "the other account's"},
+			wantErr: `bad.yaml:2: omnichat.token: empty: the variable it names is set to an empty value`,
+		},
+		{
+			name:    "UndocumentedPlatform",
+			give:    "omnichat:\n  platforms: [line, viber]\n",
+			wantErr: `bad.yaml:2: omnichat.platforms[1]: "viber" is not a platform Omnichat documents (one of line, facebook, instagram, whatsapp, wechat, webchat)`,
+		},
+		{
+			name:    "PlatformTwice",
+			give:    "omnichat:\n  platforms: [webchat, website]\n",
+			wantErr: `bad.yaml:2: omnichat.platforms[1]: platform "website" listed twice`,
+		},
+		{
+			name:    "HeadroomTooLarge",
+			give:    "omnichat:\n  rate_headroom: 0.6\n",
+			wantErr: `bad.yaml:2: omnichat.rate_headroom: 0.6 is outside 0..0.5`,
+		},
+		{
+			name:    "NegativeHeadroom",
+			give:    "omnichat:\n  rate_headroom: -0.1\n",
+			wantErr: `bad.yaml:2: omnichat.rate_headroom: -0.1 is outside 0..0.5`,
+		},
+		{
+			name:    "WindowDeadlineTooShort",
+			give:    "omnichat:\n  window_deadline: 5s\n",
+			wantErr: `bad.yaml:2: omnichat.window_deadline: 5s is below 10s`,
+		},
+		{
+			name:    "NegativeWindowAttempts",
+			give:    "omnichat:\n  max_window_attempts: -1\n",
+			wantErr: `bad.yaml:2: omnichat.max_window_attempts: -1 is outside 1..100`,
 		},
 		{
 			name:    "WindowOverSevenDays",
@@ -187,6 +253,11 @@ func TestParse_bad(t *testing.T) {
 			name:    "MappingRule",
 			give:    "mapping:\n  oho:\n    labels:\n      - pattern: \"re:[\"\n",
 			wantErr: "bad.yaml:4: mapping.oho.labels[0].pattern: invalid regexp",
+		},
+		{
+			name:    "MappingOhoOnConflict",
+			give:    "mapping:\n  oho:\n    foreign_phone: drop\n    on_conflict: newest\n",
+			wantErr: `bad.yaml:4: mapping.oho.on_conflict: "newest" is not one of source, destination`,
 		},
 		{
 			name:    "MappingUnknownKey",
@@ -273,4 +344,54 @@ func TestParse_withoutSecrets(t *testing.T) {
 
 	_, err = config.Parse("jobs.yaml", []byte("oho:\n  api_key: abc\n"), env(nil), config.WithoutSecrets())
 	require.ErrorContains(t, err, "secrets must come from the environment", "a literal secret is refused all the same")
+}
+
+// A command asks only for the secrets of the services it calls: a backfill
+// or `run pull_messages` needs the Omnichat token and nothing else.
+func TestParse_forRun(t *testing.T) {
+	t.Parallel()
+	onlyOmnichat := map[string]string{"OMNICHAT_TOKEN": "tok"}
+
+	keys := func(err error) []string {
+		var ce *config.Error
+		require.ErrorAs(t, err, &ce)
+		var out []string
+		for _, p := range ce.Problems {
+			out = append(out, p.Key)
+		}
+		return out
+	}
+	_, err := config.Parse("jobs.yaml", []byte(valid), env(onlyOmnichat))
+	require.ElementsMatch(t, []string{"line.channels[0].access_token", "okeybot.channels[0].token", "oho.api_key"}, keys(err),
+		"without ForRun every job's services are needed")
+
+	for _, names := range [][]string{{"pull_messages"}, {"omnichat_pull"}, {"pull_contacts", "reconcile"}} {
+		cfg, err := config.Parse("jobs.yaml", []byte(valid), env(onlyOmnichat), config.ForRun(names...))
+		require.NoError(t, err, "%v", names)
+		require.Equal(t, "tok", cfg.Omnichat.Token)
+		require.Empty(t, cfg.Line.Channels[0].AccessToken)
+	}
+
+	_, err = config.Parse("jobs.yaml", []byte(valid), env(map[string]string{"LINE_TOKEN_SHOP": "l"}), config.ForRun("pull_messages"))
+	require.ErrorContains(t, err, "omnichat.token: environment variable OMNICHAT_TOKEN is not set")
+
+	_, err = config.Parse("jobs.yaml", []byte(valid), env(onlyOmnichat), config.ForRun("omnichat_to_oho_contacts"))
+	require.ElementsMatch(t, []string{"line.channels[0].access_token", "okeybot.channels[0].token", "oho.api_key"}, keys(err),
+		"that job pushes to Oho (with LINE) and Okeybot")
+}
+
+func TestParse_pullDefaults(t *testing.T) {
+	t.Parallel()
+	cfg, err := config.Parse("jobs.yaml", []byte("omnichat:\n  platforms: [line, website]\n"), env(nil))
+	require.NoError(t, err)
+	o := cfg.Omnichat
+	require.InDelta(t, config.DefaultRateHeadroom, *o.RateHeadroom, 0)
+	require.Equal(t, 15*time.Minute, o.WindowDeadline)
+	require.Equal(t, 5, o.MaxWindowAttempts)
+	require.Equal(t, []string{"line", "website"}, o.Platforms)
+
+	cfg, err = config.Parse("jobs.yaml", []byte("omnichat:\n  rate_headroom: 0\n"), env(nil))
+	require.NoError(t, err)
+	require.Zero(t, *cfg.Omnichat.RateHeadroom, "0 is a valid headroom, not the default")
+	require.Equal(t, []string{"line", "facebook", "instagram", "whatsapp", "wechat", "webchat"}, cfg.Omnichat.Platforms)
 }

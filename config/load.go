@@ -64,10 +64,20 @@ func (e *Error) Is(target error) bool { return target == ErrInvalid }
 type Option func(*loader)
 
 // WithoutSecrets loads a configuration for commands that call no API
-// (status): empty tokens and API keys are not errors. Secrets written
-// literally in the file still are.
+// (status): no service's token, API key or ${VAR} is needed. Secrets written
+// literally in the file are still refused.
 func WithoutSecrets() Option {
 	return func(l *loader) { l.noSecrets = true }
+}
+
+// ForRun loads a configuration for a command that runs only the named jobs
+// or steps (crmsync run JOB|STEP…, backfill): the secrets and the ${VAR}s of
+// services they do not call are not needed (a backfill needs the Omnichat
+// token, not the LINE or Okeybot ones). A name that is neither a job nor a
+// step needs nothing; the command reports it. Without ForRun every service
+// some job calls is needed.
+func ForRun(names ...string) Option {
+	return func(l *loader) { l.runNames, l.forRun = names, true }
 }
 
 // Load reads, expands, decodes, defaults and validates the file at path.
@@ -95,7 +105,10 @@ func Parse(name string, data []byte, getenv func(string) string, opts ...Option)
 }
 
 type loader struct {
-	noSecrets bool // WithoutSecrets
+	noSecrets bool     // WithoutSecrets
+	forRun    bool     // ForRun
+	runNames  []string // ForRun's jobs and steps
+	needed    map[string]bool
 	file      string
 	getenv    func(string) string
 	lines     map[string]int      // key path → line
@@ -244,6 +257,12 @@ func (l *loader) typeProblem(msg string) Problem {
 		}
 	}
 	return p
+}
+
+// written reports whether the file sets key itself (a value, or a ${VAR}).
+func (l *loader) written(key string) bool {
+	_, ok := l.lines[key]
+	return ok
 }
 
 // walk records the line of every key, and expands ${VAR} and

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"crmsync/clients/omnichat"
 	"crmsync/contact"
 	"crmsync/mapping"
 )
@@ -15,10 +16,14 @@ import (
 var snakeRe = regexp.MustCompile(`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`)
 
 // applyDefaults fills every zero value that has a documented default, taking
-// base URLs and secrets from the environment when the file leaves them out.
+// base URLs and secrets from the documented environment variables only when
+// the file leaves the key out: a key the file writes (as ${VAR} or
+// ${VAR:-default}) takes that value, even empty, and never another
+// variable's, so ${OMNICHAT_TOKEN_OTHER} unset cannot fall back on
+// OMNICHAT_TOKEN's account.
 func (l *loader) applyDefaults(c *Config) {
-	env := func(v, name, def string) string {
-		if v != "" {
+	env := func(key, v, name, def string) string {
+		if v != "" || l.written(key) {
 			return v
 		}
 		if e := l.getenv(name); e != "" {
@@ -30,10 +35,20 @@ func (l *loader) applyDefaults(c *Config) {
 		c.TimeZone = "UTC"
 	}
 	o := &c.Omnichat
-	o.BaseURL = env(o.BaseURL, "OMNICHAT_BASE_URL", DefaultOmnichatURL)
-	o.Token = env(o.Token, "OMNICHAT_TOKEN", "")
+	o.BaseURL = env("omnichat.base_url", o.BaseURL, "OMNICHAT_BASE_URL", DefaultOmnichatURL)
+	o.Token = env("omnichat.token", o.Token, "OMNICHAT_TOKEN", "")
 	if o.RatePerSecond == 0 {
 		o.RatePerSecond = 40
+	}
+	if o.RateHeadroom == nil {
+		h := DefaultRateHeadroom
+		o.RateHeadroom = &h
+	}
+	if o.MaxWindowAttempts == 0 {
+		o.MaxWindowAttempts = 5
+	}
+	if o.WindowDeadline == 0 {
+		o.WindowDeadline = 15 * time.Minute
 	}
 	if o.PageSize == 0 {
 		o.PageSize = 100
@@ -54,26 +69,34 @@ func (l *loader) applyDefaults(c *Config) {
 		o.MaxRereads = 2
 	}
 	if len(o.Platforms) == 0 {
-		o.Platforms = []string{"line", "facebook", "instagram", "whatsapp", "wechat", "webchat"}
+		for _, p := range omnichat.Platforms {
+			o.Platforms = append(o.Platforms, string(p))
+		}
 	}
 	if o.TaggingLogZone == "" {
 		o.TaggingLogZone = "UTC"
 	}
-	c.Oho.BaseURL = env(c.Oho.BaseURL, "OHO_BASE_URL", DefaultOhoURL)
-	c.Oho.APIKey = env(c.Oho.APIKey, "OHO_API_KEY", "")
+	c.Oho.BaseURL = env("oho.base_url", c.Oho.BaseURL, "OHO_BASE_URL", DefaultOhoURL)
+	c.Oho.APIKey = env("oho.api_key", c.Oho.APIKey, "OHO_API_KEY", "")
 	if c.Oho.RatePerSecond == 0 {
 		c.Oho.RatePerSecond = 5
 	}
 	if c.Oho.Concurrency == 0 {
 		c.Oho.Concurrency = 4
 	}
-	c.Line.BaseURL = env(c.Line.BaseURL, "LINE_BASE_URL", DefaultLineURL)
+	c.Line.BaseURL = env("line.base_url", c.Line.BaseURL, "LINE_BASE_URL", DefaultLineURL)
 	if c.Line.RatePerSecond == 0 {
 		c.Line.RatePerSecond = 20
 	}
-	c.Okeybot.BaseURL = env(c.Okeybot.BaseURL, "OKEYBOT_BASE_URL", DefaultOkeybotURL)
+	c.Okeybot.BaseURL = env("okeybot.base_url", c.Okeybot.BaseURL, "OKEYBOT_BASE_URL", DefaultOkeybotURL)
 	if c.Okeybot.RatePerMinute == 0 {
 		c.Okeybot.RatePerMinute = 100
+	}
+	if c.Okeybot.RateHeadroom == 0 {
+		c.Okeybot.RateHeadroom = DefaultRateHeadroom
+	}
+	if c.Okeybot.RateScope == "" {
+		c.Okeybot.RateScope = "token"
 	}
 	if len(c.Reconcile.LinkKeys) == 0 {
 		c.Reconcile.LinkKeys = []string{"member_id", "phone", "email"}
@@ -89,7 +112,9 @@ func (l *loader) applyDefaults(c *Config) {
 	}
 	c.Conversations.setDefaults()
 	if c.Schedule.GracePeriod == 0 {
-		c.Schedule.GracePeriod = 30 * time.Second
+		// schedule.DefaultGracePeriod: a whole stop then ends within 24 s,
+		// inside Kubernetes' default 30 s before SIGKILL.
+		c.Schedule.GracePeriod = 15 * time.Second
 	}
 	if c.Schedule.CatchUp == nil {
 		t := true
@@ -114,10 +139,22 @@ func (l *loader) validate(c *Config) {
 		c.loc = loc
 	}
 
+	l.needed = l.neededServices(c)
+	l.checkUnset()
+
 	o := c.Omnichat
 	l.checkURL("omnichat.base_url", o.BaseURL)
 	if o.RatePerSecond < 0 || o.RatePerSecond > 40 {
 		l.addf("omnichat.rate_per_second", "%v is outside 0 < rate <= 40 (Omnichat allows 40 requests/second per team)", o.RatePerSecond)
+	}
+	if h := *o.RateHeadroom; h < 0 || h > 0.5 {
+		l.addf("omnichat.rate_headroom", "%v is outside 0..0.5 (the share of rate_per_second left unused; 0.025 leaves one request a second at 40/s)", h)
+	}
+	if o.MaxWindowAttempts < 1 || o.MaxWindowAttempts > 100 {
+		l.addf("omnichat.max_window_attempts", "%d is outside 1..100", o.MaxWindowAttempts)
+	}
+	if o.WindowDeadline < 10*time.Second {
+		l.addf("omnichat.window_deadline", "%s is below 10s (a window of 100 pages needs minutes when 429s come; the default is 15m)", o.WindowDeadline)
 	}
 	if o.PageSize < 1 || o.PageSize > 100 {
 		l.addf("omnichat.page_size", "%d is outside 1..100 (Omnichat's maximum page size)", o.PageSize)
@@ -137,10 +174,17 @@ func (l *loader) validate(c *Config) {
 	if o.MaxRereads < 0 {
 		l.addf("omnichat.max_rereads", "%d is negative", o.MaxRereads)
 	}
+	seenPlatform := map[contact.Platform]bool{}
 	for i, p := range o.Platforms {
-		if _, ok := contact.ParsePlatform(p); !ok {
-			l.addf(fmt.Sprintf("omnichat.platforms[%d]", i), "unknown platform %q (one of %s)", p, platformNames())
+		key := fmt.Sprintf("omnichat.platforms[%d]", i)
+		pl := omnichat.ParsePlatform(p)
+		switch {
+		case !omnichat.PlatformDocumented(pl):
+			l.addf(key, "%q is not a platform Omnichat documents (one of %s)", p, omnichatPlatformNames())
+		case seenPlatform[pl]:
+			l.addf(key, "platform %q listed twice", p)
 		}
+		seenPlatform[pl] = true
 	}
 	if _, err := time.LoadLocation(o.TaggingLogZone); err != nil {
 		l.addf("omnichat.tagging_log_zone", "unknown time zone %q", o.TaggingLogZone)
@@ -166,12 +210,18 @@ func (l *loader) validate(c *Config) {
 			l.addf(k+".channel_id", "channel %q configured twice", ch.ChannelID)
 		}
 		seenLine[ch.ChannelID] = true
-		l.checkSecret(k+".access_token", ch.AccessToken, true)
+		l.checkSecret(k+".access_token", ch.AccessToken, l.needed[ServiceLine])
 	}
 
 	l.checkURL("okeybot.base_url", c.Okeybot.BaseURL)
 	if c.Okeybot.RatePerMinute < 1 || c.Okeybot.RatePerMinute > 100 {
 		l.addf("okeybot.rate_per_minute", "%d is outside 1..100 (Okeybot allows 100 calls/minute per token)", c.Okeybot.RatePerMinute)
+	}
+	if h := c.Okeybot.RateHeadroom; h <= 0 || h > 0.5 {
+		l.addf("okeybot.rate_headroom", "%v is outside 0 < headroom <= 0.5 (the share of rate_per_minute left unused; default 0.025)", h)
+	}
+	if s := c.Okeybot.RateScope; s != "token" && s != "account" {
+		l.addf("okeybot.rate_scope", "%q is not one of token, account (what Okeybot's 100 calls a minute are counted over)", s)
 	}
 	seenOK := map[string]bool{}
 	for i, ch := range c.Okeybot.Channels {
@@ -183,7 +233,7 @@ func (l *loader) validate(c *Config) {
 			l.addf(k+".name", "channel %q defined twice", ch.Name)
 		}
 		seenOK[ch.Name] = true
-		l.checkSecret(k+".token", ch.Token, true)
+		l.checkSecret(k+".token", ch.Token, l.needed[ServiceOkeybot])
 		if len(ch.Sources) == 0 {
 			l.addf(k+".sources", "missing: list the Omnichat channels (platform/channelId) or platforms whose contacts go to this channel")
 		}
@@ -302,29 +352,95 @@ func (l *loader) validateJobs(c *Config) {
 	}
 }
 
-// validateSecretsInUse requires the secrets of every service a job uses.
+// validateSecretsInUse requires the secrets of every service the command
+// calls (see neededServices).
 func (l *loader) validateSecretsInUse(c *Config) {
-	pulls := c.Uses(StepPullContacts) || c.Uses(StepPullTaggingLogs) || c.Uses(StepPullMessages) || c.Uses(StepPullAgents)
-	l.checkSecret("omnichat.token", c.Omnichat.Token, pulls)
-	l.checkSecret("oho.api_key", c.Oho.APIKey, c.Uses(StepPushOho))
-	if c.Uses(StepPushOkeybot) && len(c.Okeybot.Channels) == 0 && !l.noSecrets {
+	l.checkSecret("omnichat.token", c.Omnichat.Token, l.needed[ServiceOmnichat])
+	l.checkSecret("oho.api_key", c.Oho.APIKey, l.needed[ServiceOho])
+	if l.needed[ServiceOkeybot] && len(c.Okeybot.Channels) == 0 {
 		l.addf("okeybot.channels", "a job runs push_okeybot but no Okeybot channel is configured")
 	}
 }
 
+// neededServices returns the services the command calls: none for
+// WithoutSecrets, those of the ForRun jobs and steps, else those of every
+// job's steps.
+func (l *loader) neededServices(c *Config) map[string]bool {
+	needed := map[string]bool{}
+	if l.noSecrets {
+		return needed
+	}
+	var steps []string
+	if l.forRun {
+		for _, name := range l.runNames {
+			if j, err := c.Job(name); err == nil {
+				steps = append(steps, j.Steps...)
+			} else if slices.Contains(Steps, name) {
+				steps = append(steps, name)
+			}
+		}
+	} else {
+		for _, j := range c.Jobs {
+			steps = append(steps, j.Steps...)
+		}
+	}
+	for _, s := range steps {
+		for _, svc := range StepServices(s) {
+			needed[svc] = true
+		}
+	}
+	return needed
+}
+
+// serviceOf returns the service a key configures ("" for general keys:
+// timezone, reconcile, schedule, jobs, the general part of mapping).
+func serviceOf(key string) string {
+	for _, svc := range []string{ServiceOmnichat, ServiceOho, ServiceLine, ServiceOkeybot} {
+		if strings.HasPrefix(key, svc+".") || strings.HasPrefix(key, "mapping."+svc+".") {
+			return svc
+		}
+	}
+	return ""
+}
+
+// checkUnset reports every value that names an unset environment variable
+// without a ${VAR:-default}, naming the variable, unless its key belongs to
+// a service the command does not call.
+func (l *loader) checkUnset() {
+	keys := make([]string, 0, len(l.unset))
+	for k := range l.unset {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, key := range keys {
+		if svc := serviceOf(key); svc != "" && !l.needed[svc] {
+			continue
+		}
+		vars := l.unset[key]
+		noun := "variable " + vars[0] + " is"
+		if len(vars) > 1 {
+			noun = "variables " + strings.Join(vars, ", ") + " are"
+		}
+		l.addf(key, "environment %s not set (it is read from the environment only; write ${%s:-default} for a default)", noun, vars[0])
+	}
+}
+
 // checkSecret refuses a secret written literally in the file and, when
-// required, an empty one, naming the unset environment variable.
+// required, an empty one (an unset ${VAR} is reported by checkUnset).
 func (l *loader) checkSecret(key, value string, required bool) {
 	_, fromEnv := l.raw[key]
-	if _, written := l.lines[key]; written && !fromEnv && value != "" {
+	if l.written(key) && !fromEnv && value != "" {
 		l.addf(key, "secrets must come from the environment: write ${VARIABLE} instead of the value")
 		return
 	}
 	if value != "" || !required || l.noSecrets {
 		return
 	}
-	if vars := l.unset[key]; len(vars) > 0 {
-		l.addf(key, "empty: environment variable %s is not set", strings.Join(vars, ", "))
+	if len(l.unset[key]) > 0 {
+		return
+	}
+	if l.written(key) {
+		l.addf(key, "empty: the variable it names is set to an empty value")
 		return
 	}
 	switch key {
@@ -338,10 +454,22 @@ func (l *loader) checkSecret(key, value string, required bool) {
 }
 
 func (l *loader) checkURL(key, v string) {
+	if v == "" && len(l.unset[key]) > 0 {
+		return // an unset ${VAR}: checkUnset reports it where it matters
+	}
 	u, err := url.Parse(v)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		l.addf(key, "%q is not an http(s) URL", v)
 	}
+}
+
+// omnichatPlatformNames lists the platforms Omnichat documents.
+func omnichatPlatformNames() string {
+	names := make([]string, len(omnichat.Platforms))
+	for i, p := range omnichat.Platforms {
+		names[i] = string(p)
+	}
+	return strings.Join(names, ", ")
 }
 
 func platformNames() string {

@@ -39,6 +39,17 @@ func (k ChangeKind) MarshalText() ([]byte, error) {
 	return []byte(k.String()), nil
 }
 
+// UnmarshalText decodes a kind by name ("truncated"), as MarshalText writes it.
+func (k *ChangeKind) UnmarshalText(b []byte) error {
+	for i, n := range changeKindNames {
+		if n != "" && n == string(b) {
+			*k = ChangeKind(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("unmarshal change kind: unknown kind %q", string(b))
+}
+
 // Change records one thing mapping did to make a contact fit a destination:
 // a cut, a drop, a rewrite, a default or a refusal.
 //

@@ -40,10 +40,13 @@
 // cut at the last grapheme-cluster boundary (UAX #29, github.com/rivo/uniseg)
 // that fits, so a letter keeps its combining marks, Thai vowels and tone
 // marks stay on their consonant, and an emoji ZWJ sequence or flag is kept or
-// dropped whole. Lengths count Unicode code points, as the digest of the
-// vendor docs interprets "max" (the Oho reference does not say). A single
-// cluster longer than the limit is not split: the text becomes empty and
-// the field falls back or is left out. Fit is idempotent.
+// dropped whole. Neither vendor says what a character is, so a length is
+// the stricter of the text's Unicode code points and its UTF-16 code units
+// (Length): "˚♡̴ 𝒇𝒂𝒏𝒈", the Oho document's own example name, is 8 code points
+// and 12 UTF-16 units, so it counts 12 and fits a limit of 12 whichever way
+// the destination counts. Bytes are never counted. A single cluster longer
+// than the limit is not split: the text becomes empty and the field falls
+// back or is left out. Fit is idempotent.
 //
 // Duplicates (tags, labels, attribute names, custom field names, enum
 // aliases) are found by Key: NFC, width folding (ｖｉｐ = vip) and case folding
@@ -95,12 +98,16 @@
 //     when the identity itself is unusable.
 //   - last_name: oho.fields.last_name, cut to 100; left out when empty.
 //   - phone: parsed with github.com/nyaruka/phonenumbers in default_region;
-//     a number of that region is sent as national digits, the format the
-//     reference shows (+66812345678 → 0812345678); another country's number
-//     as E.164 (+886966633355), or dropped with oho.foreign_phone: drop; an
-//     extension is removed; an invalid number, or one longer than 20
-//     characters once formatted, is dropped. Thai and full-width digits are
-//     read.
+//     sent only in the one form the reference shows, '0987654321': a number
+//     of that region as national digits with their leading 0 (+66812345678
+//     → 0812345678). Another country's number (or one of the region whose
+//     national form has no leading 0) has no documented form:
+//     oho.foreign_phone drop (default) leaves it out, dial writes it as
+//     dialled from the region (oho.dial_prefix, country code, number:
+//     001886966633355), e164 sends +886966633355 (not documented; Check
+//     reports it). An extension is removed; an invalid number, or one longer
+//     than 20 characters once formatted, is dropped. Thai and full-width
+//     digits are read.
 //   - email: lower-cased, taken out of "Name <addr>", checked (a plain
 //     local@domain that net/mail reads back unchanged, a dotted domain) and
 //     dropped when invalid or over 254 characters (never cut).
@@ -140,6 +147,16 @@
 // in Unsent: the reference documents no way to clear a field, except gender,
 // which is reset by sending not_say.
 //
+// MergeOho is what sync/push sends instead of DiffOho's Update once it has
+// read the contact Oho holds, since agents edit contacts in Oho and a PATCH
+// replaces lists whole: a three-way merge of the last pushed, the found and
+// the desired contact. Items set in Oho (tags, labels, attributes) are kept
+// and come first under the caps; a field or attribute value whose crmsync
+// value did not change is never written; one edited in Oho whose crmsync
+// value changed too is a Conflict, decided by oho.on_conflict (ConflictRule,
+// Decide) and reported for push_conflicts. WithoutCapDrops takes out of the
+// last pushed payload the items a previous merge left out to hold a cap.
+//
 // # Okeybot
 //
 // ToOkeybot resolves okeybot.custom_fields (name/value pairs, sorted by name)
@@ -159,7 +176,7 @@
 // validates; every problem is reported at once, naming its key, e.g.
 // "mapping.oho.labels[2].pattern: invalid regexp …". Defaults: default_region
 // TH; Location (set by package config from jobs.yaml's timezone) UTC;
-// oho.foreign_phone e164; oho.fields display_name: name, phone: phone,
+// oho.foreign_phone drop; oho.on_conflict source; oho.fields display_name: name, phone: phone,
 // email: email (write none to turn one off); every tag sent to both
 // destinations; no attributes, labels or Okeybot custom fields.
 //
@@ -207,7 +224,8 @@
 //	  tag_priority: [VIP, "re:^ลูกค้า", "ติดตาม*"]
 //	  oho:
 //	    default_picture_url: https://cdn.example.com/avatar.png
-//	    foreign_phone: e164
+//	    foreign_phone: dial
+//	    dial_prefix: "001"
 //	    fields:
 //	      first_name: attr:first_name
 //	      last_name: attr:last_name

@@ -31,39 +31,103 @@ func foldDigits(s string) (string, bool) {
 	return out, out != s
 }
 
-// formatPhone writes a phone number the way Oho shows it: numbers of the
-// default region in national digits (+66812345678 → 0812345678), others in
-// E.164 (foreign == "e164") or not at all. ok is false when the number is
-// dropped; why then says why, else it describes the rewrite ("" when none).
-func formatPhone(raw, region, foreign string) (out, why string, ok bool) {
+// parsePhone reads raw (Thai and full-width digits too) as a valid number,
+// numbers without a country code in region, and removes an extension. ok is
+// false when it is not a valid number; why then says why, else it lists what
+// was done besides formatting.
+func parsePhone(raw, region string) (num *phonenumbers.PhoneNumber, notes []string, why string, ok bool) {
 	s, _ := foldDigits(width.Fold.String(raw))
 	num, err := phonenumbers.Parse(s, region)
 	if err != nil {
-		return "", "not a phone number", false
+		return nil, nil, "not a phone number", false
 	}
 	if !phonenumbers.IsValidNumber(num) {
-		return "", "not a valid phone number", false
+		return nil, nil, "not a valid phone number", false
 	}
-	var notes []string
 	if num.GetExtension() != "" {
 		num.Extension = nil
 		notes = append(notes, "extension removed")
 	}
-	if int(num.GetCountryCode()) == phonenumbers.GetCountryCodeForRegion(region) {
-		out = digitsOnly(phonenumbers.Format(num, phonenumbers.NATIONAL))
+	return num, notes, "", true
+}
+
+// inRegion reports whether num is a number of region (by country code).
+func inRegion(num *phonenumbers.PhoneNumber, region string) bool {
+	return int(num.GetCountryCode()) == phonenumbers.GetCountryCodeForRegion(region)
+}
+
+// national returns num's national number as digits (+66812345678 → 0812345678).
+func national(num *phonenumbers.PhoneNumber) string {
+	return digitsOnly(phonenumbers.Format(num, phonenumbers.NATIONAL))
+}
+
+// formatPhone writes a phone number as digits: numbers of the default
+// region in national digits (+66812345678 → 0812345678), others in E.164
+// (foreign == "e164") or not at all. ok is false when the number is dropped;
+// why then says why, else it describes the rewrite ("" when none). It is the
+// phone_local source's form; Oho's own phone field goes through ohoPhone,
+// which holds Oho's documented form.
+func formatPhone(raw, region, foreign string) (out, why string, ok bool) {
+	num, notes, why, ok := parsePhone(raw, region)
+	if !ok {
+		return "", why, false
+	}
+	if inRegion(num, region) {
+		out = national(num)
 		notes = append(notes, "national format for "+region)
 	} else {
-		if foreign == "drop" {
-			return "", "number outside " + region + " (oho.foreign_phone: drop)", false
+		if foreign == ForeignPhoneDrop {
+			return "", "number outside " + region, false
 		}
 		out = phonenumbers.Format(num, phonenumbers.E164)
 		notes = append(notes, "E.164 for a number outside "+region)
 	}
 	if n := Length(out); n > ohoPhoneLimit.Max {
-		return "", fmt.Sprintf("%d characters in the format Oho wants, max %d", n, ohoPhoneLimit.Max), false
+		return "", fmt.Sprintf("%d characters once formatted, max %d", n, ohoPhoneLimit.Max), false
 	}
-	if !isOhoPhone(out) { // cannot happen: both formats are digits
+	if d := strings.TrimPrefix(out, "+"); d == "" || digitsOnly(d) != d { // cannot happen: both formats are digits
 		return "", "cannot be written as digits", false
+	}
+	if out == raw {
+		return out, "", true
+	}
+	return out, strings.Join(notes, "; "), true
+}
+
+// ohoPhone writes a phone number in the only form the Oho reference
+// documents, '0987654321': national digits with their leading 0. A number
+// of region is written so when its national form has that shape. Another
+// country's number (or one of region whose national form does not begin
+// with 0) has no documented form; oho.foreign_phone decides:
+// ForeignPhoneDrop (the default) leaves it out, ForeignPhoneDial writes it
+// as dialled from region (dialPrefix, the country code and the number:
+// from TH, 001886966633355, which keeps the documented shape) and
+// ForeignPhoneE164 sends +886966633355, which Oho does not document. ok is
+// false when the number is dropped; why then says why, else it describes
+// the rewrite ("" when none).
+func ohoPhone(raw, region, foreign, dialPrefix string) (out, why string, ok bool) {
+	num, notes, why, ok := parsePhone(raw, region)
+	if !ok {
+		return "", why, false
+	}
+	local := inRegion(num, region)
+	switch {
+	case local && isOhoPhone(national(num)):
+		out = national(num)
+		notes = append(notes, "national format for "+region)
+	case foreign == ForeignPhoneE164:
+		out = phonenumbers.Format(num, phonenumbers.E164)
+		notes = append(notes, "E.164 (mapping.oho.foreign_phone: e164), a form Oho does not document")
+	case foreign == ForeignPhoneDial && !local:
+		out = dialPrefix + strconv.Itoa(int(num.GetCountryCode())) + phonenumbers.GetNationalSignificantNumber(num)
+		notes = append(notes, "as dialled from "+region+" with international prefix "+dialPrefix+" (mapping.oho.foreign_phone: dial)")
+	case local:
+		return "", fmt.Sprintf("the national form of a %s number (%s) does not begin with 0, the only form Oho documents ('0987654321')", region, national(num)), false
+	default:
+		return "", fmt.Sprintf("a number outside %s has no form Oho documents (only national numbers like '0987654321'; mapping.oho.foreign_phone: %s)", region, foreign), false
+	}
+	if n := Length(out); n > ohoPhoneLimit.Max {
+		return "", fmt.Sprintf("%d characters once formatted, max %d", n, ohoPhoneLimit.Max), false
 	}
 	if out == raw {
 		return out, "", true
@@ -80,11 +144,30 @@ func digitsOnly(s string) string {
 	}, s)
 }
 
-// isOhoPhone accepts digits, optionally after one leading +, within the
-// phone limit.
+// isOhoPhone reports whether s has the form the Oho reference documents for
+// phone ('0987654321'): digits only, the first a 0, within the phone limit.
 func isOhoPhone(s string) bool {
-	d := strings.TrimPrefix(s, "+")
-	return d != "" && len(s) <= ohoPhoneLimit.Max && digitsOnly(d) == d
+	return len(s) >= 2 && s[0] == '0' && len(s) <= ohoPhoneLimit.Max && digitsOnly(s) == s
+}
+
+// regionDialPrefix returns region's international call prefix when it has
+// exactly one, as libphonenumber writes it before a foreign number dialled
+// from region (US 011, JP 010, GB 00); "" when it has several, as TH has
+// (001, 007, 008, 009: libphonenumber writes the pattern 00[1-9]).
+func regionDialPrefix(region string) string {
+	other := "GB"
+	if phonenumbers.GetCountryCodeForRegion(region) == phonenumbers.GetCountryCodeForRegion(other) {
+		other = "US"
+	}
+	ex := phonenumbers.GetExampleNumber(other)
+	if ex == nil {
+		return ""
+	}
+	parts := strings.Fields(phonenumbers.FormatOutOfCountryCallingNumber(ex, region))
+	if len(parts) < 2 || parts[0] == "" || digitsOnly(parts[0]) != parts[0] || parts[1] != strconv.Itoa(int(ex.GetCountryCode())) {
+		return ""
+	}
+	return parts[0]
 }
 
 // normaliseEmail lower-cases an address and takes it out of a "Name <addr>"

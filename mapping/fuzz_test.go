@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/rivo/uniseg"
@@ -25,6 +27,7 @@ var fuzzSeeds = []string{
 	"", " ", "ปักเป้า", "˚♡̴ 𝒇𝒂𝒏𝒈", "👨\u200d👩\u200d👧\u200d👦", "🇹🇭🇯🇵", "e\u0301\u0301\u0301", "\xff\xfe", "a\x00b",
 	"\u0600 x", "\r\n", "หญิง", "M", "+66812345678", "๐๘๑๒๓๔๕๖๗๘", "Fang <FANG@oho.chat>", "2541-11-29",
 	"29/02/2543", "1970-01-01", "๒๕", "VIP", "ｖｉｐ", "https://p.example/a.png", strings.Repeat("ก้", 60),
+	strings.Repeat("𝒇", 51), strings.Repeat("˚♡̴ 𝒇𝒂𝒏𝒈", 22), strings.Repeat("🇹🇭", 30),
 }
 
 func FuzzFit(f *testing.F) {
@@ -40,8 +43,13 @@ func FuzzFit(f *testing.F) {
 		if !utf8.ValidString(out) {
 			t.Fatalf("Fit(%q, %d) = %q: invalid UTF-8", s, max, out)
 		}
+		// Both readings of "max characters" hold, counted here without
+		// Length, so a mistake in it cannot hide itself.
 		if max > 0 && utf8.RuneCountInString(out) > max {
 			t.Fatalf("Fit(%q, %d) = %q: %d code points", s, max, out, utf8.RuneCountInString(out))
+		}
+		if units := len(utf16.Encode([]rune(out))); max > 0 && units > max {
+			t.Fatalf("Fit(%q, %d) = %q: %d UTF-16 units", s, max, out, units)
 		}
 		if strings.IndexFunc(out, isStripped) >= 0 {
 			t.Fatalf("Fit(%q, %d) = %q: control characters left", s, max, out)
@@ -161,10 +169,11 @@ func FuzzToOho(f *testing.F) {
 }
 
 // checkOhoIndependently restates the vendor's limits with literal numbers,
-// so a mistake in the limit table cannot hide itself.
+// so a mistake in the limit table cannot hide itself. A length holds in code
+// points and in UTF-16 units, each counted with the standard library.
 func checkOhoIndependently(t *testing.T, p OhoContact) {
 	t.Helper()
-	runes := utf8.RuneCountInString
+	runes := func(s string) int { return max(utf8.RuneCountInString(s), len(utf16.Encode([]rune(s)))) }
 	for _, f := range []struct {
 		v   string
 		max int
@@ -296,6 +305,70 @@ func FuzzToOkeybot(f *testing.F) {
 			if err := okeybotViberIDLimit.Check(OkeybotContactID(id.Platform, id.UserID)); err != nil && id.UserID != "" {
 				t.Fatalf("viber id: %v", err)
 			}
+		}
+	})
+}
+
+// FuzzMergeOho merges lists built from fuzzed names three ways and checks
+// the merge's promises: an item set in Oho (not crmsync's) survives, one
+// crmsync pushed and no longer wants is gone, the caps hold unless Oho is
+// over them itself, and once Oho holds the merge nothing more is sent.
+func FuzzMergeOho(f *testing.F) {
+	for i, s := range fuzzSeeds {
+		f.Add(s, fuzzSeeds[(i+1)%len(fuzzSeeds)], fuzzSeeds[(i+2)%len(fuzzSeeds)], uint8(i*13), uint8(i*5), uint8(i*3))
+	}
+	m := newMapper(f, fuzzOptions())
+	f.Fuzz(func(t *testing.T, a, b, c string, nLast, nThere, nWant uint8) {
+		list := func(n uint8, salt string) []string {
+			var out []string
+			for i := range int(n % 26) {
+				name, _ := Fit([]string{a, b, c}[i%3]+salt+string(rune('a'+i)), 0)
+				if name != "" && !slices.ContainsFunc(out, func(s string) bool { return Key(s) == Key(name) }) {
+					out = append(out, name)
+				}
+			}
+			slices.Sort(out)
+			return out
+		}
+		last := OhoContact{Tags: list(nLast, "")}
+		there := OhoContact{Tags: list(nThere, "")}
+		want := OhoContact{Tags: list(nWant, "")}
+		if len(want.Tags) > 20 {
+			want.Tags = want.Tags[:20]
+		}
+		mg := m.MergeOho(contact.Contact{}, &last, there, want)
+		keys := func(ss []string) map[string]bool {
+			out := map[string]bool{}
+			for _, s := range ss {
+				out[Key(s)] = true
+			}
+			return out
+		}
+		got, inLast, inWant := keys(mg.Result.Tags), keys(last.Tags), keys(want.Tags)
+		agents := 0
+		for _, s := range there.Tags {
+			if !inLast[Key(s)] && !inWant[Key(s)] {
+				agents++
+				if !got[Key(s)] {
+					t.Fatalf("tag %q set in Oho was erased: %v", s, mg.Result.Tags)
+				}
+			}
+		}
+		for _, s := range last.Tags {
+			if !inWant[Key(s)] && got[Key(s)] && agents <= 20 {
+				t.Fatalf("tag %q crmsync no longer wants is still there: %v", s, mg.Result.Tags)
+			}
+		}
+		if agents <= 20 && len(mg.Result.Tags) > 20 {
+			t.Fatalf("%d tags after the merge", len(mg.Result.Tags))
+		}
+		if !slices.IsSorted(mg.Result.Tags) {
+			t.Fatalf("not sorted: %v", mg.Result.Tags)
+		}
+		next := want.WithoutCapDrops(mg.Changes)
+		again := m.MergeOho(contact.Contact{}, &next, mg.Result, want)
+		if again.Update.Tags != nil && agents <= 20 && len(mg.Changes) == 0 {
+			t.Fatalf("merging again sends tags %v (from %v)", *again.Update.Tags, mg.Result.Tags)
 		}
 	})
 }

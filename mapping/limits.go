@@ -9,24 +9,30 @@ import (
 )
 
 // Unit is how a limit measures a value. It records the unit the vendor
-// documents; where the vendor is silent, the digest's interpretation
-// (api-docs/README.md: "lengths count characters (Unicode code points)").
+// documents; where the vendor is silent (neither says what a character is),
+// the stricter reading (api-docs/README.md: "hold the stricter of code points
+// and UTF-16 code units").
 type Unit int
 
 // The units a Limit can use. Start at one so the zero value is "unset".
 const (
-	Runes  Unit = iota + 1 // Unicode code points of the text
-	Items                  // elements of a list, or of one request
-	Number                 // the numeric value itself, between Min and Max
-	OneOf                  // the text must be one of Limit.Values
-	Format                 // the text must follow the layout in Limit.Values[0]
+	Characters Unit = iota + 1 // Length of the text: the stricter of its code points and UTF-16 code units
+	Items                      // elements of a list, or of one request
+	Number                     // the numeric value itself, between Min and Max
+	OneOf                      // the text must be one of Limit.Values
+	Format                     // the text must follow the layout in Limit.Values[0]
 )
 
-var unitNames = [...]string{Runes: "runes", Items: "items", Number: "number", OneOf: "one of", Format: "format"}
+// Runes is the old name of Characters, from when lengths counted code points only.
+//
+// Deprecated: use Characters, which holds the stricter of code points and UTF-16 units.
+const Runes = Characters
 
-// String returns the unit's name as docs list it, e.g. "runes".
+var unitNames = [...]string{Characters: "characters", Items: "items", Number: "number", OneOf: "one of", Format: "format"}
+
+// String returns the unit's name as docs list it, e.g. "characters".
 func (u Unit) String() string {
-	if u >= Runes && u <= Format {
+	if u >= Characters && u <= Format {
 		return unitNames[u]
 	}
 	return fmt.Sprintf("Unit(%d)", int(u))
@@ -68,7 +74,7 @@ type Limit struct {
 	Note     string   // how mapping applies the row, where that needs saying
 }
 
-// String describes the limit in one line, e.g. `first_name: max 100 runes (truncate)`.
+// String describes the limit in one line, e.g. `first_name: max 100 characters (truncate)`.
 func (l Limit) String() string {
 	var b strings.Builder
 	b.WriteString(l.Field)
@@ -113,16 +119,16 @@ var ErrUnsupportedPlatform = errors.New("platform not served by destination")
 type LimitError struct {
 	Limit Limit
 	Got   int    // the measured length, count or number; for OneOf and Format 0
-	Why   string // what is wrong, e.g. "41 runes, max 40", "required"
+	Why   string // what is wrong, e.g. "41 characters (41 code points, 41 UTF-16 units), max 40", "required"
 }
 
-// Error returns e.g. "social_profile.id: 41 runes, max 40".
+// Error returns e.g. "social_profile.id: 41 characters (41 code points, 41 UTF-16 units), max 40".
 func (e *LimitError) Error() string { return e.Limit.Field + ": " + e.Why }
 
 // Unwrap returns ErrDoesNotFit.
 func (e *LimitError) Unwrap() error { return ErrDoesNotFit }
 
-// Check reports whether the text v satisfies a Runes, OneOf or Format limit,
+// Check reports whether the text v satisfies a Characters, OneOf or Format limit,
 // including Required. It returns a *LimitError or nil. Text must also be
 // valid UTF-8. Check does not modify v: mapping uses it to verify its own
 // output and tests use it to verify payloads.
@@ -137,9 +143,10 @@ func (l Limit) Check(v string) error {
 		return &LimitError{Limit: l, Why: "invalid UTF-8"}
 	}
 	switch l.Unit {
-	case Runes:
-		if n := utf8.RuneCountInString(v); l.Max > 0 && n > l.Max {
-			return &LimitError{Limit: l, Got: n, Why: fmt.Sprintf("%d runes, max %d", n, l.Max)}
+	case Characters:
+		if n := Length(v); l.Max > 0 && n > l.Max {
+			return &LimitError{Limit: l, Got: n,
+				Why: fmt.Sprintf("%d characters (%d code points, %d UTF-16 units), max %d", n, CodePoints(v), UTF16Units(v), l.Max)}
 		}
 	case OneOf:
 		if !slices.Contains(l.Values, v) {
@@ -223,49 +230,49 @@ var (
 		Source: "oho-developer-api.th.txt §2.2 Create Contact: → platform | String | … enum … | required | enum : line, facebook, instagram",
 		Note:   "identities on other platforms are skipped (ErrUnsupportedPlatform)"}
 	// → id | String | max: 40 | required | Id ของ Contact ในแพลตฟอร์มนั้นๆ (LINE User ID หรือ Facebook User ID หรือ Instagram User ID ) |
-	ohoUserIDLimit = Limit{Field: "social_profile.id", Required: true, Max: 40, Unit: Runes, Policy: Reject,
+	ohoUserIDLimit = Limit{Field: "social_profile.id", Required: true, Max: 40, Unit: Characters, Policy: Reject,
 		Source: "oho-developer-api.th.txt §2.2 Create Contact: → id | String | max: 40 | required",
 		Note:   "a key is never cut: a longer or malformed user id rejects the contact"}
 	// → platform_id | String | max: 40 | required | Bot user ID ของ LINE OA หรือ Facebook Page ID หรือ Instagram ID |
-	ohoPlatformIDLimit = Limit{Field: "social_profile.platform_id", Required: true, Max: 40, Unit: Runes, Policy: Reject,
+	ohoPlatformIDLimit = Limit{Field: "social_profile.platform_id", Required: true, Max: 40, Unit: Characters, Policy: Reject,
 		Source: "oho-developer-api.th.txt §2.2 Create Contact: → platform_id | String | max: 40 | required"}
 	// → platform_name | String | max: 255 | required | Line OA display name หรือ Facebook Page name หรือ Instagram name(Username) |
-	ohoPlatformNameLimit = Limit{Field: "social_profile.platform_name", Required: true, Max: 255, Unit: Runes, Policy: Truncate,
+	ohoPlatformNameLimit = Limit{Field: "social_profile.platform_name", Required: true, Max: 255, Unit: Characters, Policy: Truncate,
 		Source: "oho-developer-api.th.txt §2.2 Create Contact: → platform_name | String | max: 255 | required",
 		Note:   "defaults to platform_id when the target gives no name"}
 	// → line_basic_id | String | max: 255 | required | LINE ID ของ LINE OA , platform Facebook และ Instagram ไม่มี |
-	ohoLineBasicIDLimit = Limit{Field: "social_profile.line_basic_id", Required: true, Max: 255, Unit: Runes, Policy: Reject,
+	ohoLineBasicIDLimit = Limit{Field: "social_profile.line_basic_id", Required: true, Max: 255, Unit: Characters, Policy: Reject,
 		Source: "oho-developer-api.th.txt §2.2 Create Contact: → line_basic_id | String | max: 255 | required | LINE ID ของ LINE OA , platform Facebook และ Instagram ไม่มี",
 		Note:   "required for line only (Facebook and Instagram have none, so it is left out there)"}
 	// profile_picture_url | String | max: 2000 | required | URL รูปโปรไฟล์ของ Contact |
-	ohoPictureLimit = Limit{Field: "profile_picture_url", Required: true, Max: 2000, Unit: Runes, Policy: Drop,
+	ohoPictureLimit = Limit{Field: "profile_picture_url", Required: true, Max: 2000, Unit: Characters, Policy: Drop,
 		Source: "oho-developer-api.th.txt §2.2 Create Contact: profile_picture_url | String | max: 2000 | required",
 		Note:   "a cut URL is broken: an unusable picture is dropped for oho.default_picture_url; with neither the contact is rejected"}
 	// platform_display_name | String | max: 255 | required | ชื่อ original ของ Contact จากแพลตฟอร์มต้นทาง |
-	ohoPlatformDisplayNameLimit = Limit{Field: "platform_display_name", Required: true, Max: 255, Unit: Runes, Policy: Truncate,
+	ohoPlatformDisplayNameLimit = Limit{Field: "platform_display_name", Required: true, Max: 255, Unit: Characters, Policy: Truncate,
 		Source: "oho-developer-api.th.txt §2.2 Create Contact: platform_display_name | String | max: 255 | required",
 		Note:   "target OriginalName, else the identity's name, else the master name, else the user id"}
 	// display_name | String | max: 255 | required | … (ค่า default คือ ค่าของ platform_display_name ) |
-	ohoDisplayNameLimit = Limit{Field: "display_name", Required: true, Max: 255, Unit: Runes, Policy: Truncate,
+	ohoDisplayNameLimit = Limit{Field: "display_name", Required: true, Max: 255, Unit: Characters, Policy: Truncate,
 		Source: "oho-developer-api.th.txt §2.2 Create Contact: display_name | String | max: 255 | required (2.3 Update Contact: max: 1000)",
 		Note:   "held to 255 for updates too, so one payload serves both; falls back to platform_display_name"}
 	// first_name | String | max: 100 | required | ชื่อของ Contact ที่แสดงในข้อมูลทั่วไป |
-	ohoFirstNameLimit = Limit{Field: "first_name", Required: true, Max: 100, Unit: Runes, Policy: Truncate,
+	ohoFirstNameLimit = Limit{Field: "first_name", Required: true, Max: 100, Unit: Characters, Policy: Truncate,
 		Source: "oho-developer-api.th.txt §2.2 Create Contact: first_name | String | max: 100 | required",
 		Note:   "falls back to display_name, then the user id"}
 	// last_name | String | max: 100 | optional | นามสกุล Contact ที่แสดงในข้อมูลทั่วไป |
-	ohoLastNameLimit = Limit{Field: "last_name", Max: 100, Unit: Runes, Policy: Truncate,
+	ohoLastNameLimit = Limit{Field: "last_name", Max: 100, Unit: Characters, Policy: Truncate,
 		Source: "oho-developer-api.th.txt §2.2 Create Contact: last_name | String | max: 100 | optional"}
 	// phone | String | max: 20 | optional | เบอร์โทร format : '0987654321' |
-	ohoPhoneLimit = Limit{Field: "phone", Max: 20, Unit: Runes, Policy: Normalise,
+	ohoPhoneLimit = Limit{Field: "phone", Max: 20, Unit: Characters, Policy: Normalise,
 		Source: "oho-developer-api.th.txt §2.2 Create Contact: phone | String | max: 20 | optional | เบอร์โทร format : '0987654321'",
-		Note:   "numbers of default_region in national digits (0812345678); others E.164 (+886966633355) or dropped (oho.foreign_phone); invalid or longer than 20 dropped"}
+		Note:   "numbers of default_region in national digits (0812345678); others dropped (oho.foreign_phone: drop), or dialled from default_region (dial: 001886966633355) or E.164 (e164, not documented); invalid or longer than 20 dropped"}
 	// phone's format, as a second row of the same field.
 	ohoPhoneFormatLimit = Limit{Field: "phone", Unit: Format, Policy: Normalise, Values: []string{"0987654321"},
 		Source: "oho-developer-api.th.txt §2.2 Create Contact: phone | … | เบอร์โทร format : '0987654321'",
-		Note:   "digits only, or + and digits for a foreign number in E.164"}
+		Note:   "digits only, the first a 0, the one form the reference shows; a payload with an E.164 phone (oho.foreign_phone: e164) breaks it"}
 	// email | String | max: 254 | optional | อีเมล |
-	ohoEmailLimit = Limit{Field: "email", Max: 254, Unit: Runes, Policy: Drop,
+	ohoEmailLimit = Limit{Field: "email", Max: 254, Unit: Characters, Policy: Drop,
 		Source: "oho-developer-api.th.txt §2.2 Create Contact: email | String | max: 254 | optional",
 		Note:   "an address is never cut: an invalid or longer address is dropped"}
 	// country | String | สามารถเลือกได้จากค่าใน enum ที่กำหนดไว้ | optional | ประเทศ enum : อยูที่ไฟล์ country.json |
@@ -289,11 +296,11 @@ var (
 		Source: "oho-developer-api.th.txt §2.2 Create Contact: birth_date | Date | optional | ปี เดือน วันเกิด format: 'YYYY-MM-DD' (2.3 Update Contact: Date | max: 24)",
 		Note:   "read from date, datetime or text values (ISO, DD/MM/YYYY, Buddhist-era years); impossible or future dates dropped"}
 	// → display_name | String | max: 100 | required | … แต่ต้องเป็นชื่อที่ไม่ซ้ำกันใน(หนึ่งธุรกิจ) |
-	ohoAttrNameLimit = Limit{Field: "attributes[].display_name", Required: true, Unique: true, Max: 100, Unit: Runes, Policy: Truncate,
+	ohoAttrNameLimit = Limit{Field: "attributes[].display_name", Required: true, Unique: true, Max: 100, Unit: Characters, Policy: Truncate,
 		Source: "oho-developer-api.th.txt §2.2 Create Contact: → display_name | String | max: 100 | required | … ต้องเป็นชื่อที่ไม่ซ้ำกัน",
 		Note:   "configured names are checked when options load; names taken from data are cut, and a later duplicate is dropped"}
 	// → text | String | max: 2000 | required | ใช้สำหรับเป็นค่าที่จะแสดงใน field ที่อยู่ใน ข้อมูลเฉพาะ |
-	ohoAttrValueLimit = Limit{Field: "attributes[].value.text", Required: true, Max: 2000, Unit: Runes, Policy: Truncate,
+	ohoAttrValueLimit = Limit{Field: "attributes[].value.text", Required: true, Max: 2000, Unit: Characters, Policy: Truncate,
 		Source: "oho-developer-api.th.txt §2.2 Create Contact: → text | String | max: 2000 | required",
 		Note:   "an attribute with no value is left out"}
 	// tags | Array of string | max: 20 | optional | ใช้สำหรับการติดแท็กรายชื่อ (รองรับสูงสุด 20 แท็ก) |

@@ -175,6 +175,17 @@ func TestMapper_ToOho_textLimits(t *testing.T) {
 			if tt.over != "cut" {
 				return
 			}
+			t.Run("OneOverInUTF16UnitsOnly", func(t *testing.T) {
+				t.Parallel()
+				lc := baseCase()
+				n := max/2 + 1 // n math letters: n code points (within max), 2n UTF-16 units (over it)
+				tt.put(lc, strings.Repeat("𝒇", n))
+				p, cs, err := m.ToOho(lc.c, lc.id, lc.tg, now)
+				require.NoError(t, err)
+				require.Equal(t, strings.Repeat("𝒇", n-1), tt.get(p), "cut to fit both counts, never inside a letter")
+				require.Equal(t, []ChangeKind{Truncated}, kinds(changesOf(cs, tt.limit.Field)))
+				require.NoError(t, p.Check())
+			})
 			t.Run("OneOverWithClusterAtTheEnd", func(t *testing.T) {
 				t.Parallel()
 				lc := baseCase()
@@ -333,7 +344,7 @@ func TestLimit_Check(t *testing.T) {
 			require.NotEmpty(t, l.Source, "every limit quotes its doc row")
 			var le *LimitError
 			switch l.Unit {
-			case Runes:
+			case Characters:
 				at, over := thai(l.Max), thai(l.Max+1)
 				if l.Field == "phone" {
 					at, over = strings.Repeat("0", l.Max), strings.Repeat("0", l.Max+1)
@@ -342,6 +353,13 @@ func TestLimit_Check(t *testing.T) {
 				require.ErrorAs(t, l.Check(over), &le)
 				require.Equal(t, l.Max+1, le.Got)
 				require.ErrorIs(t, le, ErrDoesNotFit)
+				// A code point above U+FFFF is two UTF-16 units: the stricter count holds.
+				n := l.Max/2 + 1
+				astral := strings.Repeat("𝒇", n)
+				require.LessOrEqual(t, utf8.RuneCountInString(astral), l.Max, "within the limit in code points")
+				require.ErrorAs(t, l.Check(astral), &le, "over it in UTF-16 units")
+				require.Equal(t, 2*n, le.Got)
+				require.NoError(t, l.Check(strings.Repeat("𝒇", l.Max/2)))
 			case Items:
 				require.NoError(t, l.CheckCount(l.Max))
 				require.ErrorAs(t, l.CheckCount(l.Max+1), &le)
@@ -374,7 +392,7 @@ func TestLimit_Check(t *testing.T) {
 
 func TestLimit_String(t *testing.T) {
 	t.Parallel()
-	require.Equal(t, "first_name: max 100 runes, required (truncate)", ohoFirstNameLimit.String())
+	require.Equal(t, "first_name: max 100 characters, required (truncate)", ohoFirstNameLimit.String())
 	require.Equal(t, "age: 1..99 (drop)", ohoAgeLimit.String())
 	require.Equal(t, "gender: one of male, female, not_say (default)", ohoGenderLimit.String())
 	require.Equal(t, "tags: max 20 items, unique (truncate)", ohoTagsLimit.String())
@@ -383,12 +401,12 @@ func TestLimit_String(t *testing.T) {
 
 func TestRejection_Unwrap(t *testing.T) {
 	t.Parallel()
-	le := &LimitError{Limit: ohoUserIDLimit, Got: 41, Why: "41 runes, max 40"}
+	le := &LimitError{Limit: ohoUserIDLimit, Got: 41, Why: "41 characters (41 code points, 41 UTF-16 units), max 40"}
 	var err error = &Rejection{Destination: "oho", Identity: "line/1/U", Field: "social_profile.id", Reason: le.Error(), Err: le}
 	require.ErrorIs(t, err, ErrDoesNotFit)
 	var got *LimitError
 	require.ErrorAs(t, err, &got)
 	require.Equal(t, 41, got.Got)
-	require.Equal(t, "oho: reject line/1/U: social_profile.id: social_profile.id: 41 runes, max 40", err.Error())
+	require.Equal(t, "oho: reject line/1/U: social_profile.id: social_profile.id: 41 characters (41 code points, 41 UTF-16 units), max 40", err.Error())
 	require.False(t, errors.Is(err, ErrUnsupportedPlatform))
 }

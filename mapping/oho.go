@@ -239,7 +239,7 @@ func (r *ohoRun) build(t OhoTarget) OhoContact {
 
 	// Formatted fields.
 	if raw := fitText(&r.cs, "phone", r.field("phone"), 0); raw != "" {
-		out, why, ok := formatPhone(raw, c.region, c.opts.Oho.ForeignPhone)
+		out, why, ok := ohoPhone(raw, c.region, c.opts.Oho.ForeignPhone, c.oho.dialPrefix)
 		r.rewrite("phone", raw, out, why, ok)
 		p.Phone = out
 	}
@@ -440,8 +440,8 @@ func (p OhoContact) Check() error {
 	if p.Email != "" && !isEmail(p.Email) {
 		errs = append(errs, &LimitError{Limit: ohoEmailLimit, Why: "not a valid email address"})
 	}
-	check(Limit{Field: "country", Unit: Runes}, p.Country)
-	check(Limit{Field: "city", Unit: Runes}, p.City)
+	check(Limit{Field: "country", Unit: Characters}, p.Country)
+	check(Limit{Field: "city", Unit: Characters}, p.City)
 	check(ohoGenderLimit, p.Gender)
 	if p.Age != 0 {
 		if err := ohoAgeLimit.CheckCount(p.Age); err != nil {

@@ -79,9 +79,12 @@ func TestMapper_ToOho_phone(t *testing.T) {
 	tests := []struct {
 		name    string
 		give    string
+		region  string
 		foreign string
+		prefix  string
 		want    string
 		kind    ChangeKind
+		reason  string
 	}{
 		{name: "ThaiMobile", give: "+66812345678", want: "0812345678", kind: Normalised},
 		{name: "VendorExample", give: "+66987654321", want: "0987654321", kind: Normalised},
@@ -90,9 +93,17 @@ func TestMapper_ToOho_phone(t *testing.T) {
 		{name: "Spaced", give: "081-234-5678", want: "0812345678", kind: Normalised},
 		{name: "ThaiDigits", give: "๐๘๑๒๓๔๕๖๗๘", want: "0812345678", kind: Normalised},
 		{name: "Extension", give: "+66 2 123 4567 ext. 12", want: "021234567", kind: Normalised},
-		{name: "ForeignE164", give: "+886966633355", want: "+886966633355"},
-		{name: "ForeignSpaced", give: "+1 212 555 0123", want: "+12125550123", kind: Normalised},
-		{name: "ForeignDropped", give: "+886966633355", foreign: "drop", want: "", kind: Dropped},
+		{name: "ForeignDroppedByDefault", give: "+886966633355", want: "", kind: Dropped,
+			reason: "a number outside TH has no form Oho documents (only national numbers like '0987654321'; mapping.oho.foreign_phone: drop)"},
+		{name: "OmnichatsForeignDigitsDropped", give: "886966633355", want: "", kind: Dropped},
+		{name: "ForeignDialledFromThailand", give: "+886966633355", foreign: "dial", prefix: "001", want: "001886966633355", kind: Normalised,
+			reason: "as dialled from TH with international prefix 001 (mapping.oho.foreign_phone: dial)"},
+		{name: "ForeignDialledFromJapanWithItsOwnPrefix", give: "+886966633355", region: "JP", foreign: "dial", want: "010886966633355", kind: Normalised},
+		{name: "LocalNumberIsNotDialledAbroad", give: "+66812345678", foreign: "dial", prefix: "001", want: "0812345678", kind: Normalised},
+		{name: "ForeignE164OnRequest", give: "+1 212 555 0123", foreign: "e164", want: "+12125550123", kind: Normalised},
+		{name: "RegionWhoseNationalFormHasNoLeadingZero", give: "+12125550123", region: "US", want: "", kind: Dropped,
+			reason: "the national form of a US number (2125550123) does not begin with 0, the only form Oho documents ('0987654321')"},
+		{name: "RegionLeadingZeroKept", give: "+819012345678", region: "JP", want: "09012345678", kind: Normalised},
 		{name: "TooLong", give: "+6681234567899", want: "", kind: Dropped},
 		{name: "NotANumber", give: "call me", want: "", kind: Dropped},
 		{name: "Empty", give: "", want: ""},
@@ -102,11 +113,23 @@ func TestMapper_ToOho_phone(t *testing.T) {
 			t.Parallel()
 			o := limitsOptions()
 			o.Oho.Fields.Phone = "attr:v"
-			o.Oho.ForeignPhone = tt.foreign
-			p, cs := mapField(t, o, "phone", tt.give)
+			o.DefaultRegion, o.Oho.ForeignPhone, o.Oho.DialPrefix = tt.region, tt.foreign, tt.prefix
+			lc := baseCase()
+			setAttr(&lc.c, "v", tt.give)
+			p, all, err := newMapper(t, o).ToOho(lc.c, lc.id, lc.tg, now)
+			require.NoError(t, err)
+			cs := changesOf(all, "phone")
 			require.Equal(t, tt.want, p.Phone)
 			require.LessOrEqual(t, len(p.Phone), 20)
 			requireLastKind(t, cs, tt.kind)
+			if tt.reason != "" {
+				require.Equal(t, tt.reason, cs[len(cs)-1].Reason)
+			}
+			if tt.foreign != "e164" {
+				require.NoError(t, p.Check(), "the documented form, or no phone")
+			} else {
+				require.ErrorContains(t, p.Check(), "phone: not in format 0987654321", "E.164 is not Oho's documented form")
+			}
 		})
 	}
 }

@@ -20,9 +20,18 @@ type OkeybotField struct {
 // custom fields (sorted by name) and tags (sorted). ToOkeybot returns the
 // desired one; sync/push stores it, once pushed, as the last pushed state
 // for the next run.
+//
+// Okeybot adds and removes tags one by one (POST and DELETE
+// /v1/contact/{id}/tags), so crmsync owns a tag only if it added it: in the
+// stored state, Tags are the tags crmsync added, and TheirTags the desired
+// tags it found already set in Okeybot (by a person, or by Okeybot) when it
+// read the contact, and therefore never added. ToOkeybot never removes a tag
+// that is not in Tags, and never adds one in TheirTags. A desired state has
+// no TheirTags.
 type OkeybotContact struct {
 	CustomFields []OkeybotField `json:"custom_fields,omitempty"`
 	Tags         []string       `json:"tags,omitempty"`
+	TheirTags    []string       `json:"their_tags,omitempty"`
 }
 
 // OkeybotFieldsRequest is the body of POST /v1/contact and PUT
@@ -99,20 +108,22 @@ func (m *Mapper) ToOkeybot(c contact.Contact, id contact.Identity, last OkeybotC
 		}
 	}
 	slices.SortFunc(changed, func(a, b OkeybotField) int { return strings.Compare(a.Name, b.Name) })
-	for chunk := range slices.Chunk(changed, okeybotFieldsLimit.Max) {
-		plan.Fields = append(plan.Fields, OkeybotFieldsRequest{CustomFields: chunk})
-	}
 
-	// Tags: set differences, sorted.
-	lastTags := map[string]bool{}
+	// Tags: set differences, sorted. Only tags crmsync added (last.Tags) are
+	// ever removed; desired tags Okeybot already had (last.TheirTags) are
+	// neither added nor, once no longer desired, removed.
+	lastTags, theirs := map[string]bool{}, map[string]bool{}
 	for _, t := range last.Tags {
 		if isClean(t) {
 			lastTags[t] = true
 		}
 	}
+	for _, t := range last.TheirTags {
+		theirs[t] = true
+	}
 	var add, remove []string
 	for _, t := range plan.Desired.Tags {
-		if !lastTags[t] {
+		if !lastTags[t] && !theirs[t] {
 			add = append(add, t)
 		}
 	}
@@ -126,12 +137,7 @@ func (m *Mapper) ToOkeybot(c contact.Contact, id contact.Identity, last OkeybotC
 		}
 	}
 	slices.Sort(remove)
-	for chunk := range slices.Chunk(remove, okeybotRemoveTagsLimit.Max) {
-		plan.RemoveTags = append(plan.RemoveTags, OkeybotTagsRequest{Tags: chunk})
-	}
-	for chunk := range slices.Chunk(add, okeybotAddTagsLimit.Max) {
-		plan.AddTags = append(plan.AddTags, OkeybotTagsRequest{Tags: chunk})
-	}
+	plan.Fields, plan.RemoveTags, plan.AddTags = okeybotRequests(changed, remove, add)
 	if plan.Desired.CustomFields == nil {
 		plan.Desired.CustomFields = []OkeybotField{}
 	}
@@ -139,6 +145,134 @@ func (m *Mapper) ToOkeybot(c contact.Contact, id contact.Identity, last OkeybotC
 		plan.Desired.Tags = []string{}
 	}
 	return plan, cs
+}
+
+// okeybotRequests cuts changed fields (sorted by name) and tags to remove
+// and add (sorted) into requests within Okeybot's per-request limits: 30
+// fields, 10 tags.
+func okeybotRequests(fields []OkeybotField, remove, add []string) (fs []OkeybotFieldsRequest, rm, ad []OkeybotTagsRequest) {
+	for chunk := range slices.Chunk(fields, okeybotFieldsLimit.Max) {
+		fs = append(fs, OkeybotFieldsRequest{CustomFields: chunk})
+	}
+	for chunk := range slices.Chunk(remove, okeybotRemoveTagsLimit.Max) {
+		rm = append(rm, OkeybotTagsRequest{Tags: chunk})
+	}
+	for chunk := range slices.Chunk(add, okeybotAddTagsLimit.Max) {
+		ad = append(ad, OkeybotTagsRequest{Tags: chunk})
+	}
+	return fs, rm, ad
+}
+
+// OkeybotOnConflict returns mapping.okeybot.on_conflict with its default
+// applied: ConflictSource or ConflictDestination.
+func (m *Mapper) OkeybotOnConflict() ConflictRule { return m.c.okeybot.onConflict }
+
+// OkeybotThere is what an Okeybot contact holds, as a GET or a
+// by_custom_field match shows it.
+type OkeybotThere struct {
+	CustomFields map[string]string // a field absent or "" holds nothing
+	Tags         []string
+}
+
+// OkeybotConflict is a custom field edited in Okeybot (its value there is
+// neither what crmsync last pushed nor what crmsync wants now) whose crmsync
+// value changed.
+type OkeybotConflict struct {
+	Field string // the custom field name
+	There string // the value in Okeybot ("" when it holds none)
+	Want  string // crmsync's value now ("" clears)
+	Last  string // what crmsync last pushed ("" when never)
+	// Kept is true when the edit stays (on_conflict: destination), false when
+	// crmsync's value is sent over it (source).
+	Kept bool
+}
+
+// OkeybotMerge is a plan merged with what the Okeybot contact holds.
+type OkeybotMerge struct {
+	// Plan is what is left to send: the plan's requests less what Okeybot
+	// already holds and the edits kept, in requests within the limits.
+	Plan OkeybotPlan
+	// Conflicts are the fields edited on both sides, with what was decided.
+	Conflicts []OkeybotConflict
+	// Settled are the planned fields not sent: Okeybot holds crmsync's value
+	// already, or holds an edit that is kept. Either way the field is
+	// recorded as pushed with crmsync's value, so it is not sent, nor
+	// counted as a conflict, again until crmsync's value changes.
+	Settled []OkeybotField
+	// TheirTags are the tags the plan would add that Okeybot already has:
+	// not sent, and not crmsync's (OkeybotContact.TheirTags).
+	TheirTags []string
+	// Absent are the tags the plan would remove that Okeybot no longer has.
+	Absent []string
+}
+
+// MergeOkeybot merges plan, made from last (what crmsync last pushed; zero
+// for a contact crmsync never wrote, such as one just found by its lookup
+// field), with there, what the contact holds now: a three-way merge per
+// planned custom field, whose crmsync value changed by construction.
+//
+//   - there = last: nobody edited it in Okeybot; sent.
+//   - there = want: Okeybot already holds it; not sent.
+//   - otherwise it was edited in Okeybot: a conflict, decided by
+//     mapping.okeybot.on_conflict (source sends crmsync's value, destination
+//     keeps the edit).
+//
+// A field crmsync's value did not change is never in the plan, so an edit
+// in Okeybot of such a field is never overwritten. Tags are added and
+// removed one by one, so they never conflict: one to add that Okeybot has is
+// not sent and becomes one of TheirTags, one to remove that Okeybot no
+// longer has is not sent. It never does I/O.
+func (m *Mapper) MergeOkeybot(plan OkeybotPlan, last OkeybotContact, there OkeybotThere) OkeybotMerge {
+	lastValues := map[string]string{}
+	for _, f := range last.CustomFields {
+		lastValues[f.Name] = f.Value
+	}
+	out := OkeybotMerge{Plan: OkeybotPlan{Desired: plan.Desired}}
+	var send []OkeybotField
+	for _, r := range plan.Fields {
+		for _, f := range r.CustomFields {
+			t, l := there.CustomFields[f.Name], lastValues[f.Name]
+			switch {
+			case t == l:
+				send = append(send, f)
+			case t == f.Value:
+				out.Settled = append(out.Settled, f)
+			default:
+				c := OkeybotConflict{Field: f.Name, There: t, Want: f.Value, Last: l, Kept: m.c.okeybot.onConflict == ConflictDestination}
+				out.Conflicts = append(out.Conflicts, c)
+				if c.Kept {
+					out.Settled = append(out.Settled, f)
+				} else {
+					send = append(send, f)
+				}
+			}
+		}
+	}
+	has := map[string]bool{}
+	for _, t := range there.Tags {
+		has[t] = true
+	}
+	var remove, add []string
+	for _, r := range plan.RemoveTags {
+		for _, t := range r.Tags {
+			if has[t] {
+				remove = append(remove, t)
+			} else {
+				out.Absent = append(out.Absent, t)
+			}
+		}
+	}
+	for _, r := range plan.AddTags {
+		for _, t := range r.Tags {
+			if has[t] {
+				out.TheirTags = append(out.TheirTags, t)
+			} else {
+				add = append(add, t)
+			}
+		}
+	}
+	out.Plan.Fields, out.Plan.RemoveTags, out.Plan.AddTags = okeybotRequests(send, remove, add)
+	return out
 }
 
 // OkeybotFieldNames returns the custom field names okeybot.custom_fields

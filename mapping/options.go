@@ -43,9 +43,29 @@ type OhoOptions struct {
 	// when the contact has no usable picture. No default: without it, a
 	// contact with no picture is rejected.
 	DefaultPictureURL string `yaml:"default_picture_url"`
-	// ForeignPhone says what to do with a phone number outside DefaultRegion:
-	// "e164" sends it as +<digits> (default), "drop" leaves it out.
+	// ForeignPhone says what to do with a phone number the Oho reference
+	// gives no form for: one outside DefaultRegion (or of DefaultRegion
+	// whose national form does not begin with 0). Oho documents only
+	// national digits ('0987654321'). "drop" (default) leaves it out, with
+	// an adjustment; "dial" writes it as dialled from DefaultRegion, the
+	// international prefix (DialPrefix) then the country code and number
+	// (from TH: 001886966633355), which keeps the documented shape, digits
+	// with a leading 0; "e164" sends +886966633355, for an Oho account known
+	// to accept it (Oho does not document it, and a strict Oho refuses it).
 	ForeignPhone string `yaml:"foreign_phone"`
+	// DialPrefix is the international call prefix ForeignPhone "dial" puts
+	// before the country code. Default: DefaultRegion's own when it has
+	// exactly one (US 011, JP 010, most of Europe 00); TH has several (001,
+	// 007, 008, 009), so there it must be set. Digits, beginning with 0.
+	DialPrefix string `yaml:"dial_prefix"`
+	// OnConflict says who wins when a field was edited in Oho (its value
+	// there differs from what crmsync last pushed) while crmsync's own value
+	// changed too: "source" (default) sends crmsync's value, "destination"
+	// keeps the edit. Either way the conflict is recorded (push_conflicts).
+	// An edit in Oho of a field whose crmsync value did not change is never
+	// overwritten, and items added in Oho to tags, labels and attributes
+	// are kept whatever the rule.
+	OnConflict ConflictRule `yaml:"on_conflict"`
 	// Fields names the source of each standard Oho field.
 	Fields OhoFields `yaml:"fields"`
 	// Countries are the values Oho's country enum accepts (its country.json is
@@ -127,6 +147,11 @@ type OkeybotOptions struct {
 	CustomFields []FieldRule `yaml:"custom_fields"`
 	// Tags chooses the tags kept on the Okeybot contact.
 	Tags TagRules `yaml:"tags"`
+	// OnConflict decides a custom field edited in Okeybot (its value there
+	// differs from what crmsync last pushed) whose crmsync value changed too:
+	// "source" (default) sends crmsync's value, "destination" keeps the
+	// edit (the same rule as OhoOptions.OnConflict). See OkeybotMerge.
+	OnConflict ConflictRule `yaml:"on_conflict"`
 }
 
 // FieldRule maps one source to an Okeybot custom field.
@@ -135,17 +160,25 @@ type FieldRule struct {
 	Name string `yaml:"name"`
 }
 
+// The values of OhoOptions.ForeignPhone.
+const (
+	ForeignPhoneDrop = "drop" // leave the number out (the default)
+	ForeignPhoneDial = "dial" // as dialled from the default region: 001886966633355
+	ForeignPhoneE164 = "e164" // +886966633355, a form Oho does not document
+)
+
 // The documented defaults.
 const (
 	DefaultRegion       = "TH"
-	DefaultForeignPhone = "e164"
+	DefaultForeignPhone = ForeignPhoneDrop
 )
 
 // sourceNone turns off a field that has a default source.
 const sourceNone = "none"
 
 // DefaultOptions returns the options used when jobs.yaml says nothing:
-// region TH, times in UTC, foreign phones as E.164, display_name from
+// region TH, times in UTC, foreign phones dropped, conflicts won by
+// crmsync's value (on_conflict: source), display_name from
 // the master name, phone and email from the master record, every tag sent to
 // both destinations, no attributes, labels or Okeybot custom fields.
 // Decoding jobs.yaml on top of it and calling WithDefaults give the same result.
@@ -165,6 +198,7 @@ func (o Options) WithDefaults() Options {
 		o.Location = time.UTC
 	}
 	def(&o.Oho.ForeignPhone, DefaultForeignPhone)
+	o.Oho.OnConflict = o.Oho.OnConflict.OrDefault()
 	def(&o.Oho.Fields.DisplayName, "name")
 	def(&o.Oho.Fields.Phone, "phone")
 	def(&o.Oho.Fields.Email, "email")
@@ -197,6 +231,7 @@ type compiled struct {
 }
 
 type ohoCompiled struct {
+	dialPrefix string            // for foreign_phone: dial
 	fields     map[string]source // by Oho field name; absent = not sent
 	countries  enum
 	cities     enum
@@ -211,8 +246,9 @@ type attrRule struct {
 }
 
 type okeybotCompiled struct {
-	fields []fieldRule
-	tags   tagRules
+	fields     []fieldRule
+	tags       tagRules
+	onConflict ConflictRule // with its default applied
 }
 
 type fieldRule struct {
@@ -258,9 +294,22 @@ func compile(in Options) (*compiled, error) {
 		}
 	}
 	switch o.Oho.ForeignPhone {
-	case "e164", "drop":
+	case ForeignPhoneDrop, ForeignPhoneDial, ForeignPhoneE164:
 	default:
-		p.addf("oho.foreign_phone", "%q is not one of e164, drop", o.Oho.ForeignPhone)
+		p.addf("oho.foreign_phone", "%q is not one of drop, dial, e164", o.Oho.ForeignPhone)
+	}
+	if err := o.Oho.OnConflict.Validate(); err != nil {
+		p.addf("oho.on_conflict", "%v", err)
+	}
+	c.oho.dialPrefix = o.Oho.DialPrefix
+	switch dp := o.Oho.DialPrefix; {
+	case dp != "" && (!isOhoPhone(dp+"0") || len(dp) > 5):
+		p.addf("oho.dial_prefix", "%q is not an international call prefix written as Oho needs it (up to 5 digits, beginning with 0, e.g. 001)", dp)
+	case dp == "" && o.Oho.ForeignPhone == ForeignPhoneDial:
+		c.oho.dialPrefix = regionDialPrefix(c.region)
+		if !isOhoPhone(c.oho.dialPrefix + "0") {
+			p.addf("oho.dial_prefix", "required with foreign_phone: dial: %s has no single international call prefix beginning with 0; set the one your callers dial (from TH: 001, 007, 008 or 009)", c.region)
+		}
 	}
 	c.oho.countries = compileEnum(&p, "oho.countries", o.Oho.Countries)
 	c.oho.cities = compileEnum(&p, "oho.cities", o.Oho.Cities)
@@ -377,6 +426,10 @@ func compile(in Options) (*compiled, error) {
 		c.okeybot.fields = append(c.okeybot.fields, fieldRule{src: src, name: name})
 	}
 	c.okeybot.tags = compileTagRules(&p, "okeybot.tags", o.Okeybot.Tags)
+	if err := o.Okeybot.OnConflict.Validate(); err != nil {
+		p.addf("okeybot.on_conflict", "%v", err)
+	}
+	c.okeybot.onConflict = o.Okeybot.OnConflict.OrDefault()
 
 	if len(p) > 0 {
 		return nil, errors.Join(p...)
@@ -385,7 +438,7 @@ func compile(in Options) (*compiled, error) {
 }
 
 // checkName validates a configured name: required, clean text, within max
-// code points (max ≤ 0: no limit). Configured names are never cut.
+// characters as Length counts them (max ≤ 0: no limit). Configured names are never cut.
 func checkName(p *problems, key, s string, max int) (string, bool) {
 	out, f := Fit(s, 0)
 	switch {

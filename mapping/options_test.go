@@ -39,7 +39,8 @@ func TestOptions_yamlExample(t *testing.T) {
 	want.Okeybot.CustomFields = append(want.Okeybot.CustomFields[:4], FieldRule{From: "attr:*"})
 	want.Okeybot.Tags.Include = nil
 	want.DefaultRegion = "TH"
-	want.Oho.ForeignPhone = "e164"
+	want.Oho.ForeignPhone = "dial"
+	want.Oho.DialPrefix = "001"
 	require.Equal(t, want, o)
 
 	doc, err := os.ReadFile("doc.go")
@@ -63,7 +64,8 @@ func TestDefaultOptions(t *testing.T) {
 	o := DefaultOptions()
 	require.Equal(t, "TH", o.DefaultRegion)
 	require.Equal(t, time.UTC, o.Location)
-	require.Equal(t, "e164", o.Oho.ForeignPhone)
+	require.Equal(t, "drop", o.Oho.ForeignPhone, "Oho documents only national numbers")
+	require.Equal(t, ConflictSource, o.Oho.OnConflict)
 	require.Equal(t, OhoFields{DisplayName: "name", Phone: "phone", Email: "email"}, o.Oho.Fields)
 	require.NoError(t, o.Validate())
 	require.Equal(t, o, Options{}.WithDefaults())
@@ -111,7 +113,12 @@ func TestOptions_Validate_errors(t *testing.T) {
 		{name: "EnumAliasClash", give: "oho:\n  cities:\n    - {value: A, aliases: [x]}\n    - {value: B, aliases: [X]}",
 			want: []string{`mapping.oho.cities[1].aliases[0]: "X" already means "A"`}},
 		{name: "BadPicture", give: "oho:\n  default_picture_url: /avatar.png", want: []string{"mapping.oho.default_picture_url: want an absolute http or https URL"}},
-		{name: "BadForeignPhone", give: "oho:\n  foreign_phone: keep", want: []string{`mapping.oho.foreign_phone: "keep" is not one of e164, drop`}},
+		{name: "BadOnConflict", give: "oho:\n  on_conflict: newest", want: []string{`mapping.oho.on_conflict: "newest" is not one of source, destination`}},
+		{name: "BadForeignPhone", give: "oho:\n  foreign_phone: keep", want: []string{`mapping.oho.foreign_phone: "keep" is not one of drop, dial, e164`}},
+		{name: "DialNeedsAPrefixInThailand", give: "oho:\n  foreign_phone: dial", want: []string{
+			"mapping.oho.dial_prefix: required with foreign_phone: dial: TH has no single international call prefix beginning with 0"}},
+		{name: "BadDialPrefix", give: "oho:\n  foreign_phone: dial\n  dial_prefix: \"+\"", want: []string{
+			`mapping.oho.dial_prefix: "+" is not an international call prefix written as Oho needs it`}},
 		{name: "EmptyPattern", give: "okeybot:\n  tags:\n    exclude: [\"\"]", want: []string{"mapping.okeybot.tags.exclude[0]: empty pattern"}},
 		{name: "AllProblemsAtOnce", give: "default_region: XX\noho:\n  foreign_phone: keep",
 			want: []string{"mapping.default_region:", "mapping.oho.foreign_phone:"}},

@@ -23,15 +23,16 @@ type Fitted struct {
 // Changed reports whether Fit changed anything.
 func (f Fitted) Changed() bool { return f.Repaired || f.Stripped || f.Trimmed || f.Truncated }
 
-// Fit makes s a clean text of at most max Unicode code points (max ≤ 0: no
-// limit). In order, it:
+// Fit makes s a clean text of at most max characters as Length counts them
+// (max ≤ 0: no limit), so it fits whether the destination counts code points
+// or UTF-16 code units. In order, it:
 //
 //  1. replaces each run of invalid UTF-8 with U+FFFD;
 //  2. removes control characters (Unicode Cc) other than tab, newline and
 //     carriage return: they are invisible, and PostgreSQL refuses U+0000;
 //  3. trims leading and trailing white space;
 //  4. cuts at the last grapheme-cluster boundary (UAX #29, github.com/rivo/uniseg)
-//     that keeps at most max code points, so a base letter keeps its
+//     that keeps Length at most max, so a base letter keeps its
 //     combining marks and an emoji ZWJ sequence or flag stays whole, then
 //     trims trailing white space again.
 //
@@ -56,7 +57,7 @@ func Fit(s string, max int) (string, Fitted) {
 		s = t
 		f.Trimmed = true
 	}
-	if max > 0 && utf8.RuneCountInString(s) > max {
+	if max > 0 && Length(s) > max {
 		s = cutClusters(s, max)
 		f.Truncated = true
 	}
@@ -68,13 +69,13 @@ func isStripped(r rune) bool {
 }
 
 // cutClusters returns the longest prefix of s made of whole grapheme
-// clusters with at most max code points, without trailing white space.
+// clusters whose Length is at most max, without trailing white space.
 func cutClusters(s string, max int) string {
 	n, end, state := 0, 0, -1
 	for rest := s; rest != ""; {
 		var cluster string
 		cluster, rest, _, state = uniseg.FirstGraphemeClusterInString(rest, state)
-		k := utf8.RuneCountInString(cluster)
+		k := Length(cluster)
 		if n+k > max {
 			break
 		}
@@ -84,9 +85,34 @@ func cutClusters(s string, max int) string {
 	return strings.TrimRightFunc(s[:end], unicode.IsSpace)
 }
 
-// Length returns the length of s in code points, the unit every documented
-// text limit uses.
-func Length(s string) int { return utf8.RuneCountInString(s) }
+// Length returns the length of s as every text limit counts it: the stricter
+// of its Unicode code points and its UTF-16 code units. Neither vendor says
+// what a character is: a server may count code points (Python's len) or
+// UTF-16 code units (JavaScript's length), and holding the larger count
+// holds both. A code point outside the Basic Multilingual
+// Plane (𝒇, most emoji) is one code point and two UTF-16 units, so the UTF-16
+// count is never the smaller: "˚♡̴ 𝒇𝒂𝒏𝒈", the Oho document's own example name,
+// is 8 code points and 12 units, Length 12. Bytes are never counted.
+func Length(s string) int { return max(CodePoints(s), UTF16Units(s)) }
+
+// CodePoints returns the Unicode code points of s (an invalid byte counts as
+// one, as U+FFFD would).
+func CodePoints(s string) int { return utf8.RuneCountInString(s) }
+
+// UTF16Units returns the UTF-16 code units of s: two for a code point above
+// U+FFFF (a surrogate pair), one for any other (an invalid byte counts as
+// one, as U+FFFD would).
+func UTF16Units(s string) int {
+	n := 0
+	for _, r := range s {
+		if r > 0xFFFF {
+			n += 2
+		} else {
+			n++
+		}
+	}
+	return n
+}
 
 // Key returns the form in which mapping compares two texts to find
 // duplicates: Unicode NFC, width-folded (ｖｉｐ = vip, ｶ = カ) and case-folded
@@ -135,7 +161,7 @@ func fitText(cs *changes, field, s string, max int) string {
 		cur = trimmed
 	}
 	if f.Truncated {
-		cs.add(field, Truncated, cur, out, "cut to "+strconv.Itoa(max)+" characters on a character boundary")
+		cs.add(field, Truncated, cur, out, "cut to "+strconv.Itoa(max)+" characters (code points and UTF-16 units) on a character boundary")
 	}
 	return out
 }

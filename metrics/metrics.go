@@ -32,6 +32,9 @@ const (
 	WindowLagSeconds    = "crmsync_window_lag_seconds"
 	LastSuccessSeconds  = "crmsync_job_last_success_timestamp_seconds"
 	RunsInProgress      = "crmsync_runs_in_progress"
+	WindowsGaveUp       = "crmsync_windows_gave_up"
+	WindowDataGaps      = "crmsync_window_data_gaps"
+	WindowMissingRows   = "crmsync_window_missing_rows"
 )
 
 // Registry is crmsync's set of Prometheus series. Create it with New; the
@@ -48,6 +51,9 @@ type Registry struct {
 	rowsUpserted *prometheus.CounterVec
 	rejections   *prometheus.CounterVec
 	windowLag    *prometheus.GaugeVec
+	gaveUp       *prometheus.GaugeVec
+	dataGaps     *prometheus.GaugeVec
+	missingRows  *prometheus.GaugeVec
 }
 
 // New returns a Registry with every crmsync series registered, plus the Go
@@ -97,11 +103,24 @@ func New() *Registry {
 			Name: WindowLagSeconds,
 			Help: "How far behind now a stream's pulled data is complete (now minus the start of its oldest unfinished window, or the end of its newest done window), by stream.",
 		}, []string{"stream"}),
+		gaveUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: WindowsGaveUp,
+			Help: "Pull windows given up after repeated refusals (no run reads them again until crmsync backfill --retry-gave-up), by stream.",
+		}, []string{"stream"}),
+		dataGaps: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: WindowDataGaps,
+			Help: "Pull windows done with fewer rows than Omnichat's totalElements after every re-read, by stream.",
+		}, []string{"stream"}),
+		missingRows: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: WindowMissingRows,
+			Help: "Rows the pull's data gaps miss (totalElements minus rows received), by stream.",
+		}, []string{"stream"}),
 	}
 	r.reg.MustRegister(
 		r.runs, r.inProgress, r.lastSuccess, r.stepDuration,
 		r.apiRequests, r.apiDuration, r.rateLimited,
 		r.rowsUpserted, r.rejections, r.windowLag,
+		r.gaveUp, r.dataGaps, r.missingRows,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -135,7 +154,9 @@ func (r *Registry) RunStarted(job string) {
 }
 
 // RunFinished records that a run of job, started with RunStarted at
-// startedAt, ended with status (ok, failed or interrupted).
+// startedAt, ended with status (ok, failed, interrupted, or skipped when it
+// skipped a step another process was running). Only ok sets the job's
+// last-success time.
 func (r *Registry) RunFinished(job, status string, startedAt time.Time) {
 	if r == nil {
 		return
@@ -207,4 +228,15 @@ func (r *Registry) SetWindowLag(stream string, lag time.Duration) {
 		return
 	}
 	r.windowLag.WithLabelValues(stream).Set(lag.Seconds())
+}
+
+// SetWindowHealth sets what needs an operator's eye in a stream's pull: the
+// windows given up, the windows done with a data gap, and the rows missing.
+func (r *Registry) SetWindowHealth(stream string, gaveUp, dataGaps, missingRows int64) {
+	if r == nil {
+		return
+	}
+	r.gaveUp.WithLabelValues(stream).Set(float64(gaveUp))
+	r.dataGaps.WithLabelValues(stream).Set(float64(dataGaps))
+	r.missingRows.WithLabelValues(stream).Set(float64(missingRows))
 }

@@ -47,6 +47,7 @@ func TestRegistry_Handler_exposesNamedSeries(t *testing.T) {
 	r.AddRowsUpserted("omnichat_contacts", 250)
 	r.AddRejections("okeybot", "too_long", 3)
 	r.SetWindowLag("messages", 90*time.Minute)
+	r.SetWindowHealth("contacts", 3, 1, 17)
 
 	body := scrape(t, r)
 	for _, want := range []string{
@@ -64,6 +65,9 @@ func TestRegistry_Handler_exposesNamedSeries(t *testing.T) {
 		`crmsync_rows_upserted_total{table="omnichat_contacts"} 250`,
 		`crmsync_push_rejections_total{destination="okeybot",reason="too_long"} 3`,
 		`crmsync_window_lag_seconds{stream="messages"} 5400`,
+		`crmsync_windows_gave_up{stream="contacts"} 3`,
+		`crmsync_window_data_gaps{stream="contacts"} 1`,
+		`crmsync_window_missing_rows{stream="contacts"} 17`,
 	} {
 		require.True(t, strings.Contains(body, want+"\n"), "missing series line %s", want)
 	}
@@ -78,6 +82,7 @@ func TestRegistry_nilIsNoOp(t *testing.T) {
 		r.RunStarted("j")
 		r.RunFinished("j", "ok", time.Now())
 		r.RunSkipped("j")
+		r.SetWindowHealth("s", 1, 1, 1)
 		r.ObserveStep("j", "s", time.Second)
 		r.ObserveAPI("omnichat", 500, time.Second)
 		r.AddRowsUpserted("t", 1)

@@ -81,8 +81,10 @@ type APIFaults struct {
 	// ErrorEvery answers every ErrorEvery-th request with 503 (0: never).
 	ErrorEvery int
 	// BurstAt starts, at the BurstAt-th request, a burst of Burst 429
-	// answers in a row, each with Retry-After: 1 (0: no burst). Keep Burst
-	// below the client's retry attempts (5), or a request may run out.
+	// answers in a row, each with Retry-After: 1 (0: no burst), except
+	// Okeybot's, which carry none as its document promises none, so the
+	// client waits a minute for each. Keep Burst below the client's retry
+	// attempts (5), or a request may run out.
 	BurstAt, Burst int
 }
 

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -33,6 +34,7 @@ type PageMeta struct {
 	WindowID int64  // required: the sync_windows row the page advances
 	RunID    int64  // the sync_runs row; 0 for none
 	Page     int    // the page number written; the window's next_page becomes Page+1
+	PageSize int    // the pageSize the page was asked at (sync_windows.page_size); 0 keeps the stored one
 	Received int    // rows in the page, good and bad
 	// TotalElements is stored on the first page of a read; -1 keeps the
 	// stored value.
@@ -51,6 +53,9 @@ type PageResult struct {
 	Updated  int64 // existing rows that changed
 	Queued   int64 // identities newly added to reconcile_queue
 	Bad      int64 // bad records recorded (new or seen again), invalid rows included
+	// Channels counts channels first seen in the page's rows, new to
+	// omnichat_channels (not listed: their name is unknown).
+	Channels int64
 }
 
 // ChannelRow is one omnichat_channels row.
@@ -112,14 +117,13 @@ type MessageRow struct {
 	Raw            []byte
 }
 
-// UpsertChannels stores the channel list in one statement: new channels are
-// inserted, known ones get last_seen_at (and a changed name or raw) updated.
+// UpsertChannels stores the channel list GET /v1/channels returned, in one
+// statement: new channels are inserted and known ones get last_seen_at (and
+// a changed name or raw) updated, all marked listed; every other channel is
+// marked not listed (known from rows only, or no longer in the list).
 func (s *Store) UpsertChannels(ctx context.Context, chans []ChannelRow) error {
-	if len(chans) == 0 {
-		return nil
-	}
 	chans = pullDedupe(chans, func(c ChannelRow) string { return c.Platform + "\x00" + c.ChannelID }, pullKeepLast)
-	var plat, id, name, raw []string
+	plat, id, name, raw := []string{}, []string{}, []string{}, []string{}
 	for _, c := range chans {
 		plat = append(plat, c.Platform)
 		id = append(id, c.ChannelID)
@@ -128,10 +132,17 @@ func (s *Store) UpsertChannels(ctx context.Context, chans []ChannelRow) error {
 	}
 	err := s.pgxConn(ctx, func(pc *pgx.Conn) error {
 		_, err := pc.Exec(ctx, `
-			INSERT INTO omnichat_channels AS c (platform, channel_id, channel_name, raw)
-			SELECT p, i, n, r::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS t(p, i, n, r)
-			ON CONFLICT (platform, channel_id) DO UPDATE SET
-				channel_name = excluded.channel_name, raw = excluded.raw, last_seen_at = now()`,
+			WITH input AS (
+				SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS t(p, i, n, r)
+			), up AS (
+				INSERT INTO omnichat_channels AS c (platform, channel_id, channel_name, raw, listed)
+				SELECT p, i, n, r::jsonb, true FROM input
+				ON CONFLICT (platform, channel_id) DO UPDATE SET
+					channel_name = excluded.channel_name, raw = excluded.raw, listed = true, last_seen_at = now()
+				RETURNING 1
+			)
+			UPDATE omnichat_channels c SET listed = false
+			WHERE c.listed AND NOT EXISTS (SELECT 1 FROM input i WHERE i.p = c.platform AND i.i = c.channel_id)`,
 			plat, id, name, raw)
 		return err
 	})
@@ -139,6 +150,19 @@ func (s *Store) UpsertChannels(ctx context.Context, chans []ChannelRow) error {
 		return fmt.Errorf("upsert omnichat channels: %w", err)
 	}
 	return nil
+}
+
+// ListedChannels returns the channels the latest stored GET /v1/channels
+// listed, ordered by platform and id: what a pull uses when the list cannot
+// be had.
+func (s *Store) ListedChannels(ctx context.Context) ([]ChannelRow, error) {
+	var rows []ChannelRow
+	err := s.db.WithContext(ctx).Raw(`SELECT platform, channel_id, channel_name, raw::text AS raw FROM omnichat_channels
+		WHERE listed ORDER BY platform, channel_id`).Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("listed omnichat channels: %w", err)
+	}
+	return rows, nil
 }
 
 // WriteContactsPage writes one page of contacts, its bad records and its
@@ -300,15 +324,16 @@ func pullMessageArgs(rows []MessageRow) []any {
 }
 
 // pullPageTailSQL returns the part of a page statement shared by every stream,
-// its parameters numbered from p: the identities the CTE "up" returned go to
-// reconcile_queue, the bad records to pull_errors, the window advances, and
-// the statement answers with its counts.
+// its parameters numbered from p (pullTailArgs): the identities the CTE "up"
+// returned go to reconcile_queue, channels first seen in the rows of "input"
+// to omnichat_channels (not listed), the bad records to pull_errors, the
+// window advances, and the statement answers with its counts.
 func pullPageTailSQL(p int) string {
 	r := strings.NewReplacer(
 		"$BADRAW", fmt.Sprintf("$%d", p), "$BADHASH", fmt.Sprintf("$%d", p+1), "$BADREASON", fmt.Sprintf("$%d", p+2),
 		"$STREAM", fmt.Sprintf("$%d", p+3), "$SCOPE", fmt.Sprintf("$%d", p+4), "$WINDOW", fmt.Sprintf("$%d", p+5),
-		"$RUN", fmt.Sprintf("$%d", p+6), "$PAGE", fmt.Sprintf("$%d", p+7), "$RECEIVED", fmt.Sprintf("$%d", p+8),
-		"$TOTAL", fmt.Sprintf("$%d", p+9),
+		"$RUN", fmt.Sprintf("$%d", p+6), "$PAGESIZE", fmt.Sprintf("$%d", p+10), "$PAGE", fmt.Sprintf("$%d", p+7),
+		"$RECEIVED", fmt.Sprintf("$%d", p+8), "$TOTAL", fmt.Sprintf("$%d", p+9),
 	)
 	return r.Replace(`, async AS (
 	-- This transaction's commit need not wait for the WAL flush: a page lost
@@ -319,6 +344,14 @@ func pullPageTailSQL(p int) string {
 	INSERT INTO reconcile_queue (platform, channel_id, user_id)
 	SELECT DISTINCT platform, channel_id, user_id FROM up WHERE user_id <> '' ORDER BY 1, 2, 3
 	ON CONFLICT DO NOTHING
+	RETURNING 1
+), ch AS (
+	-- A channel first seen in a row (its platform was pulled without
+	-- channelId, GET /v1/channels not listing it): known, name unknown.
+	INSERT INTO omnichat_channels (platform, channel_id, channel_name, raw, listed)
+	SELECT DISTINCT platform, channel_id, '', '{}'::jsonb, false FROM input
+	WHERE platform <> '' AND channel_id <> '' ORDER BY 1, 2
+	ON CONFLICT (platform, channel_id) DO NOTHING
 	RETURNING 1
 ), bad AS (
 	INSERT INTO pull_errors AS e (stream, scope, raw, raw_hash, reason, window_id, run_id)
@@ -331,13 +364,21 @@ func pullPageTailSQL(p int) string {
 ), w AS (
 	UPDATE sync_windows SET
 		pages = pages + 1, rows = rows + $RECEIVED::bigint, next_page = $PAGE::int + 1,
+		page_size = COALESCE(NULLIF($PAGESIZE::int, 0), page_size),
 		total_elements = COALESCE($TOTAL::bigint, total_elements),
 		status = 'running', run_id = COALESCE($RUN::bigint, run_id), updated_at = now()
 	WHERE id = $WINDOW::bigint AND stream = $STREAM::text
 	RETURNING 1
 )
 SELECT (SELECT count(*) FROM up WHERE inserted), (SELECT count(*) FROM up WHERE NOT inserted),
-	(SELECT count(*) FROM q), (SELECT count(*) FROM bad), (SELECT count(*) FROM w WHERE (SELECT v FROM async) = 'off')`)
+	(SELECT count(*) FROM q), (SELECT count(*) FROM bad), (SELECT count(*) FROM w WHERE (SELECT v FROM async) = 'off'),
+	(SELECT count(*) FROM ch)`)
+}
+
+// pullTailArgs returns the parameters of pullPageTailSQL after the bad
+// records': the window bookkeeping of m.
+func pullTailArgs(m PageMeta) []any {
+	return []any{m.Stream, m.Scope, m.WindowID, windowRunID(m.RunID), m.Page, m.Received, pullOptTotal(m.TotalElements), m.PageSize}
 }
 
 // writePullPage runs one page statement: args are the stream's column arrays,
@@ -349,11 +390,11 @@ func (s *Store) writePullPage(ctx context.Context, what, sql string, m PageMeta,
 		return PageResult{}, fmt.Errorf("write %s page: unknown stream %q", what, m.Stream)
 	}
 	args = append(args, pullBadArgs(bad)...)
-	args = append(args, m.Stream, m.Scope, m.WindowID, windowRunID(m.RunID), m.Page, m.Received, pullOptTotal(m.TotalElements))
+	args = append(args, pullTailArgs(m)...)
 	var res PageResult
 	var windows int64
 	err := s.pgxConn(ctx, func(pc *pgx.Conn) error {
-		return pc.QueryRow(ctx, sql, args...).Scan(&res.Inserted, &res.Updated, &res.Queued, &res.Bad, &windows)
+		return pc.QueryRow(ctx, sql, args...).Scan(&res.Inserted, &res.Updated, &res.Queued, &res.Bad, &windows, &res.Channels)
 	})
 	if err != nil {
 		return PageResult{}, fmt.Errorf("write %s page %d of window %d: %w", what, m.Page, m.WindowID, err)
@@ -457,13 +498,15 @@ var ErrUnstorable = errors.New("not storable in PostgreSQL")
 
 // CheckRaw reports why raw JSON cannot be stored as jsonb: invalid JSON,
 // invalid UTF-8, a \u0000 escape, or an unpaired UTF-16 surrogate escape
-// (Go's decoder accepts the last three; PostgreSQL refuses them).
+// (Go's decoder accepts the last three; PostgreSQL refuses them). The reason
+// names the field holding the bad text and its value, like the client's:
+// `message: \u0000 in JSON: not storable in PostgreSQL, got "a\x00b"`.
 func CheckRaw(raw []byte) error {
 	if !json.Valid(raw) {
-		return fmt.Errorf("invalid JSON: %w", ErrUnstorable)
+		return fmt.Errorf("row: invalid JSON: %w", ErrUnstorable)
 	}
 	if !utf8.Valid(raw) {
-		return fmt.Errorf("invalid UTF-8: %w", ErrUnstorable)
+		return pullUnstorable(raw, "invalid UTF-8", func(s string) bool { return strings.ContainsRune(s, utf8.RuneError) })
 	}
 	for i := 0; i < len(raw); {
 		j := bytes.Index(raw[i:], []byte(`\u`))
@@ -484,23 +527,96 @@ func CheckRaw(raw []byte) error {
 		switch {
 		case !ok:
 		case v == 0:
-			return fmt.Errorf(`\u0000 in JSON: %w`, ErrUnstorable)
+			return pullUnstorable(raw, `\u0000 in JSON`, func(s string) bool { return strings.ContainsRune(s, 0) })
 		case v >= 0xD800 && v <= 0xDBFF:
 			if j+12 > len(raw) || raw[j+6] != '\\' || raw[j+7] != 'u' {
-				return fmt.Errorf("unpaired surrogate escape in JSON: %w", ErrUnstorable)
+				return pullUnstorable(raw, "unpaired surrogate escape in JSON", pullHasReplacement)
 			}
 			lo, ok := pullHex4(raw[j+8 : j+12])
 			if !ok || lo < 0xDC00 || lo > 0xDFFF {
-				return fmt.Errorf("unpaired surrogate escape in JSON: %w", ErrUnstorable)
+				return pullUnstorable(raw, "unpaired surrogate escape in JSON", pullHasReplacement)
 			}
 			i = j + 12
 			continue
 		case v >= 0xDC00 && v <= 0xDFFF:
-			return fmt.Errorf("unpaired surrogate escape in JSON: %w", ErrUnstorable)
+			return pullUnstorable(raw, "unpaired surrogate escape in JSON", pullHasReplacement)
 		}
 		i = j + 6
 	}
 	return nil
+}
+
+// pullHasReplacement reports whether s holds U+FFFD, which Go's decoder
+// puts for invalid UTF-8 and unpaired surrogates.
+func pullHasReplacement(s string) bool { return strings.ContainsRune(s, utf8.RuneError) }
+
+// pullUnstorable is CheckRaw's error: what is wrong, in the first field of
+// raw whose key or text bad reports (decoded by Go), with its value.
+func pullUnstorable(raw []byte, what string, bad func(string) bool) error {
+	var v any
+	field, value := "row", ""
+	if json.Unmarshal(raw, &v) == nil {
+		if f, val, ok := pullFindText(v, "", bad); ok {
+			field, value = f, val
+		}
+	}
+	if field == "row" || field == "" {
+		return fmt.Errorf("row: %s: %w", what, ErrUnstorable)
+	}
+	if r := []rune(value); len(r) > 60 {
+		value = string(r[:60]) + "…"
+	}
+	return fmt.Errorf("%s: %s: %w, got a string %s", strings.Trim(pullJSONText(field), `"`), what, ErrUnstorable, pullJSONText(value))
+}
+
+// pullJSONText returns s as a JSON string literal, so a NUL or a control
+// character in it is written as an escape, never as itself; U+FFFD (what
+// invalid UTF-8 and lone surrogates decode to) is written \ufffd too.
+func pullJSONText(s string) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if enc.Encode(s) != nil {
+		return strconv.QuoteToASCII(s)
+	}
+	return strings.ReplaceAll(strings.TrimSuffix(b.String(), "\n"), "\uFFFD", `\ufffd`)
+}
+
+// pullFindText returns the path (keys dotted, indexes in brackets) and text
+// of the first string in v, key or value, that bad reports; keys are
+// visited in order.
+func pullFindText(v any, path string, bad func(string) bool) (string, string, bool) {
+	switch x := v.(type) {
+	case string:
+		if bad(x) {
+			return path, x, true
+		}
+	case []any:
+		for i, e := range x {
+			if f, val, ok := pullFindText(e, fmt.Sprintf("%s[%d]", path, i), bad); ok {
+				return f, val, true
+			}
+		}
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			p := k
+			if path != "" {
+				p = path + "." + k
+			}
+			if bad(k) {
+				return p, k, true
+			}
+			if f, val, ok := pullFindText(x[k], p, bad); ok {
+				return f, val, true
+			}
+		}
+	}
+	return "", "", false
 }
 
 func pullHex4(b []byte) (rune, bool) {

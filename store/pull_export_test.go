@@ -15,10 +15,10 @@ func (s *Store) WriteMessagesPageCopy(ctx context.Context, m PageMeta, rows []Me
 	rows, bad = pullSplitInvalid(rows, func(r MessageRow) []byte { return r.Raw }, bad)
 	rows = pullDedupe(rows, func(r MessageRow) string { return r.ID }, pullKeepLast)
 	args := pullBadArgs(bad)
-	args = append(args, m.Stream, m.Scope, m.WindowID, windowRunID(m.RunID), m.Page, m.Received, pullOptTotal(m.TotalElements))
+	args = append(args, pullTailArgs(m)...)
 	sql := `WITH input AS (SELECT * FROM pull_stage_messages),` + messagesUpsertSQL + pullPageTailSQL(1)
 	var res PageResult
-	var windows int64
+	var windows, channels int64
 	err := s.pgxConn(ctx, func(pc *pgx.Conn) error {
 		tx, err := pc.Begin(ctx)
 		if err != nil {
@@ -41,7 +41,7 @@ func (s *Store) WriteMessagesPageCopy(ctx context.Context, m PageMeta, rows []Me
 		if err != nil {
 			return err
 		}
-		if err := tx.QueryRow(ctx, sql, args...).Scan(&res.Inserted, &res.Updated, &res.Queued, &res.Bad, &windows); err != nil {
+		if err := tx.QueryRow(ctx, sql, args...).Scan(&res.Inserted, &res.Updated, &res.Queued, &res.Bad, &windows, &channels); err != nil {
 			return err
 		}
 		return tx.Commit(ctx)

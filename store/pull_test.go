@@ -73,7 +73,7 @@ func TestStore_WriteMessagesPage(t *testing.T) {
 
 	res, err := s.WriteMessagesPage(ctx, meta, rows, nil)
 	require.NoError(t, err)
-	require.Equal(t, store.PageResult{Inserted: 3, Queued: 1}, res)
+	require.Equal(t, store.PageResult{Inserted: 3, Queued: 1, Channels: 1}, res, "channel line/1 first seen in these rows")
 	require.Equal(t, 3, pullCount(t, s, `SELECT count(*) FROM omnichat_messages`))
 	require.Equal(t, 1, pullCount(t, s, `SELECT count(*) FROM reconcile_queue WHERE (platform, channel_id, user_id) = ('line', '1', 'u1')`))
 
@@ -120,7 +120,7 @@ func TestStore_WriteContactsPage_latestUpdatedAtWins(t *testing.T) {
 
 	res, err := s.WriteContactsPage(ctx, meta, []store.ContactRow{pullContact("u1", t0, "Old")}, nil)
 	require.NoError(t, err)
-	require.Equal(t, store.PageResult{Inserted: 1, Queued: 1}, res)
+	require.Equal(t, store.PageResult{Inserted: 1, Queued: 1, Channels: 1}, res)
 	_, err = s.SQL().ExecContext(ctx, `DELETE FROM reconcile_queue`)
 	require.NoError(t, err)
 
@@ -189,7 +189,7 @@ func TestStore_WriteTaggingLogsPage_deduplicatesByKey(t *testing.T) {
 
 	res, err := s.WriteTaggingLogsPage(ctx, meta, page, nil)
 	require.NoError(t, err)
-	require.Equal(t, store.PageResult{Inserted: 2, Queued: 1}, res)
+	require.Equal(t, store.PageResult{Inserted: 2, Queued: 1, Channels: 1}, res)
 
 	var seq int64
 	require.NoError(t, s.SQL().QueryRowContext(ctx, `SELECT last_value FROM omnichat_tagging_logs_id_seq`).Scan(&seq))
@@ -221,7 +221,8 @@ func TestStore_WritePage_badRecords(t *testing.T) {
 	require.Equal(t, int64(1), res.Inserted)
 	require.Equal(t, int64(3), res.Bad)
 	require.Equal(t, 3, pullCount(t, s, `SELECT count(*) FROM pull_errors WHERE stream = 'messages' AND scope = 'line/1' AND window_id = $1`, meta.WindowID))
-	require.Equal(t, 1, pullCount(t, s, `SELECT count(*) FROM pull_errors WHERE reason LIKE '%\u0000%'`))
+	require.Equal(t, 1, pullCount(t, s, `SELECT count(*) FROM pull_errors WHERE reason = $1`,
+		`message: \u0000 in JSON: not storable in PostgreSQL, got a string "a\u0000b"`), "the reason names the field and the value")
 
 	_, err = s.WriteMessagesPage(ctx, meta, nil, bad[:1])
 	require.NoError(t, err)
@@ -257,35 +258,58 @@ func TestStore_UpsertChannels(t *testing.T) {
 	require.NoError(t, s.UpsertChannels(ctx, chans))
 	require.Equal(t, 2, pullCount(t, s, `SELECT count(*) FROM omnichat_channels`))
 	require.Equal(t, 1, pullCount(t, s, `SELECT count(*) FROM omnichat_channels WHERE channel_name = 'LINE renamed'`))
+	require.Equal(t, 2, pullCount(t, s, `SELECT count(*) FROM omnichat_channels WHERE listed`))
+
+	// A channel first seen in a row is known, not listed, its name unknown.
+	meta := pullWindow(t, s, store.StreamContacts)
+	fb := pullContact("PSID1", pullDay(1), "Somchai")
+	fb.Platform, fb.ChannelID = "facebook", "104512345678901"
+	res, err := s.WriteContactsPage(ctx, meta, []store.ContactRow{fb, pullContact("u1", pullDay(1), "x")}, nil)
+	require.NoError(t, err)
+	require.Equal(t, int64(2), res.Channels, "line/1 and the Facebook page are new to omnichat_channels")
+	res, err = s.WriteContactsPage(ctx, meta, []store.ContactRow{fb}, nil)
+	require.NoError(t, err)
+	require.Zero(t, res.Channels)
+	require.Equal(t, 1, pullCount(t, s, `SELECT count(*) FROM omnichat_channels WHERE platform = 'facebook' AND NOT listed AND channel_name = '' AND raw = '{}'`))
+
+	// A later list that names it makes it listed, with its name; what the
+	// list leaves out is no longer listed.
+	require.NoError(t, s.UpsertChannels(ctx, []store.ChannelRow{{Platform: "facebook", ChannelID: "104512345678901", ChannelName: "Page"}}))
+	require.Equal(t, 1, pullCount(t, s, `SELECT count(*) FROM omnichat_channels WHERE listed AND channel_name = 'Page'`))
+	require.Equal(t, 3, pullCount(t, s, `SELECT count(*) FROM omnichat_channels WHERE NOT listed`))
 	require.NoError(t, s.UpsertChannels(ctx, nil))
+	require.Equal(t, 0, pullCount(t, s, `SELECT count(*) FROM omnichat_channels WHERE listed`))
+	require.Equal(t, 4, pullCount(t, s, `SELECT count(*) FROM omnichat_channels`), "nothing is deleted")
 }
 
 func TestCheckRaw(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name string
-		give string
-		ok   bool
+		name    string
+		give    string
+		wantErr string // "" when storable
 	}{
-		{"Plain", `{"a":"b"}`, true},
-		{"ThaiAndEmoji", `{"a":"สวัสดี 👋"}`, true},
-		{"EscapedPair", `{"a":"\ud83d\udc4b"}`, true},
-		{"EscapedBackslashBeforeU", `{"a":"\\u0000"}`, true},
-		{"Nul", `{"a":"\u0000"}`, false},
-		{"LoneHigh", `{"a":"\ud83d"}`, false},
-		{"LoneLow", `{"a":"\udc4b x"}`, false},
-		{"InvalidUTF8", "{\"a\":\"\xc3\x28\"}", false},
-		{"NotJSON", `{"a":`, false},
+		{"Plain", `{"a":"b"}`, ""},
+		{"ThaiAndEmoji", `{"a":"สวัสดี 👋"}`, ""},
+		{"EscapedPair", `{"a":"\ud83d\udc4b"}`, ""},
+		{"EscapedBackslashBeforeU", `{"a":"\\u0000"}`, ""},
+		{"Nul", `{"a":"ok","b":{"c":["x","\u0000"]}}`, `b.c[1]: \u0000 in JSON: not storable in PostgreSQL, got a string "\u0000"`},
+		{"NulInAKey", `{"a\u0000":1}`, `a\u0000: \u0000 in JSON: not storable in PostgreSQL, got a string "a\u0000"`},
+		{"LoneHigh", `{"a":"\ud83d"}`, `a: unpaired surrogate escape in JSON: not storable in PostgreSQL, got a string "\ufffd"`},
+		{"LoneLow", `{"a":"\udc4b x"}`, `a: unpaired surrogate escape in JSON: not storable in PostgreSQL, got a string "\ufffd x"`},
+		{"InvalidUTF8", "{\"name\":\"\xc3\x28\"}", `name: invalid UTF-8: not storable in PostgreSQL, got a string "\ufffd("`},
+		{"NotJSON", `{"a":`, "row: invalid JSON: not storable in PostgreSQL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			err := store.CheckRaw([]byte(tt.give))
-			if tt.ok {
+			if tt.wantErr == "" {
 				require.NoError(t, err)
 				return
 			}
 			require.ErrorIs(t, err, store.ErrUnstorable)
+			require.EqualError(t, err, tt.wantErr)
 		})
 	}
 }

@@ -315,47 +315,75 @@ func cut(s string, n int) string {
 }
 
 // PushCandidateQuery selects the contacts a push run examines
-// (ContactsToPush, PushCandidates).
+// (PushCandidates).
 type PushCandidateQuery struct {
 	Destination string
 	// ConfigHash is the fingerprint of the settings that shape payloads: a
-	// contact last finished under another fingerprint is a candidate again.
+	// contact last finished under another fingerprint is a candidate again
+	// ("" makes every contact one).
 	ConfigHash string
 	// RecheckBefore, when not zero, makes a contact last finished before it
 	// a candidate again (time-based facts move without the record changing).
 	RecheckBefore time.Time
-	// AfterID and Limit page through the contacts in id order.
+	// ChangedAfter, when not zero, makes the selection incremental: only
+	// contacts changed after it (contacts.updated_at), due for a recheck
+	// (RecheckBefore) or waiting in push_retries are looked at, through
+	// indexes, so the cost follows those contacts rather than the table.
+	// Zero looks at every live contact (a full pass).
+	ChangedAfter time.Time
+	// AfterID and Limit page through the candidates in id order; Limit 0
+	// returns them all.
 	AfterID contact.ID
 	Limit   int
 }
 
-// pushCandidateWhere selects, in id order, the live contacts (not merged,
-// not excluded from push by an override) after an id that a destination has
-// not finished with in their current version: never examined, changed since
-// (contacts.updated_at), examined under another config hash, or examined
-// before the recheck time. Arguments: see pushCandidateArgs.
-const pushCandidateWhere = `
-	WHERE c.id > ? AND c.merged_into IS NULL AND NOT c.excluded_from_push
-	  AND NOT EXISTS (SELECT 1 FROM push_contacts pc
-	                  WHERE pc.destination = ? AND pc.contact_id = c.id
-	                    AND pc.contact_updated_at = c.updated_at
-	                    AND pc.config_hash = ?
-	                    AND (?::timestamptz IS NULL OR pc.checked_at >= ?::timestamptz))
-	ORDER BY c.id
-	LIMIT ?`
+// pushFinished is true for a contact c the destination finished with in its
+// current version: examined after its last change (contacts.updated_at),
+// under the config hash, and not before the recheck time. Arguments:
+// destination, config hash, recheck time twice (NULL for none).
+const pushFinished = `EXISTS (SELECT 1 FROM push_contacts pc
+	WHERE pc.destination = ? AND pc.contact_id = c.id
+	  AND pc.contact_updated_at = c.updated_at
+	  AND pc.config_hash = ?
+	  AND (?::timestamptz IS NULL OR pc.checked_at >= ?::timestamptz))`
 
-func pushCandidateArgs(q PushCandidateQuery) []any {
+// pushChangedOrDue lists, for the incremental selection, the ids worth
+// looking at: changed after a time, examined before the recheck time, or
+// waiting for a retry. Each branch reads an index (contacts_updated_idx,
+// push_contacts_checked_idx, push_retries' key). Arguments: changed after,
+// destination, recheck time, destination.
+const pushChangedOrDue = `c.id IN (
+	SELECT x.id FROM contacts x WHERE x.merged_into IS NULL AND x.updated_at > ?
+	UNION ALL
+	SELECT pc.contact_id FROM push_contacts pc WHERE pc.destination = ? AND pc.checked_at < ?::timestamptz
+	UNION ALL
+	SELECT r.contact_id FROM push_retries r WHERE r.destination = ?)`
+
+// PushCandidates returns, in id order, the live contacts (not merged, not
+// excluded from push by an override) with id > q.AfterID that
+// q.Destination has not finished with in their current version: never
+// examined, changed since (contacts.updated_at), examined under another
+// q.ConfigHash, or examined before q.RecheckBefore. With q.ChangedAfter set
+// only the contacts changed after it, due for a recheck or waiting for a
+// retry are looked at (see PushCandidateQuery). One query.
+func (s *Store) PushCandidates(ctx context.Context, q PushCandidateQuery) ([]contact.ID, error) {
 	var recheck any
 	if !q.RecheckBefore.IsZero() {
 		recheck = q.RecheckBefore.UTC()
 	}
-	return []any{int64(q.AfterID), q.Destination, q.ConfigHash, recheck, recheck, q.Limit}
-}
-
-// PushCandidates returns the ids of the contacts ContactsToPush would load.
-func (s *Store) PushCandidates(ctx context.Context, q PushCandidateQuery) ([]contact.ID, error) {
+	where := `c.id > ? AND c.merged_into IS NULL AND NOT c.excluded_from_push AND NOT ` + pushFinished
+	args := []any{int64(q.AfterID), q.Destination, q.ConfigHash, recheck, recheck}
+	if !q.ChangedAfter.IsZero() {
+		where += ` AND ` + pushChangedOrDue
+		args = append(args, q.ChangedAfter.UTC(), q.Destination, recheck, q.Destination)
+	}
+	limit := ""
+	if q.Limit > 0 {
+		limit = " LIMIT ?"
+		args = append(args, q.Limit)
+	}
 	var ids []int64
-	err := s.db.WithContext(ctx).Raw(`SELECT c.id FROM contacts c`+pushCandidateWhere, pushCandidateArgs(q)...).Scan(&ids).Error
+	err := s.db.WithContext(ctx).Raw(`SELECT c.id FROM contacts c WHERE `+where+` ORDER BY c.id`+limit, args...).Scan(&ids).Error
 	if err != nil {
 		return nil, fmt.Errorf("select %s push candidates after %d: %w", q.Destination, q.AfterID, err)
 	}
@@ -366,15 +394,125 @@ func (s *Store) PushCandidates(ctx context.Context, q PushCandidateQuery) ([]con
 	return out, nil
 }
 
-// ContactsToPush returns, with one query, up to q.Limit complete master
-// records (as ContactsForPush loads them) with id > q.AfterID, in id order,
-// of live contacts (not merged, not excluded from push by an override) that
-// q.Destination has not finished with in their current version: never
-// examined, changed since (contacts.updated_at), examined under another
-// q.ConfigHash, or examined before q.RecheckBefore. Page with the last id.
-func (s *Store) ContactsToPush(ctx context.Context, q PushCandidateQuery) ([]contact.Contact, error) {
-	return s.queryContacts(ctx, fmt.Sprintf("load %s push candidates after %d", q.Destination, q.AfterID),
-		pushCandidateWhere, pushCandidateArgs(q)...)
+// PushContacts returns, with one query, the complete master records (as
+// ContactsForPush loads them) of the given contacts that are still live and
+// not excluded from push, in id order.
+func (s *Store) PushContacts(ctx context.Context, ids []contact.ID) ([]contact.Contact, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	return s.queryContacts(ctx, fmt.Sprintf("load %d contacts to push", len(ids)), `
+		WHERE c.id = ANY (?::bigint[]) AND c.merged_into IS NULL AND NOT c.excluded_from_push
+		ORDER BY c.id`, idArray(ids))
+}
+
+// ContactsChangedUntil returns the newest contacts.updated_at of a live
+// contact (one index read), or the zero time when there is none.
+func (s *Store) ContactsChangedUntil(ctx context.Context) (time.Time, error) {
+	var row struct {
+		Until *time.Time `gorm:"column:until"`
+	}
+	if err := s.db.WithContext(ctx).Raw(`SELECT max(updated_at) AS until FROM contacts WHERE merged_into IS NULL`).Scan(&row).Error; err != nil {
+		return time.Time{}, fmt.Errorf("newest contact change: %w", err)
+	}
+	if row.Until == nil {
+		return time.Time{}, nil
+	}
+	return *row.Until, nil
+}
+
+// PushProgress is the last complete pass of a destination's push (table
+// push_progress): the next run may choose its candidates incrementally.
+type PushProgress struct {
+	Destination string
+	// ConfigHash is the fingerprint the pass ran under.
+	ConfigHash string
+	// ChangedUntil is the newest contacts.updated_at when the pass chose its
+	// candidates: every contact changed up to then was examined, or waits in
+	// push_retries.
+	ChangedUntil time.Time
+	// RunID is the sync_runs row of the pass; 0 stores NULL.
+	RunID int64
+	// UpdatedAt is when the pass finished.
+	UpdatedAt time.Time
+}
+
+// PushProgress returns the last complete pass of destination, or
+// ErrNotFound when there is none.
+func (s *Store) PushProgress(ctx context.Context, destination string) (PushProgress, error) {
+	var rows []struct {
+		ConfigHash   string    `gorm:"column:config_hash"`
+		ChangedUntil time.Time `gorm:"column:changed_until"`
+		RunID        int64     `gorm:"column:run_id"`
+		UpdatedAt    time.Time `gorm:"column:updated_at"`
+	}
+	err := s.db.WithContext(ctx).Raw(`SELECT config_hash, changed_until, COALESCE(run_id, 0) AS run_id, updated_at
+		FROM push_progress WHERE destination = ?`, destination).Scan(&rows).Error
+	if err != nil {
+		return PushProgress{}, fmt.Errorf("load %s push progress: %w", destination, err)
+	}
+	if len(rows) == 0 {
+		return PushProgress{}, ErrNotFound
+	}
+	r := rows[0]
+	return PushProgress{Destination: destination, ConfigHash: r.ConfigHash, ChangedUntil: r.ChangedUntil, RunID: r.RunID, UpdatedAt: r.UpdatedAt}, nil
+}
+
+// SavePushProgress records p as the last complete pass of its destination,
+// replacing the previous one, and drops the retries of contacts that are no
+// longer live or are excluded from push (no pass would examine them).
+func (s *Store) SavePushProgress(ctx context.Context, p PushProgress) error {
+	err := s.db.WithContext(ctx).Exec(`
+		WITH gone AS (
+		    DELETE FROM push_retries r USING contacts c
+		    WHERE r.destination = ? AND c.id = r.contact_id AND (c.merged_into IS NOT NULL OR c.excluded_from_push))
+		INSERT INTO push_progress (destination, config_hash, changed_until, run_id, updated_at)
+		VALUES (?, ?, ?, NULLIF(?::bigint, 0), ?)
+		ON CONFLICT (destination) DO UPDATE SET
+		    config_hash   = EXCLUDED.config_hash,
+		    changed_until = EXCLUDED.changed_until,
+		    run_id        = EXCLUDED.run_id,
+		    updated_at    = EXCLUDED.updated_at`,
+		p.Destination, p.Destination, p.ConfigHash, p.ChangedUntil.UTC(), p.RunID, p.UpdatedAt.UTC()).Error
+	if err != nil {
+		return fmt.Errorf("save %s push progress: %w", p.Destination, err)
+	}
+	return nil
+}
+
+// PushRetry is a contact a push could not finish for a transient reason.
+type PushRetry struct {
+	ContactID contact.ID
+	// Error is the failure, as logged.
+	Error string
+}
+
+// RecordPushRetries records, in one statement, that destination failed the
+// given contacts at `at`: the next push examines them again, whatever
+// changed. A contact already waiting counts one more failure.
+func (s *Store) RecordPushRetries(ctx context.Context, destination string, runID int64, at time.Time, rs []PushRetry) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	ids, errs := make([]contact.ID, len(rs)), make(textArray, len(rs))
+	for i, r := range rs {
+		ids[i], errs[i] = r.ContactID, cut(r.Error, MaxRejectionValue)
+	}
+	err := s.db.WithContext(ctx).Exec(`
+		INSERT INTO push_retries (destination, contact_id, first_failed_at, last_failed_at, failures, last_error, run_id)
+		SELECT DISTINCT ON (u.id) ?, u.id, ?, ?, 1, u.error, NULLIF(?::bigint, 0)
+		FROM unnest(?::bigint[], ?::text[]) AS u (id, error)
+		ORDER BY u.id
+		ON CONFLICT (destination, contact_id) DO UPDATE SET
+		    last_failed_at = EXCLUDED.last_failed_at,
+		    failures       = push_retries.failures + 1,
+		    last_error     = EXCLUDED.last_error,
+		    run_id         = EXCLUDED.run_id`,
+		destination, at.UTC(), at.UTC(), runID, idArray(ids), errs).Error
+	if err != nil {
+		return fmt.Errorf("record %d %s push retries: %w", len(rs), destination, err)
+	}
+	return nil
 }
 
 // PushCheck says the push stage finished with one version of a contact.
@@ -389,7 +527,7 @@ type PushCheck struct {
 }
 
 // MarkPushChecked records, in one statement, that destination finished with
-// the given contacts under configHash at now.
+// the given contacts under configHash at now; their push_retries rows go.
 func (s *Store) MarkPushChecked(ctx context.Context, destination, configHash string, runID int64, now time.Time, checks []PushCheck) error {
 	if len(checks) == 0 {
 		return nil
@@ -405,6 +543,8 @@ func (s *Store) MarkPushChecked(ctx context.Context, destination, configHash str
 		targets[i] = strconv.Itoa(c.Targets)
 	}
 	err := s.db.WithContext(ctx).Exec(`
+		WITH retried AS (
+		    DELETE FROM push_retries r WHERE r.destination = ? AND r.contact_id = ANY (?::bigint[]))
 		INSERT INTO push_contacts (destination, contact_id, contact_updated_at, config_hash, outcome, targets, checked_at, run_id)
 		SELECT ?, u.id, u.updated_at, ?, u.outcome, u.targets, ?, NULLIF(?::bigint, 0)
 		FROM unnest(?::bigint[], ?::timestamptz[], ?::text[], ?::integer[]) AS u (id, updated_at, outcome, targets)
@@ -415,7 +555,7 @@ func (s *Store) MarkPushChecked(ctx context.Context, destination, configHash str
 		    targets            = EXCLUDED.targets,
 		    checked_at         = EXCLUDED.checked_at,
 		    run_id             = EXCLUDED.run_id`,
-		destination, configHash, now.UTC(), runID,
+		destination, textArray(ids), destination, configHash, now.UTC(), runID,
 		textArray(ids), textArray(updated), textArray(outcomes), textArray(targets)).Error
 	if err != nil {
 		return fmt.Errorf("mark %d contacts checked for %s: %w", len(checks), destination, err)
@@ -481,6 +621,15 @@ type textArray []string
 // Value implements driver.Valuer.
 func (a textArray) Value() (driver.Value, error) {
 	return arrayLiteral(len(a), func(i int) *string { return &a[i] }), nil
+}
+
+// idArray returns ids as a textArray, for ?::bigint[].
+func idArray(ids []contact.ID) textArray {
+	out := make(textArray, len(ids))
+	for i, id := range ids {
+		out[i] = strconv.FormatInt(int64(id), 10)
+	}
+	return out
 }
 
 // nullTextArray is textArray whose nil elements are NULL.

@@ -217,7 +217,7 @@ func TestStore_PushCandidates(t *testing.T) {
 			got, err := s.PushCandidates(ctx, tt.give)
 			require.NoError(t, err)
 			require.Equal(t, tt.want, got)
-			cs, err := s.ContactsToPush(ctx, tt.give)
+			cs, err := s.PushContacts(ctx, got)
 			require.NoError(t, err)
 			loaded := make([]contact.ID, len(cs))
 			for i, c := range cs {
@@ -232,6 +232,158 @@ func TestStore_PushCandidates(t *testing.T) {
 	require.NoError(t, s.SQL().QueryRowContext(ctx,
 		`SELECT state FROM v_push_status WHERE contact_id = $1 AND destination = 'oho'`, int64(ids[2])).Scan(&state))
 	require.Equal(t, "pending", state)
+
+	cs, err := s.PushContacts(ctx, ids)
+	require.NoError(t, err)
+	loaded := make([]contact.ID, len(cs))
+	for i, c := range cs {
+		loaded[i] = c.ID
+	}
+	require.Equal(t, ids[:3], loaded, "PushContacts leaves out the excluded and the merged")
+}
+
+// The incremental selection finds what changed after a time, what is due
+// for a recheck and what waits for a retry, and nothing else, even when
+// other contacts were never examined (the full pass is for those).
+func TestStore_PushCandidates_incremental(t *testing.T) {
+	t.Parallel()
+	s := storetest.New(t)
+	ctx := t.Context()
+	t0 := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
+	ids := make([]contact.ID, 6)
+	for i := range ids {
+		ids[i] = seedPushContact(t, s, t0, contact.Identity{Platform: contact.Facebook, ChannelID: "p", UserID: string(rune('a' + i))})
+	}
+	var checks []store.PushCheck
+	for i, id := range ids[:5] {
+		at := t0
+		if i == 2 {
+			at = t0.Add(-time.Hour) // an older version: the push of the current one failed
+		}
+		checks = append(checks, store.PushCheck{ContactID: id, ContactUpdatedAt: at, Outcome: store.PushOutcomeUnchanged, Targets: 1})
+	}
+	require.NoError(t, s.MarkPushChecked(ctx, store.DestinationOho, "c1", 0, t0.Add(time.Minute), checks))
+	// ids[0] was checked long ago (a recheck is due), ids[1] changed, ids[2]
+	// failed last time, ids[3] changed and was then excluded; ids[4] is done;
+	// ids[5] was never examined and did not change.
+	_, err := s.SQL().ExecContext(ctx, `UPDATE push_contacts SET checked_at = $1 WHERE contact_id = $2`, t0.Add(-48*time.Hour), int64(ids[0]))
+	require.NoError(t, err)
+	_, err = s.SQL().ExecContext(ctx, `UPDATE contacts SET updated_at = $1 WHERE id = ANY ($2)`, t0.Add(time.Hour), []int64{int64(ids[1]), int64(ids[3])})
+	require.NoError(t, err)
+	_, err = s.SQL().ExecContext(ctx, `UPDATE contacts SET excluded_from_push = true WHERE id = $1`, int64(ids[3]))
+	require.NoError(t, err)
+	require.NoError(t, s.RecordPushRetries(ctx, store.DestinationOho, 0, t0.Add(2*time.Minute), []store.PushRetry{{ContactID: ids[2], Error: "HTTP 503"}}))
+
+	recheck := t0.Add(-24 * time.Hour)
+	tests := []struct {
+		name string
+		give store.PushCandidateQuery
+		want []contact.ID
+	}{
+		{"ChangedDueAndRetried", store.PushCandidateQuery{Destination: store.DestinationOho, ConfigHash: "c1", RecheckBefore: recheck, ChangedAfter: t0}, ids[:3]},
+		{"NoRecheck", store.PushCandidateQuery{Destination: store.DestinationOho, ConfigHash: "c1", ChangedAfter: t0}, ids[1:3]},
+		{"ChangedBeforeTheTimeIsNotLookedAt", store.PushCandidateQuery{Destination: store.DestinationOho, ConfigHash: "c1", ChangedAfter: t0.Add(2 * time.Hour)}, ids[2:3]},
+		{"OtherDestinationHasNoRetries", store.PushCandidateQuery{Destination: store.DestinationOkeybot, ConfigHash: "c1", ChangedAfter: t0}, ids[1:2]},
+		{"FullPassFindsTheNeverExamined", store.PushCandidateQuery{Destination: store.DestinationOho, ConfigHash: "c1", RecheckBefore: recheck}, []contact.ID{ids[0], ids[1], ids[2], ids[5]}},
+		{"Pages", store.PushCandidateQuery{Destination: store.DestinationOho, ConfigHash: "c1", RecheckBefore: recheck, ChangedAfter: t0, AfterID: ids[0], Limit: 1}, ids[1:2]},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.PushCandidates(ctx, tt.give)
+			require.NoError(t, err)
+			require.Equal(t, tt.want, got)
+		})
+	}
+
+	// Finishing a contact ends its retry.
+	require.NoError(t, s.MarkPushChecked(ctx, store.DestinationOho, "c1", 0, t0.Add(3*time.Minute), []store.PushCheck{
+		{ContactID: ids[2], ContactUpdatedAt: t0, Outcome: store.PushOutcomePushed, Targets: 1},
+	}))
+	got, err := s.PushCandidates(ctx, store.PushCandidateQuery{Destination: store.DestinationOho, ConfigHash: "c1", ChangedAfter: t0.Add(2 * time.Hour)})
+	require.NoError(t, err)
+	require.Empty(t, got)
+}
+
+func TestStore_RecordPushRetries(t *testing.T) {
+	t.Parallel()
+	s := storetest.New(t)
+	ctx := t.Context()
+	t0 := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
+	a := seedPushContact(t, s, t0, contact.Identity{Platform: contact.Facebook, ChannelID: "p", UserID: "a"})
+	b := seedPushContact(t, s, t0, contact.Identity{Platform: contact.Facebook, ChannelID: "p", UserID: "b"})
+	require.NoError(t, s.RecordPushRetries(ctx, store.DestinationOkeybot, 0, t0, []store.PushRetry{{ContactID: a, Error: "HTTP 502"}}))
+	require.NoError(t, s.RecordPushRetries(ctx, store.DestinationOkeybot, 0, t0.Add(time.Hour), []store.PushRetry{
+		{ContactID: a, Error: "timeout"}, {ContactID: b, Error: "HTTP 500"}, {ContactID: b, Error: "HTTP 500 again"},
+	}))
+	type row struct {
+		ID          int64
+		First, Last time.Time
+		Failures    int
+		Err         string
+	}
+	var got []row
+	rs, err := s.SQL().QueryContext(ctx, `SELECT contact_id, first_failed_at, last_failed_at, failures, last_error FROM push_retries ORDER BY contact_id`)
+	require.NoError(t, err)
+	defer rs.Close()
+	for rs.Next() {
+		var r row
+		require.NoError(t, rs.Scan(&r.ID, &r.First, &r.Last, &r.Failures, &r.Err))
+		r.First, r.Last = r.First.UTC(), r.Last.UTC()
+		got = append(got, r)
+	}
+	require.NoError(t, rs.Err())
+	require.Equal(t, []row{
+		{ID: int64(a), First: t0, Last: t0.Add(time.Hour), Failures: 2, Err: "timeout"},
+		{ID: int64(b), First: t0.Add(time.Hour), Last: t0.Add(time.Hour), Failures: 1, Err: "HTTP 500"},
+	}, got, "a contact failed twice in one call counts once")
+}
+
+func TestStore_PushProgress(t *testing.T) {
+	t.Parallel()
+	s := storetest.New(t)
+	ctx := t.Context()
+	t0 := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
+
+	until, err := s.ContactsChangedUntil(ctx)
+	require.NoError(t, err)
+	require.True(t, until.IsZero(), "no contact yet")
+	_, err = s.PushProgress(ctx, store.DestinationOho)
+	require.ErrorIs(t, err, store.ErrNotFound)
+
+	a := seedPushContact(t, s, t0, contact.Identity{Platform: contact.Facebook, ChannelID: "p", UserID: "a"})
+	b := seedPushContact(t, s, t0.Add(time.Hour), contact.Identity{Platform: contact.Facebook, ChannelID: "p", UserID: "b"})
+	c := seedPushContact(t, s, t0.Add(2*time.Hour), contact.Identity{Platform: contact.Facebook, ChannelID: "p", UserID: "c"})
+	_, err = s.SQL().ExecContext(ctx, `UPDATE contacts SET merged_into = $1 WHERE id = $2`, int64(a), int64(c))
+	require.NoError(t, err)
+	until, err = s.ContactsChangedUntil(ctx)
+	require.NoError(t, err)
+	require.True(t, t0.Add(time.Hour).Equal(until), "the newest live contact: %v", until)
+
+	require.NoError(t, s.RecordPushRetries(ctx, store.DestinationOho, 0, t0, []store.PushRetry{{ContactID: b, Error: "x"}, {ContactID: c, Error: "y"}}))
+	for _, p := range []store.PushProgress{
+		{Destination: store.DestinationOho, ConfigHash: "c1", ChangedUntil: t0, UpdatedAt: t0.Add(time.Minute)},
+		{Destination: store.DestinationOho, ConfigHash: "c2", ChangedUntil: until, UpdatedAt: t0.Add(2 * time.Minute)},
+	} {
+		require.NoError(t, s.SavePushProgress(ctx, p))
+	}
+	got, err := s.PushProgress(ctx, store.DestinationOho)
+	require.NoError(t, err)
+	require.Equal(t, "c2", got.ConfigHash)
+	require.True(t, until.Equal(got.ChangedUntil))
+	require.True(t, t0.Add(2*time.Minute).Equal(got.UpdatedAt))
+	_, err = s.PushProgress(ctx, store.DestinationOkeybot)
+	require.ErrorIs(t, err, store.ErrNotFound)
+	var left []int64
+	rs, err := s.SQL().QueryContext(ctx, `SELECT contact_id FROM push_retries`)
+	require.NoError(t, err)
+	defer rs.Close()
+	for rs.Next() {
+		var id int64
+		require.NoError(t, rs.Scan(&id))
+		left = append(left, id)
+	}
+	require.NoError(t, rs.Err())
+	require.Equal(t, []int64{int64(b)}, left, "the retry of a merged contact is dropped")
 }
 
 func TestStore_ReadOnly_refusesWrites(t *testing.T) {
@@ -242,6 +394,9 @@ func TestStore_ReadOnly_refusesWrites(t *testing.T) {
 	a := seedPushContact(t, s, t0, contact.Identity{Platform: contact.Facebook, ChannelID: "p", UserID: `we"ird\key`})
 	err := s.ReadOnly(ctx, func(ro *store.Store) error {
 		got, err := ro.PushCandidates(ctx, store.PushCandidateQuery{Destination: store.DestinationOho, ConfigHash: "c", Limit: 5})
+		require.NoError(t, err)
+		require.Equal(t, []contact.ID{a}, got)
+		got, err = ro.PushCandidates(ctx, store.PushCandidateQuery{Destination: store.DestinationOho, ConfigHash: "c", ChangedAfter: t0.Add(-time.Hour)})
 		require.NoError(t, err)
 		require.Equal(t, []contact.ID{a}, got)
 		return ro.SavePushState(ctx, store.PushState{Destination: store.DestinationOho, TargetKey: `facebook/p/we"ird\key`,

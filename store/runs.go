@@ -2,12 +2,9 @@ package store
 
 import (
 	"context"
-	"database/sql"
-	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -40,6 +37,16 @@ var ErrTickTaken = errors.New("store: this tick of the job already has a run")
 // as the JSON object in sync_runs.counts.
 type RunCounts map[string]map[string]int64
 
+// StepStatuses holds the outcome of each step of a run: step → status
+// (ok, failed, skipped, interrupted, not_started, or running while it
+// runs), stored as the "status" key of the step's entry in
+// sync_runs.counts.
+type StepStatuses map[string]string
+
+// StatusKey is the key of a step's status in its sync_runs.counts entry; no
+// counter may use it.
+const StatusKey = "status"
+
 // RunRecord is one row of sync_runs.
 type RunRecord struct {
 	ID           int64
@@ -50,9 +57,12 @@ type RunRecord struct {
 	StartedAt    time.Time
 	FinishedAt   time.Time // zero while running, or when the process died
 	Counts       RunCounts
-	Error        string
-	Host         string
-	PID          int
+	// Steps is each step's status; empty for runs recorded before steps had
+	// one (migration 00008).
+	Steps StepStatuses
+	Error string
+	Host  string
+	PID   int
 }
 
 // Duration is FinishedAt - StartedAt, or 0 when the run has not finished.
@@ -92,11 +102,45 @@ func (r runRow) toRecord() (RunRecord, error) {
 		rec.Error = *r.Error
 	}
 	if len(r.Counts) > 0 {
-		if err := json.Unmarshal(r.Counts, &rec.Counts); err != nil {
+		var err error
+		if rec.Counts, rec.Steps, err = decodeCounts(r.Counts); err != nil {
 			return RunRecord{}, fmt.Errorf("decode counts of run %d: %w", r.ID, err)
 		}
 	}
 	return rec, nil
+}
+
+// decodeCounts splits sync_runs.counts into the counters and the statuses.
+func decodeCounts(b []byte) (RunCounts, StepStatuses, error) {
+	var raw map[string]map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return nil, nil, err
+	}
+	counts := make(RunCounts, len(raw))
+	var steps StepStatuses
+	for step, kv := range raw {
+		cs := make(map[string]int64, len(kv))
+		for k, v := range kv {
+			if k == StatusKey {
+				var st string
+				if err := json.Unmarshal(v, &st); err != nil {
+					return nil, nil, fmt.Errorf("%s.%s: %w", step, k, err)
+				}
+				if steps == nil {
+					steps = StepStatuses{}
+				}
+				steps[step] = st
+				continue
+			}
+			var n int64
+			if err := json.Unmarshal(v, &n); err != nil {
+				return nil, nil, fmt.Errorf("%s.%s: %w", step, k, err)
+			}
+			cs[k] = n
+		}
+		counts[step] = cs
+	}
+	return counts, steps, nil
 }
 
 func toRecords(rows []runRow) ([]RunRecord, error) {
@@ -166,21 +210,37 @@ func isTickConflict(err error) bool {
 	return errors.Is(err, gorm.ErrDuplicatedKey)
 }
 
-func encodeCounts(c RunCounts) ([]byte, error) {
-	if c == nil {
-		c = RunCounts{}
+// encodeCounts merges the counters and the statuses into the JSON of
+// sync_runs.counts: one object per step, its status under StatusKey.
+func encodeCounts(c RunCounts, steps StepStatuses) ([]byte, error) {
+	out := make(map[string]map[string]any, max(len(c), len(steps)))
+	for step, cs := range c {
+		m := make(map[string]any, len(cs)+1)
+		for k, v := range cs {
+			if k == StatusKey {
+				return nil, fmt.Errorf("encode counts: step %s has a counter named %q, the key of its status", step, k)
+			}
+			m[k] = v
+		}
+		out[step] = m
 	}
-	b, err := json.Marshal(c)
+	for step, st := range steps {
+		if out[step] == nil {
+			out[step] = map[string]any{}
+		}
+		out[step][StatusKey] = st
+	}
+	b, err := json.Marshal(out)
 	if err != nil {
 		return nil, fmt.Errorf("encode counts: %w", err)
 	}
 	return b, nil
 }
 
-// SetRunCounts replaces the counters of a running run, so progress is
-// visible while it runs.
-func (s *Store) SetRunCounts(ctx context.Context, id int64, counts RunCounts) error {
-	b, err := encodeCounts(counts)
+// SetRunCounts replaces the counters and step statuses of a running run,
+// so progress is visible while it runs.
+func (s *Store) SetRunCounts(ctx context.Context, id int64, counts RunCounts, steps StepStatuses) error {
+	b, err := encodeCounts(counts, steps)
 	if err != nil {
 		return err
 	}
@@ -196,9 +256,12 @@ func (s *Store) SetRunCounts(ctx context.Context, id int64, counts RunCounts) er
 
 // RunEnd is how a run ended.
 type RunEnd struct {
-	Status     string // ok, failed or interrupted
+	// Status is ok, failed, interrupted, or skipped for a run that skipped a
+	// step another process was running.
+	Status     string
 	FinishedAt time.Time
 	Counts     RunCounts
+	Steps      StepStatuses
 	Error      string // "" for none
 }
 
@@ -207,11 +270,11 @@ type RunEnd struct {
 // ErrNotFound is returned.
 func (s *Store) FinishRun(ctx context.Context, id int64, end RunEnd) error {
 	switch end.Status {
-	case RunOK, RunFailed, RunInterrupted:
+	case RunOK, RunFailed, RunInterrupted, RunSkipped:
 	default:
-		return fmt.Errorf("finish run %d: status %q is not ok, failed or interrupted", id, end.Status)
+		return fmt.Errorf("finish run %d: status %q is not ok, failed, interrupted or skipped", id, end.Status)
 	}
-	b, err := encodeCounts(end.Counts)
+	b, err := encodeCounts(end.Counts, end.Steps)
 	if err != nil {
 		return err
 	}
@@ -312,73 +375,4 @@ func (s *Store) LastSuccess(ctx context.Context, job string) (time.Time, error) 
 		return time.Time{}, nil
 	}
 	return *row.Last, nil
-}
-
-// JobLock is a job's PostgreSQL advisory lock, held on one dedicated
-// connection until Release. Every process sharing the database sees it.
-type JobLock struct {
-	job    string
-	key    int32
-	conn   *sql.Conn
-	closed bool
-}
-
-// jobLockClass is the first key of every job lock ("crms"), so job locks
-// never collide with other advisory locks (goose's and storetest's use the
-// one-bigint form, which PostgreSQL keeps apart from the two-int4 form).
-const jobLockClass int32 = 0x63726d73
-
-func jobLockKey(job string) int32 {
-	h := fnv.New32a()
-	h.Write([]byte(job))
-	return int32(h.Sum32())
-}
-
-// TryLockJob takes the advisory lock of job without waiting. It returns
-// ok=false, and no lock, when another session holds it.
-func (s *Store) TryLockJob(ctx context.Context, job string) (lock *JobLock, ok bool, err error) {
-	conn, err := s.sql.Conn(ctx)
-	if err != nil {
-		return nil, false, fmt.Errorf("lock job %s: %w", job, err)
-	}
-	key := jobLockKey(job)
-	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1, $2)`, jobLockClass, key).Scan(&ok); err != nil {
-		discard(conn)
-		return nil, false, fmt.Errorf("lock job %s: %w", job, err)
-	}
-	if !ok {
-		_ = conn.Close()
-		return nil, false, nil
-	}
-	return &JobLock{job: job, key: key, conn: conn}, true, nil
-}
-
-// Release unlocks the job and returns the connection. It reports an error
-// when the lock had been lost (the connection was reset during the run); the
-// connection is then discarded, never returned to the pool holding a lock.
-// Release is safe to call twice.
-func (l *JobLock) Release() error {
-	if l == nil || l.closed {
-		return nil
-	}
-	l.closed = true
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	var held bool
-	if err := l.conn.QueryRowContext(ctx, `SELECT pg_advisory_unlock($1, $2)`, jobLockClass, l.key).Scan(&held); err != nil {
-		discard(l.conn)
-		return fmt.Errorf("unlock job %s: %w", l.job, err)
-	}
-	if !held {
-		discard(l.conn)
-		return fmt.Errorf("unlock job %s: the lock was lost during the run (database connection reset)", l.job)
-	}
-	return l.conn.Close()
-}
-
-// discard closes conn's underlying connection instead of returning it to
-// the pool, so no session-level lock can outlive its holder.
-func discard(conn *sql.Conn) {
-	_ = conn.Raw(func(any) error { return driver.ErrBadConn })
-	_ = conn.Close()
 }

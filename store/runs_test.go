@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"maps"
 	"testing"
 	"time"
 
@@ -28,31 +29,40 @@ func TestStore_StartRun_FinishRun_roundTrip(t *testing.T) {
 	require.Equal(t, time.Duration(0), got.Duration())
 
 	progress := store.RunCounts{"pull_contacts": {"pages": 1, "rows": 100}}
-	require.NoError(t, s.SetRunCounts(ctx, id, progress))
+	require.NoError(t, s.SetRunCounts(ctx, id, progress, store.StepStatuses{"pull_contacts": "running"}))
 	got, err = s.GetRun(ctx, id)
 	require.NoError(t, err)
 	require.Equal(t, progress, got.Counts)
+	require.Equal(t, store.StepStatuses{"pull_contacts": "running"}, got.Steps)
 
 	counts := store.RunCounts{
 		"pull_contacts": {"pages": 3, "rows": 250, "requests": 4, "rate_limited": 1, "rejections": 0, "duration_ms": 1200},
 		"reconcile":     {"pages": 0, "rows": 17, "requests": 0, "rate_limited": 0, "rejections": 2, "merged": 3},
 	}
-	require.NoError(t, s.FinishRun(ctx, id, store.RunEnd{Status: store.RunFailed, FinishedAt: t0.Add(90 * time.Second), Counts: counts, Error: "step reconcile: boom"}))
+	steps := store.StepStatuses{"pull_contacts": "ok", "reconcile": "failed", "push_oho": "not_started"}
+	require.NoError(t, s.FinishRun(ctx, id, store.RunEnd{Status: store.RunFailed, FinishedAt: t0.Add(90 * time.Second), Counts: counts,
+		Steps: steps, Error: "step reconcile: boom"}))
 
 	got, err = s.GetRun(ctx, id)
 	require.NoError(t, err)
+	wantCounts := maps.Clone(counts)
+	wantCounts["push_oho"] = map[string]int64{}
 	require.Equal(t, store.RunRecord{
 		ID: id, Job: "omnichat_pull", Trigger: "manual", Status: "failed",
 		StartedAt: got.StartedAt, FinishedAt: got.FinishedAt,
-		Counts: counts, Error: "step reconcile: boom", Host: "h1", PID: 42,
+		Counts: wantCounts, Steps: steps, Error: "step reconcile: boom", Host: "h1", PID: 42,
 	}, got)
 	require.True(t, t0.Equal(got.StartedAt))
 	require.Equal(t, 90*time.Second, got.Duration())
+	var status string
+	require.NoError(t, s.SQL().QueryRowContext(ctx, `SELECT counts->'reconcile'->>'status' FROM sync_runs WHERE id = $1`, id).Scan(&status))
+	require.Equal(t, "failed", status, "analysts read a step's status from counts")
 
 	// A finished run cannot be finished again or have its counts replaced.
 	err = s.FinishRun(ctx, id, store.RunEnd{Status: store.RunOK, FinishedAt: t0})
 	require.ErrorIs(t, err, store.ErrNotFound)
-	require.ErrorIs(t, s.SetRunCounts(ctx, id, nil), store.ErrNotFound)
+	require.ErrorIs(t, s.SetRunCounts(ctx, id, nil, nil), store.ErrNotFound)
+	require.ErrorContains(t, s.SetRunCounts(ctx, id, store.RunCounts{"a": {"status": 1}}, nil), `a counter named "status"`)
 
 	_, err = s.GetRun(ctx, id+1000)
 	require.ErrorIs(t, err, store.ErrNotFound)
@@ -63,9 +73,9 @@ func TestStore_FinishRun_refusesUnknownStatus(t *testing.T) {
 	s := storetest.New(t)
 	id, err := s.StartRun(t.Context(), store.NewRun{Job: "j", Trigger: store.TriggerManual, StartedAt: t0})
 	require.NoError(t, err)
-	for _, status := range []string{store.RunRunning, store.RunSkipped, "done"} {
+	for _, status := range []string{store.RunRunning, "done"} {
 		err := s.FinishRun(t.Context(), id, store.RunEnd{Status: status, FinishedAt: t0})
-		require.ErrorContains(t, err, "is not ok, failed or interrupted")
+		require.ErrorContains(t, err, "is not ok, failed, interrupted or skipped")
 	}
 }
 
@@ -229,19 +239,55 @@ func TestJobLock_Release_lostLock(t *testing.T) {
 	l, ok, err := s.TryLockJob(ctx, "j")
 	require.NoError(t, err)
 	require.True(t, ok)
-	// Simulate a connection reset: the server ends the locking session. Only
-	// this test's database (other tests share the cluster), and wait until
-	// the backend is gone (the timeout form, PostgreSQL 14+), or Release
-	// could still find it alive.
-	_, err = s.SQL().ExecContext(ctx, `
-		SELECT pg_terminate_backend(pid, 10000) FROM pg_locks
-		WHERE locktype = 'advisory' AND pid <> pg_backend_pid()
-		  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`)
-	require.NoError(t, err)
+	// Simulate a connection reset: the server ends the locking session.
+	terminateLocks(t, s)
 	require.Error(t, l.Release())
 
 	l2, ok, err := s.TryLockJob(ctx, "j")
 	require.NoError(t, err)
 	require.True(t, ok, "the lock went with the session")
 	require.NoError(t, l2.Release())
+}
+
+// terminateLocks ends, as a connection reset would, the sessions of this
+// test's database holding an advisory lock (other tests share the cluster),
+// and waits until they are gone (the timeout form, PostgreSQL 14+).
+func terminateLocks(t *testing.T, s *store.Store) {
+	t.Helper()
+	_, err := s.SQL().ExecContext(t.Context(), `
+		SELECT pg_terminate_backend(pid, 10000) FROM pg_locks
+		WHERE locktype = 'advisory' AND pid <> pg_backend_pid()
+		  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`)
+	require.NoError(t, err)
+}
+
+func TestJobLock_Lost_whenTheSessionEnds(t *testing.T) {
+	t.Parallel()
+	s := storetest.New(t)
+	ctx := t.Context()
+	l, ok, err := s.TryLockJob(ctx, "step:push_okeybot")
+	require.NoError(t, err)
+	require.True(t, ok)
+	select {
+	case <-l.Lost():
+		t.Fatal("lost while held")
+	default:
+	}
+	require.NoError(t, l.Err())
+
+	terminateLocks(t, s)
+	select {
+	case <-l.Lost():
+	case <-time.After(30 * time.Second):
+		t.Fatal("the loss was not noticed")
+	}
+	require.ErrorContains(t, l.Err(), "lock step:push_okeybot lost: its database connection failed")
+	require.ErrorContains(t, l.Err(), "terminating connection due to administrator command")
+
+	other, ok, err := s.TryLockJob(ctx, "step:push_okeybot")
+	require.NoError(t, err)
+	require.True(t, ok, "another session may take it now")
+	require.ErrorContains(t, l.Release(), "lost")
+	require.NoError(t, l.Release(), "twice is harmless")
+	require.NoError(t, other.Release())
 }

@@ -151,3 +151,51 @@ func TestStore_RejectionSummaries(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, got, "nothing met after t0")
 }
+
+func TestStore_PullHealth(t *testing.T) {
+	t.Parallel()
+	s := storetest.New(t)
+	ctx := t.Context()
+	day := func(n int) time.Time { return t0.AddDate(0, 0, n) }
+	seedWindow(t, s, store.StreamContacts, "line/1657703186", day(0), 24, "done", "", day(1))
+	seedWindow(t, s, store.StreamContacts, "line/1657703186", day(1), 24, "done", "", day(2))
+	seedWindow(t, s, store.StreamContacts, "facebook", day(0), 24, "gave_up", "gave up after 5 attempts: omnichat GET /v1/contacts: 400", day(1))
+	seedWindow(t, s, store.StreamContacts, "facebook", day(1), 24, "done", "", day(2))
+	seedWindow(t, s, store.StreamMessages, "line/1657703186", day(0), 24, "done", "", day(1))
+	seedWindow(t, s, store.StreamMessages, "line", day(1), 24, "done", "", day(2)) // the channel vanished from the list
+	seedWindow(t, s, store.StreamTaggingLogs, "", day(0), 24, "done", "short count: 247 distinct rows of totalElements 250 after 3 reads", day(1))
+	_, err := s.SQL().ExecContext(ctx, `UPDATE sync_windows SET missing_rows = 3, total_elements = 250, attempts = 3 WHERE stream = 'tagging_logs'`)
+	require.NoError(t, err)
+	require.NoError(t, s.UpsertChannels(ctx, []store.ChannelRow{{Platform: "line", ChannelID: "1657703186", ChannelName: "Shop"}}))
+	_, err = s.SQL().ExecContext(ctx, `INSERT INTO omnichat_channels (platform, channel_id, raw, listed) VALUES ('facebook', '104512345678901', '{}', false), ('whatsapp', '66812340000', '{}', false)`)
+	require.NoError(t, err)
+
+	h, err := s.PullHealth(ctx, 10)
+	require.NoError(t, err)
+	require.Len(t, h.GaveUp, 1)
+	require.Equal(t, store.WindowNote{Stream: "contacts", Scope: "facebook", Start: day(0), End: day(1), TotalElements: -1,
+		Reason: "gave up after 5 attempts: omnichat GET /v1/contacts: 400"}, normalizeNote(h.GaveUp[0]))
+	require.Len(t, h.DataGaps, 1)
+	require.Equal(t, int64(3), h.DataGaps[0].MissingRows)
+	require.Equal(t, int64(250), h.DataGaps[0].TotalElements)
+	require.Equal(t, []store.PlatformCoverage{
+		{Platform: "facebook", Unlisted: 1, Contacts: store.CoveredPerPlatform},
+		{Platform: "line", Listed: 1, Contacts: store.CoveredPerChannel, Messages: store.CoveredPerPlatform},
+		{Platform: "whatsapp", Unlisted: 1},
+	}, h.Coverage)
+
+	sums, err := s.WindowSummaries(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "contacts", sums[0].Stream)
+	require.Equal(t, int64(1), sums[0].GaveUp)
+	require.True(t, day(2).Equal(sums[0].CompleteUntil), "a window given up does not hold complete-until back")
+	require.Equal(t, "tagging_logs", sums[2].Stream)
+	require.Equal(t, int64(1), sums[2].DataGaps)
+	require.Equal(t, int64(3), sums[2].MissingRows)
+}
+
+// normalizeNote puts a note's times in UTC, for comparison.
+func normalizeNote(n store.WindowNote) store.WindowNote {
+	n.Start, n.End = n.Start.UTC(), n.End.UTC()
+	return n
+}

@@ -20,6 +20,9 @@ const (
 	WindowDone    WindowStatus = "done"    // every page of a read committed
 	WindowFailed  WindowStatus = "failed"  // the last read failed; the next run retries it
 	WindowSplit   WindowStatus = "split"   // replaced by two halves
+	// WindowGaveUp: refused (4xx) on as many attempts as allowed; no run
+	// reads it again unless asked to (crmsync backfill --retry-gave-up).
+	WindowGaveUp WindowStatus = "gave_up"
 )
 
 // Span is a time range [Start, End).
@@ -42,6 +45,12 @@ type Window struct {
 	Attempts      int
 	LastError     string
 	RunID         int64 // 0 when none
+	// PageSize is the pageSize the last read's pages were asked at (what
+	// the server served); 0 before the first page.
+	PageSize int
+	// MissingRows is the data gap of a done window: totalElements minus the
+	// distinct rows received (0 when complete).
+	MissingRows int64
 }
 
 // Span returns the window's time range.
@@ -65,6 +74,8 @@ type windowRow struct {
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
 	FinishedAt    *time.Time
+	PageSize      *int
+	MissingRows   int64
 }
 
 // TableName implements gorm's tabler.
@@ -75,7 +86,10 @@ func (r windowRow) toWindow() Window {
 		ID: r.ID, Stream: r.Stream, Scope: r.Scope,
 		Start: r.WindowStart.UTC(), End: r.WindowEnd.UTC(),
 		Status: WindowStatus(r.Status), Pages: r.Pages, Rows: r.Rows,
-		TotalElements: -1, NextPage: r.NextPage, Attempts: r.Attempts,
+		TotalElements: -1, NextPage: r.NextPage, Attempts: r.Attempts, MissingRows: r.MissingRows,
+	}
+	if r.PageSize != nil {
+		w.PageSize = *r.PageSize
 	}
 	if r.TotalElements != nil {
 		w.TotalElements = *r.TotalElements
@@ -120,36 +134,59 @@ func (s *Store) Windows(ctx context.Context, stream, scope string, from, to time
 	return windowsFrom(rows), nil
 }
 
-// OpenWindows returns the windows of stream and scope that are not done and
-// not split (pending, running or failed), ordered by start: the ones an
-// incremental run retries before reading on.
-func (s *Store) OpenWindows(ctx context.Context, stream, scope string) ([]Window, error) {
+// OpenWindows returns the windows of stream, in every scope, that are
+// neither done, split nor given up (pending, running or failed), ordered by
+// start: the ones an incremental run retries.
+func (s *Store) OpenWindows(ctx context.Context, stream string) ([]Window, error) {
+	return s.windowsWith(ctx, "open", stream, []string{string(WindowPending), string(WindowRunning), string(WindowFailed)})
+}
+
+// GaveUpWindows returns the windows of stream, in every scope, given up
+// after repeated refusals, ordered by start.
+func (s *Store) GaveUpWindows(ctx context.Context, stream string) ([]Window, error) {
+	return s.windowsWith(ctx, "given-up", stream, []string{string(WindowGaveUp)})
+}
+
+// DataGapWindows returns the windows of stream, in every scope, done with a
+// data gap (missing_rows > 0), ordered by start.
+func (s *Store) DataGapWindows(ctx context.Context, stream string) ([]Window, error) {
 	var rows []windowRow
-	err := s.db.WithContext(ctx).
-		Where("stream = ? AND scope = ? AND status NOT IN ?", stream, scope,
-			[]string{string(WindowDone), string(WindowSplit)}).
-		Order("window_start, window_end, id").Find(&rows).Error
+	err := s.db.WithContext(ctx).Where("stream = ? AND status = ? AND missing_rows > 0", stream, string(WindowDone)).
+		Order("window_start, window_end, scope, id").Find(&rows).Error
 	if err != nil {
-		return nil, fmt.Errorf("list open %s windows of %q: %w", stream, scope, err)
+		return nil, fmt.Errorf("list %s windows with a data gap: %w", stream, err)
 	}
 	return windowsFrom(rows), nil
 }
 
-// LastDoneEnd returns the latest end of a done window of stream and scope;
-// ok is false when no window is done yet.
-func (s *Store) LastDoneEnd(ctx context.Context, stream, scope string) (end time.Time, ok bool, err error) {
-	var row struct {
-		Last *time.Time `gorm:"column:last"`
-	}
-	err = s.db.WithContext(ctx).Raw(`SELECT max(window_end) AS last FROM sync_windows WHERE stream = ? AND scope = ? AND status = 'done'`,
-		stream, scope).Scan(&row).Error
+// windowsWith returns the windows of stream with one of statuses.
+func (s *Store) windowsWith(ctx context.Context, what, stream string, statuses []string) ([]Window, error) {
+	var rows []windowRow
+	err := s.db.WithContext(ctx).Where("stream = ? AND status IN ?", stream, statuses).
+		Order("window_start, window_end, scope, id").Find(&rows).Error
 	if err != nil {
-		return time.Time{}, false, fmt.Errorf("last done %s window of %q: %w", stream, scope, err)
+		return nil, fmt.Errorf("list %s %s windows: %w", what, stream, err)
 	}
-	if row.Last == nil {
-		return time.Time{}, false, nil
+	return windowsFrom(rows), nil
+}
+
+// LastDoneEnds returns, per scope of stream, the latest end of a done
+// window; a scope with none is absent.
+func (s *Store) LastDoneEnds(ctx context.Context, stream string) (map[string]time.Time, error) {
+	var rows []struct {
+		Scope string    `gorm:"column:scope"`
+		Last  time.Time `gorm:"column:last"`
 	}
-	return row.Last.UTC(), true, nil
+	err := s.db.WithContext(ctx).Raw(`SELECT scope, max(window_end) AS last FROM sync_windows
+		WHERE stream = ? AND status = 'done' GROUP BY scope`, stream).Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("last done %s windows: %w", stream, err)
+	}
+	out := make(map[string]time.Time, len(rows))
+	for _, r := range rows {
+		out[r.Scope] = r.Last.UTC()
+	}
+	return out, nil
 }
 
 // CreateWindows inserts pending windows for spans (one statement; a span
@@ -237,17 +274,18 @@ func (s *Store) RestartWindow(ctx context.Context, id int64, reason string) erro
 	return nil
 }
 
-// FinishWindow marks window id done. warning, when not empty, is kept in
-// last_error (a short count that re-reads did not cure); otherwise
-// last_error is cleared.
-func (s *Store) FinishWindow(ctx context.Context, id int64, warning string) error {
+// FinishWindow marks window id done. missing is its data gap
+// (totalElements minus the distinct rows received, 0 when complete) and
+// warning, when not empty, is kept in last_error (what the gap is);
+// otherwise last_error is cleared.
+func (s *Store) FinishWindow(ctx context.Context, id int64, warning string, missing int64) error {
 	var w *string
 	if warning != "" {
 		w = &warning
 	}
 	res := s.db.WithContext(ctx).Exec(`
-		UPDATE sync_windows SET status = 'done', last_error = ?, finished_at = now(), updated_at = now()
-		WHERE id = ?`, w, id)
+		UPDATE sync_windows SET status = 'done', last_error = ?, missing_rows = ?, finished_at = now(), updated_at = now()
+		WHERE id = ?`, w, max(missing, 0), id)
 	if res.Error != nil {
 		return fmt.Errorf("finish window %d: %w", id, res.Error)
 	}
@@ -257,21 +295,37 @@ func (s *Store) FinishWindow(ctx context.Context, id int64, warning string) erro
 // FailWindow marks window id failed with reason. Its committed pages stay;
 // the next run reads it again.
 func (s *Store) FailWindow(ctx context.Context, id int64, reason string) error {
+	return s.endWindow(ctx, "fail", id, WindowFailed, reason)
+}
+
+// GiveUpWindow marks window id given up with reason: the API refused it as
+// often as allowed, and no run reads it again unless asked to.
+func (s *Store) GiveUpWindow(ctx context.Context, id int64, reason string) error {
+	return s.endWindow(ctx, "give up", id, WindowGaveUp, reason)
+}
+
+// endWindow sets a window's status and last_error.
+func (s *Store) endWindow(ctx context.Context, what string, id int64, status WindowStatus, reason string) error {
 	res := s.db.WithContext(ctx).Exec(`
-		UPDATE sync_windows SET status = 'failed', last_error = ?, updated_at = now()
-		WHERE id = ?`, reason, id)
+		UPDATE sync_windows SET status = ?, last_error = ?, updated_at = now()
+		WHERE id = ?`, string(status), reason, id)
 	if res.Error != nil {
-		return fmt.Errorf("fail window %d: %w", id, res.Error)
+		return fmt.Errorf("%s window %d: %w", what, id, res.Error)
 	}
 	return nil
 }
 
-// ReleaseWindow returns a running window to pending, keeping next_page, when
-// a run stops between pages.
-func (s *Store) ReleaseWindow(ctx context.Context, id int64) error {
+// ReleaseWindow returns a running window to pending, keeping next_page,
+// when a run stops between pages or the window's deadline passes; reason,
+// when not empty, is kept in last_error.
+func (s *Store) ReleaseWindow(ctx context.Context, id int64, reason string) error {
+	var r *string
+	if reason != "" {
+		r = &reason
+	}
 	res := s.db.WithContext(ctx).Exec(`
-		UPDATE sync_windows SET status = 'pending', updated_at = now()
-		WHERE id = ? AND status = 'running'`, id)
+		UPDATE sync_windows SET status = 'pending', last_error = COALESCE(?, last_error), updated_at = now()
+		WHERE id = ? AND status = 'running'`, r, id)
 	if res.Error != nil {
 		return fmt.Errorf("release window %d: %w", id, res.Error)
 	}

@@ -68,7 +68,7 @@ func TestStore_StartWindow(t *testing.T) {
 	_, err = s.WriteMessagesPage(ctx, store.PageMeta{Stream: store.StreamMessages, Scope: "line/1", WindowID: id, Page: 1, Received: 1, TotalElements: 150},
 		[]store.MessageRow{pullMessage("m1", "u1", `{"id":"m1"}`)}, nil)
 	require.NoError(t, err)
-	require.NoError(t, s.ReleaseWindow(ctx, id))
+	require.NoError(t, s.ReleaseWindow(ctx, id, ""))
 
 	w, err = s.StartWindow(ctx, id, 0)
 	require.NoError(t, err)
@@ -84,11 +84,12 @@ func TestStore_StartWindow(t *testing.T) {
 	require.Equal(t, int64(-1), w.TotalElements)
 	require.Equal(t, "short count", w.LastError)
 
-	require.NoError(t, s.FinishWindow(ctx, id, ""))
+	require.NoError(t, s.FinishWindow(ctx, id, "", 0))
 	w, err = s.Window(ctx, id)
 	require.NoError(t, err)
 	require.Equal(t, store.WindowDone, w.Status)
 	require.Empty(t, w.LastError)
+	require.Zero(t, w.MissingRows)
 
 	_, err = s.StartWindow(ctx, 999999, 0)
 	require.ErrorIs(t, err, store.ErrNotFound)
@@ -102,12 +103,12 @@ func TestStore_FailWindow_keepsProgressAndIsOpen(t *testing.T) {
 	require.NoError(t, err)
 	_, err = s.StartWindow(ctx, ws[0].ID, 0)
 	require.NoError(t, err)
-	require.NoError(t, s.FinishWindow(ctx, ws[0].ID, ""))
+	require.NoError(t, s.FinishWindow(ctx, ws[0].ID, "", 0))
 	_, err = s.StartWindow(ctx, ws[1].ID, 0)
 	require.NoError(t, err)
 	require.NoError(t, s.FailWindow(ctx, ws[1].ID, "503 after 5 attempts"))
 
-	open, err := s.OpenWindows(ctx, store.StreamTaggingLogs, "")
+	open, err := s.OpenWindows(ctx, store.StreamTaggingLogs)
 	require.NoError(t, err)
 	require.Len(t, open, 1)
 	require.Equal(t, ws[1].ID, open[0].ID)
@@ -115,14 +116,58 @@ func TestStore_FailWindow_keepsProgressAndIsOpen(t *testing.T) {
 	require.Equal(t, "503 after 5 attempts", open[0].LastError)
 	require.Equal(t, 1, open[0].Attempts)
 
-	end, ok, err := s.LastDoneEnd(ctx, store.StreamTaggingLogs, "")
+	ends, err := s.LastDoneEnds(ctx, store.StreamTaggingLogs)
 	require.NoError(t, err)
-	require.True(t, ok)
-	require.Equal(t, pullDay(2), end)
+	require.Equal(t, map[string]time.Time{"": pullDay(2)}, ends, "a scope with no done window is absent")
+}
 
-	_, ok, err = s.LastDoneEnd(ctx, store.StreamTaggingLogs, "elsewhere")
+func TestStore_GiveUpWindow(t *testing.T) {
+	t.Parallel()
+	s := storetest.New(t)
+	ctx := t.Context()
+	ws, err := s.CreateWindows(ctx, store.StreamContacts, "facebook", []store.Span{{pullDay(1), pullDay(2)}, {pullDay(2), pullDay(3)}}, 0)
 	require.NoError(t, err)
-	require.False(t, ok)
+	other, err := s.CreateWindows(ctx, store.StreamContacts, "line/1", []store.Span{{pullDay(1), pullDay(2)}}, 0)
+	require.NoError(t, err)
+	_, err = s.StartWindow(ctx, ws[0].ID, 0)
+	require.NoError(t, err)
+	require.NoError(t, s.GiveUpWindow(ctx, ws[0].ID, "gave up after 5 attempts: 400"))
+
+	open, err := s.OpenWindows(ctx, store.StreamContacts)
+	require.NoError(t, err)
+	require.Equal(t, []int64{other[0].ID, ws[1].ID}, []int64{open[0].ID, open[1].ID}, "every scope, by start; given up is not open")
+	require.Len(t, open, 2)
+	gaveUp, err := s.GaveUpWindows(ctx, store.StreamContacts)
+	require.NoError(t, err)
+	require.Len(t, gaveUp, 1)
+	require.Equal(t, store.WindowGaveUp, gaveUp[0].Status)
+	require.Equal(t, "gave up after 5 attempts: 400", gaveUp[0].LastError)
+
+	w, err := s.StartWindow(ctx, ws[0].ID, 0)
+	require.NoError(t, err, "a window given up can be read again when asked")
+	require.Equal(t, 2, w.Attempts)
+}
+
+func TestStore_FinishWindow_recordsTheDataGap(t *testing.T) {
+	t.Parallel()
+	s := storetest.New(t)
+	ctx := t.Context()
+	ws, err := s.CreateWindows(ctx, store.StreamTaggingLogs, "", []store.Span{{pullDay(1), pullDay(2)}}, 0)
+	require.NoError(t, err)
+	_, err = s.StartWindow(ctx, ws[0].ID, 0)
+	require.NoError(t, err)
+	_, err = s.WriteTaggingLogsPage(ctx, store.PageMeta{Stream: store.StreamTaggingLogs, WindowID: ws[0].ID, Page: 1, PageSize: 20, Received: 0, TotalElements: 250}, nil, nil)
+	require.NoError(t, err)
+	require.NoError(t, s.FinishWindow(ctx, ws[0].ID, "short count: 247 distinct rows of totalElements 250 after 3 reads", 3))
+
+	w, err := s.Window(ctx, ws[0].ID)
+	require.NoError(t, err)
+	require.Equal(t, int64(3), w.MissingRows)
+	require.Equal(t, 20, w.PageSize, "the size the server served, for a resumed read")
+	var gaps, missing int
+	require.NoError(t, s.SQL().QueryRowContext(ctx, `SELECT data_gaps, missing_rows FROM v_sync_health WHERE kind = 'stream' AND name = 'tagging_logs'`).Scan(&gaps, &missing))
+	require.Equal(t, 1, gaps)
+	require.Equal(t, 3, missing)
 }
 
 func TestStore_SplitWindow(t *testing.T) {

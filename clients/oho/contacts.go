@@ -81,7 +81,8 @@ type Attribute struct {
 }
 
 // Contact is a contact as GET returns it. The reference shows no example of
-// the found response; the fields are those of the create body.
+// the found response; the fields are those of the create body, decoded
+// leniently (UnmarshalJSON). Gender is GenderNotSay or "" when not set.
 type Contact struct {
 	SocialProfile       SocialProfile `json:"social_profile"`
 	ProfilePictureURL   string        `json:"profile_picture_url"`
@@ -107,7 +108,8 @@ func (c Contact) Key() Key {
 }
 
 // ContactCreateRequest is the POST /contact body (§2.2). Limits count
-// Unicode code points; package mapping keeps payloads within them.
+// characters (the reference does not say what one is; package mapping holds
+// the stricter of code points and UTF-16 units) and keeps payloads within them.
 type ContactCreateRequest struct {
 	SocialProfile SocialProfile `json:"social_profile"` // required
 	// ProfilePictureURL is required (max 2000): LINE GET /v2/bot/profile → pictureUrl.
@@ -181,7 +183,9 @@ func (r ContactUpdateRequest) MarshalJSON() ([]byte, error) {
 type ContactsService struct{ c *Client }
 
 // Get returns the contact with key k. A missing contact is an error matching
-// apiclient.ErrNotFound.
+// apiclient.ErrNotFound. The found contact is decoded leniently (see
+// Contact.UnmarshalJSON); one that still cannot be read is an error
+// matching ErrUnreadable (a *ReadError says where).
 //
 // Oho docs: GET /contact/:platform/:platform_id/user/:user_id (§2.1)
 func (s *ContactsService) Get(ctx context.Context, k Key) (*Contact, error) {
@@ -191,7 +195,7 @@ func (s *ContactsService) Get(ctx context.Context, k Key) (*Contact, error) {
 	}
 	var c Contact
 	if err := s.c.do(ctx, http.MethodGet, seg, nil, &c); err != nil {
-		return nil, fmt.Errorf("get oho contact %s: %w", k, err)
+		return nil, fmt.Errorf("get oho contact %s: %w", k, readable(err))
 	}
 	return &c, nil
 }

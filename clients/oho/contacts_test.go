@@ -246,7 +246,7 @@ func TestContactsService_Update_fields(t *testing.T) {
 	t.Parallel()
 	c, b := setup(t)
 	require.NoError(t, c.Contacts.Create(t.Context(), createRequest()))
-	longName := strings.Repeat("𝒇", 1000) // over the create limit, within the update limit
+	longName := strings.Repeat("𝒇", 500) // 1000 UTF-16 units: over the create limit, within the update limit
 
 	err := c.Contacts.Update(t.Context(), key, oho.ContactUpdateRequest{
 		DisplayName: new(longName),

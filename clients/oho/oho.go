@@ -9,6 +9,7 @@
 //	errors.Is(err, apiclient.ErrNotFound)  // "Not found contact", "The contact not found"
 //	errors.Is(err, apiclient.ErrConflict)  // "The contact already exists"
 //	errors.Is(err, apiclient.ErrRejected)  // 400 "Bad request": the payload broke a rule
+//	errors.Is(err, oho.ErrUnreadable)      // 200, but the found contact cannot be read (Get)
 //
 // This package enforces none of Oho's field limits: package mapping does,
 // before a request is built.
@@ -105,6 +106,9 @@ type envelope struct {
 	Data       json.RawMessage `json:"data"`
 }
 
+// errNoData says a 2xx envelope carried no data where some was expected.
+var errNoData = errors.New("no data")
+
 // decodeError pulls the message out of an error envelope. Oho has no error
 // codes, only the message.
 func decodeError(body []byte) (code, msg string) {
@@ -147,7 +151,7 @@ func (c *Client) do(ctx context.Context, method string, segments []string, body,
 	}
 	if out != nil {
 		if len(env.Data) == 0 || string(env.Data) == "null" {
-			return fmt.Errorf("decode %s %s response: no data", method, u.Path)
+			return fmt.Errorf("decode %s %s response: %w", method, u.Path, errNoData)
 		}
 		if err := json.Unmarshal(env.Data, out); err != nil {
 			return fmt.Errorf("decode %s %s response: %w", method, u.Path, err)

@@ -25,15 +25,49 @@ const (
 	// DefaultBaseURL is the vendor's address.
 	DefaultBaseURL = "https://app.okeybot.com/api"
 	// DefaultRatePerMinute: "Hay un límite de frecuencia de 100 llamadas API
-	// por minuto", per channel token.
+	// por minuto", per channel token ("Las llamadas a la API se realizan por
+	// canal") unless RateScope says the account.
 	DefaultRatePerMinute = 100
-	// DefaultBurst is 1, the only burst at which a token bucket refilling at
-	// the full 100/min never puts 101 calls in one minute (see QuotaLimiter).
-	DefaultBurst = 1
-	// DefaultMaxDelay caps one retry wait. A per-minute quota can ask for up
-	// to 60s in Retry-After, more than apiclient's 30s default.
+	// RatePeriod is the period the limit is counted over: a minute. A 429,
+	// which Okeybot sends without Retry-After, is waited out for at least
+	// this long (RetryPolicy.RateLimitPeriod), so the window has passed.
+	RatePeriod = time.Minute
+	// DefaultMaxDelay caps one wait after a 5xx. A per-minute quota can ask
+	// for up to 60s in Retry-After, more than apiclient's 30s default.
 	DefaultMaxDelay = time.Minute
 )
+
+// RateScope says what one limiter paces: each channel token's calls, or
+// every call of the account.
+type RateScope int
+
+// The scopes. The document says calls are made per channel and limited to
+// 100 a minute, not whether the 100 is per channel token or per account.
+const (
+	// ScopeToken gives each channel token its own limiter (the default).
+	ScopeToken RateScope = iota
+	// ScopeAccount gives every token one limiter: 100 a minute in all.
+	ScopeAccount
+)
+
+// String returns "token" or "account", as jobs.yaml spells them.
+func (s RateScope) String() string {
+	if s == ScopeAccount {
+		return "account"
+	}
+	return "token"
+}
+
+// ParseRateScope reads "token" or "account" (okeybot.rate_scope).
+func ParseRateScope(s string) (RateScope, error) {
+	switch s {
+	case "", "token":
+		return ScopeToken, nil
+	case "account":
+		return ScopeAccount, nil
+	}
+	return 0, fmt.Errorf("rate scope %q is not one of token, account", s)
+}
 
 // serviceName names Okeybot in errors, logs and observations.
 const serviceName = "okeybot"
@@ -42,15 +76,22 @@ const serviceName = "okeybot"
 type Config struct {
 	// BaseURL defaults to DefaultBaseURL; tests use the fake's URL.
 	BaseURL string
-	// RatePerMinute is the vendor's quota per channel token (default 100).
+	// RatePerMinute is the vendor's quota per limiter (default 100).
 	RatePerMinute int
-	// Burst is how many calls a token may make at once after being idle
-	// (default 1). The limiter's refill rate is lowered so that burst plus
-	// refill never exceeds RatePerMinute in any minute (QuotaLimiter).
-	Burst int
-	// LimiterFunc, when set, returns the limiter for a channel token instead
-	// of QuotaLimiter(RatePerMinute, time.Minute, Burst). It is called once per
-	// distinct token; nil from it means unlimited.
+	// Headroom is the share of RatePerMinute left unused (default
+	// apiclient.DefaultHeadroom, 2.5%: one call every 615 ms at 100 a
+	// minute), so that a server counting any 60 s by arrival time refuses
+	// nothing while arrivals jitter by less than
+	// apiclient.JitterTolerance(time.Minute, Headroom) (1.5 s). Must be below
+	// 0.5.
+	Headroom float64
+	// RateScope is ScopeToken (a limiter per channel token, the default) or
+	// ScopeAccount (one limiter for every token of the Client).
+	RateScope RateScope
+	// LimiterFunc, when set, returns the limiter instead of
+	// apiclient.Pace(RatePerMinute, time.Minute, Headroom). It is called once
+	// per limiter: per distinct token, or once (with "") under ScopeAccount;
+	// nil from it means unlimited.
 	LimiterFunc func(token string) *rate.Limiter
 	// Log receives apiclient's per-attempt debug lines (never headers, bodies
 	// or query strings); nil discards.
@@ -59,7 +100,12 @@ type Config struct {
 	Observer func(apiclient.RequestInfo)
 	// SleepFunc waits between retries (default: a timer honouring ctx).
 	SleepFunc func(ctx context.Context, d time.Duration) error
-	// Retry bounds retries; a zero MaxDelay becomes DefaultMaxDelay.
+	// Retry bounds retries. A zero MaxDelay becomes DefaultMaxDelay and a
+	// zero RateLimitPeriod RatePeriod. A 429 is never a failure: it is
+	// waited out, RateLimitPeriod (at least a minute) plus up to a tenth at
+	// random, and sent again, for as long as the caller's context lasts
+	// (MaxRateLimitedWait 0, the default) or MaxRateLimitedWait allows, which
+	// must leave room for one full wait.
 	Retry apiclient.RetryPolicy
 	// Timeout bounds one attempt (apiclient's default 30s).
 	Timeout time.Duration
@@ -92,20 +138,23 @@ func New(cfg Config) (*Client, error) {
 	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		return nil, fmt.Errorf("okeybot: base URL %q must not carry a query, fragment or user info", u.Redacted())
 	}
-	if cfg.RatePerMinute < 0 || cfg.Burst < 0 {
-		return nil, fmt.Errorf("okeybot: rate %d/min and burst %d must not be negative", cfg.RatePerMinute, cfg.Burst)
+	if cfg.RatePerMinute < 0 {
+		return nil, fmt.Errorf("okeybot: rate %d/min must not be negative", cfg.RatePerMinute)
 	}
 	if cfg.RatePerMinute == 0 {
 		cfg.RatePerMinute = DefaultRatePerMinute
 	}
-	if cfg.Burst == 0 {
-		cfg.Burst = DefaultBurst
+	if cfg.Headroom < 0 || cfg.Headroom >= 0.5 {
+		return nil, fmt.Errorf("okeybot: headroom %v is outside [0, 0.5)", cfg.Headroom)
 	}
-	if cfg.Burst > cfg.RatePerMinute {
-		return nil, fmt.Errorf("okeybot: burst %d exceeds the rate of %d/min", cfg.Burst, cfg.RatePerMinute)
+	if cfg.Headroom == 0 {
+		cfg.Headroom = apiclient.DefaultHeadroom
 	}
-	if cfg.Retry.MaxDelay <= 0 {
-		cfg.Retry.MaxDelay = DefaultMaxDelay
+	if cfg.RateScope != ScopeToken && cfg.RateScope != ScopeAccount {
+		return nil, fmt.Errorf("okeybot: unknown rate scope %d", cfg.RateScope)
+	}
+	if err := checkRetry(&cfg.Retry); err != nil {
+		return nil, err
 	}
 	base := cfg.Base
 	if base == nil {
@@ -119,26 +168,38 @@ func New(cfg Config) (*Client, error) {
 	}, nil
 }
 
-// QuotaLimiter returns a token bucket that never allows more than quota
-// calls in any window of the given length, however the calls are timed,
-// while sustaining as close to quota per window as the burst allows.
-//
-// A bucket of size burst refilling at r lets burst+r·window-1 calls fall in
-// one half-open window (a full bucket spent at once, then one call per
-// refill), so r is (quota-burst+1)/window. With burst 1 that is exactly the
-// quota: 100/min is one call every 600ms, and a long run sustains 100 calls
-// a minute with no 429 from a server counting any 60s span. A burst of 5
-// costs 4 calls a minute of sustained rate. burst is clamped to [1, quota].
-func QuotaLimiter(quota int, window time.Duration, burst int) *rate.Limiter {
-	quota = max(quota, 1)
-	burst = min(max(burst, 1), quota)
-	n := time.Duration(quota - burst + 1)
-	every := (window + n - 1) / n // round up: never faster than the quota
-	return rate.NewLimiter(rate.Every(every), burst)
+// checkRetry fills Okeybot's retry defaults into p and refuses a policy
+// that would give up on a 429 before a full minute has gone by: Okeybot
+// sends no Retry-After, and its limit is counted per minute.
+func checkRetry(p *apiclient.RetryPolicy) error {
+	if p.MaxDelay <= 0 {
+		p.MaxDelay = DefaultMaxDelay
+	}
+	if p.RateLimitPeriod == 0 {
+		p.RateLimitPeriod = RatePeriod
+	}
+	if p.RateLimitPeriod < RatePeriod {
+		return fmt.Errorf("okeybot: rate limit period %s is shorter than the minute Okeybot counts its limit over", p.RateLimitPeriod)
+	}
+	if p.MaxRateLimitDelay > 0 && p.MaxRateLimitDelay < p.RateLimitPeriod {
+		return fmt.Errorf("okeybot: max rate limit delay %s would cut a 429's wait below %s", p.MaxRateLimitDelay, p.RateLimitPeriod)
+	}
+	firstWait := p.RateLimitPeriod + p.RateLimitPeriod/10 // the longest first wait apiclient may draw
+	if p.MaxRateLimitDelay > 0 {
+		firstWait = min(firstWait, p.MaxRateLimitDelay)
+	}
+	if p.MaxRateLimitedWait > 0 && p.MaxRateLimitedWait < firstWait {
+		return fmt.Errorf("okeybot: max rate limited wait %s leaves no room for one wait of up to %s after a 429", p.MaxRateLimitedWait, firstWait)
+	}
+	return nil
 }
 
-// limiter returns the one limiter of token, creating it on first use.
+// limiter returns the limiter of token (of the account under ScopeAccount),
+// creating it on first use.
 func (c *Client) limiter(token string) *rate.Limiter {
+	if c.cfg.RateScope == ScopeAccount {
+		token = ""
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if lim, ok := c.limiters[token]; ok {
@@ -148,10 +209,30 @@ func (c *Client) limiter(token string) *rate.Limiter {
 	if c.cfg.LimiterFunc != nil {
 		lim = c.cfg.LimiterFunc(token)
 	} else {
-		lim = QuotaLimiter(c.cfg.RatePerMinute, time.Minute, c.cfg.Burst)
+		lim = apiclient.Pace(float64(c.cfg.RatePerMinute), time.Minute, c.cfg.Headroom)
 	}
 	c.limiters[token] = lim
 	return lim
+}
+
+// untilDeadline is a limiter that, when the caller's deadline comes before
+// the next free slot, waits for the deadline and returns the context's
+// error, instead of failing at once as rate.Limiter does: a run that meets
+// its deadline ends as a deadline (context.DeadlineExceeded), not as a
+// string of contacts each failed in a few microseconds.
+type untilDeadline struct{ lim *rate.Limiter }
+
+// Wait implements apiclient.Limiter.
+func (u untilDeadline) Wait(ctx context.Context) error {
+	err := u.lim.Wait(ctx)
+	if err == nil || ctx.Err() != nil {
+		return err
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		return err
+	}
+	<-ctx.Done()
+	return ctx.Err()
 }
 
 // ChannelOptions describes one channel beyond its token.
@@ -166,9 +247,9 @@ type ChannelOptions struct {
 }
 
 // Channel is the handle for one Okeybot channel: every request it sends
-// carries the channel's token and waits on the token's limiter. Handles for
-// the same token share that limiter, however many are made. A Channel is
-// safe for concurrent use.
+// carries the channel's token and waits on the token's limiter (the
+// account's under ScopeAccount). Handles for the same token share that
+// limiter, however many are made. A Channel is safe for concurrent use.
 type Channel struct {
 	// Contacts reads, creates and updates contacts.
 	Contacts *ContactsService
@@ -197,13 +278,17 @@ func (c *Client) Channel(token string, opts ChannelOptions) (*Channel, error) {
 		}
 	}
 	lim := c.limiter(token)
+	var paced apiclient.Limiter
+	if lim != nil {
+		paced = untilDeadline{lim: lim}
+	}
 	ch := &Channel{
 		baseURL: c.baseURL,
 		viber:   opts.Viber,
 		lim:     lim,
 		hc: apiclient.NewHTTPClient(apiclient.Options{
 			Service:   serviceName,
-			Limiter:   lim,
+			Limiter:   paced,
 			Auth:      func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+token) },
 			Log:       log,
 			Timeout:   c.cfg.Timeout,
@@ -219,7 +304,7 @@ func (c *Client) Channel(token string, opts ChannelOptions) (*Channel, error) {
 }
 
 // Limiter returns the limiter shared by every handle of this channel's token
-// (nil when unlimited).
+// (by every handle of the Client under ScopeAccount); nil when unlimited.
 func (ch *Channel) Limiter() *rate.Limiter { return ch.lim }
 
 // PathID returns contact id as it goes into a request path: for a Viber
@@ -324,4 +409,15 @@ func (g *generalError) As(target any) bool {
 		return true
 	}
 	return false
+}
+
+// MaybeMissing reports whether err may mean that the contact a request
+// named does not exist (any more): a 404, or a 403, since the document
+// lists no 404 and its general 403 also answers a refused body and, in its
+// list of errors, a refused token. Only the caller can tell them apart, by
+// reading the contact (GET answers the same if it is gone) and checking the
+// token on another request (a by_custom_field lookup works with a good token).
+func MaybeMissing(err error) bool {
+	var ae *apiclient.Error
+	return errors.As(err, &ae) && (ae.Status == http.StatusNotFound || ae.Status == http.StatusForbidden)
 }

@@ -111,7 +111,17 @@ func TestNew_validatesConfig(t *testing.T) {
 		{"FTPURL", okeybot.Config{BaseURL: "ftp://app.okeybot.com/api"}, "is not an absolute http(s) URL"},
 		{"QueryInURL", okeybot.Config{BaseURL: "https://app.okeybot.com/api?x=1"}, "must not carry a query"},
 		{"NegativeRate", okeybot.Config{RatePerMinute: -1}, "must not be negative"},
-		{"BurstOverRate", okeybot.Config{RatePerMinute: 10, Burst: 11}, "burst 11 exceeds the rate of 10/min"},
+		{"NegativeHeadroom", okeybot.Config{Headroom: -0.1}, "headroom -0.1 is outside [0, 0.5)"},
+		{"HalfHeadroom", okeybot.Config{Headroom: 0.5}, "headroom 0.5 is outside [0, 0.5)"},
+		{"UnknownScope", okeybot.Config{RateScope: 7}, "unknown rate scope 7"},
+		{"RateLimitPeriodBelowAMinute", okeybot.Config{Retry: apiclient.RetryPolicy{RateLimitPeriod: 7500 * time.Millisecond}},
+			"rate limit period 7.5s is shorter than the minute"},
+		{"MaxRateLimitDelayBelowAMinute", okeybot.Config{Retry: apiclient.RetryPolicy{MaxRateLimitDelay: 30 * time.Second}},
+			"max rate limit delay 30s would cut a 429's wait below 1m0s"},
+		{"MaxRateLimitedWaitBelowOneWait", okeybot.Config{Retry: apiclient.RetryPolicy{MaxRateLimitedWait: time.Minute}},
+			"max rate limited wait 1m0s leaves no room for one wait of up to 1m6s"},
+		{"MaxRateLimitedWaitForOneWait", okeybot.Config{Retry: apiclient.RetryPolicy{MaxRateLimitedWait: 66 * time.Second}}, ""},
+		{"AccountScope", okeybot.Config{RateScope: okeybot.ScopeAccount}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -153,13 +163,30 @@ func TestClient_Channel(t *testing.T) {
 		require.NotSame(t, first.Limiter(), channel(t, c, viberToken, okeybot.ChannelOptions{}).Limiter())
 	})
 
-	t.Run("DefaultLimiterIsTheQuota", func(t *testing.T) {
+	t.Run("DefaultLimiterPacesWithHeadroom", func(t *testing.T) {
 		t.Parallel()
 		c, err := okeybot.New(okeybot.Config{})
 		require.NoError(t, err)
 		lim := channel(t, c, token, okeybot.ChannelOptions{}).Limiter()
 		require.Equal(t, 1, lim.Burst())
-		require.InDelta(t, 100.0/60, float64(lim.Limit()), 1e-9)
+		require.InDelta(t, 97.5/60, float64(lim.Limit()), 1e-9, "100 a minute less 2.5%: one call every 615 ms")
+
+		c, err = okeybot.New(okeybot.Config{RatePerMinute: 50, Headroom: 0.1})
+		require.NoError(t, err)
+		require.InDelta(t, 45.0/60, float64(channel(t, c, token, okeybot.ChannelOptions{}).Limiter().Limit()), 1e-9)
+	})
+
+	t.Run("AccountScopeOneLimiterForEveryToken", func(t *testing.T) {
+		t.Parallel()
+		var calls []string
+		c, err := okeybot.New(okeybot.Config{RateScope: okeybot.ScopeAccount, LimiterFunc: func(tok string) *rate.Limiter {
+			calls = append(calls, tok)
+			return rate.NewLimiter(1, 1)
+		}})
+		require.NoError(t, err)
+		first := channel(t, c, token, okeybot.ChannelOptions{})
+		require.Same(t, first.Limiter(), channel(t, c, viberToken, okeybot.ChannelOptions{Viber: true}).Limiter())
+		require.Equal(t, []string{""}, calls, "one limiter, made once")
 	})
 
 	t.Run("LimiterFuncCalledOncePerToken", func(t *testing.T) {
@@ -186,81 +213,133 @@ func TestClient_Channel(t *testing.T) {
 	})
 }
 
-func TestQuotaLimiter(t *testing.T) {
+// TestChannel_pacesWithHeadroom sends a long run of calls, each when a
+// limiter lets it leave (virtual time: Reserve at the clock's time, advance
+// by the delay; the client's own throttle is off so that wall time plays no
+// part), to a fake counting any 60 s by arrival time with arrival jitter.
+// The limiter New builds by default (apiclient.Pace with headroom) meets no
+// 429; one spacing calls exactly 600 ms apart is caught.
+func TestChannel_pacesWithHeadroom(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name      string
-		giveQuota int
-		giveBurst int
-		wantEvery time.Duration
-		wantBurst int
+		name    string
+		limiter func(t *testing.T) *rate.Limiter
+		want429 bool
 	}{
-		{"Burst1IsTheFullRate", 100, 1, 600 * time.Millisecond, 1},
-		{"Burst5GivesUpFourCalls", 100, 5, 625 * time.Millisecond, 5},
-		{"BurstClampedToQuota", 3, 10, time.Minute, 3},
-		{"ZeroBurstMeansOne", 100, 0, 600 * time.Millisecond, 1},
-		{"RoundsTheIntervalUp", 7, 1, 8571428572 * time.Nanosecond, 1},
+		{"DefaultPace", func(t *testing.T) *rate.Limiter { return pacer(t, okeybot.Config{})(token) }, false},
+		{"ExactlyTheLimit", func(*testing.T) *rate.Limiter { return rate.NewLimiter(rate.Every(600*time.Millisecond), 1) }, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			lim := okeybot.QuotaLimiter(tt.giveQuota, time.Minute, tt.giveBurst)
-			require.Equal(t, tt.wantBurst, lim.Burst())
-			require.InDelta(t, 1/tt.wantEvery.Seconds(), float64(lim.Limit()), 1e-12)
-		})
-	}
-}
-
-// TestQuotaLimiter_longRun_noTooManyRequests paces calls with a limiter on a
-// virtual clock (Reserve at the clock's time, then advance by the delay) and
-// sends each to the fake at that time. The quota limiter must sustain the
-// full rate with no 429; a naive limiter with a burst must be caught.
-func TestQuotaLimiter_longRun_noTooManyRequests(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name       string
-		give       func() *rate.Limiter
-		calls      int
-		want429    bool
-		wantMinute int // calls in the first 60s of virtual time, when no 429
-	}{
-		{"DefaultBurst1", func() *rate.Limiter { return okeybot.QuotaLimiter(100, time.Minute, 1) }, 350, false, 100},
-		{"Burst5", func() *rate.Limiter { return okeybot.QuotaLimiter(100, time.Minute, 5) }, 350, false, 100},
-		{"NaiveBurst5", func() *rate.Limiter { return rate.NewLimiter(rate.Limit(100.0/60), 5) }, 350, true, 0},
-		{"NaiveFullRatePlusOne", func() *rate.Limiter { return rate.NewLimiter(rate.Limit(101.0/60), 1) }, 350, true, 0},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			c, b := setup(t, okeybottest.Options{}, okeybot.Config{Retry: apiclient.RetryPolicy{MaxAttempts: 1}})
+			c, b := setup(t, okeybottest.Options{ArrivalJitter: time.Second, JitterSeed: 5}, okeybot.Config{})
 			ch := channel(t, c, token, okeybot.ChannelOptions{})
 			seeded := b.srv.Seed(token, okeybottest.Contact{})[0]
-			lim := tt.give()
+			lim := tt.limiter(t)
 
-			inFirstMinute := 0
-			for range tt.calls {
+			for range 400 {
 				now := b.clock.Now()
 				r := lim.ReserveN(now, 1)
 				require.True(t, r.OK())
 				b.clock.Advance(r.DelayFrom(now))
-				if b.clock.Now().Before(start.Add(time.Minute)) {
-					inFirstMinute++
-				}
 				_, err := ch.Contacts.Get(t.Context(), seeded.ID)
-				if err != nil {
-					require.ErrorIs(t, err, apiclient.ErrRateLimited)
-				}
+				require.NoError(t, err, "a 429 is waited out, never returned")
 			}
 
 			if tt.want429 {
-				require.Positive(t, b.srv.RateLimited(token), "the fake must catch a limiter that overshoots")
+				require.Positive(t, b.srv.RateLimited(token), "the fake must catch a limiter without headroom")
 				return
 			}
 			require.Zero(t, b.srv.RateLimited(token))
-			require.Equal(t, tt.wantMinute, inFirstMinute)
-			require.Equal(t, tt.calls, b.srv.Calls(token))
+			require.Equal(t, 400, b.srv.Calls(token))
+			require.Empty(t, b.sleeps.Waits(), "nothing to wait out")
 		})
 	}
+}
+
+// pacer returns the limiter a Client built with cfg gives each token: the
+// one New makes by default, for driving virtual time.
+func pacer(t *testing.T, cfg okeybot.Config) func(token string) *rate.Limiter {
+	t.Helper()
+	c, err := okeybot.New(cfg)
+	require.NoError(t, err)
+	return func(tok string) *rate.Limiter { return channel(t, c, tok, okeybot.ChannelOptions{}).Limiter() }
+}
+
+// With the fake counting the whole account, two tokens paced at 100 a
+// minute each meet 429s; okeybot.rate_scope account (one limiter) meets none.
+func TestChannel_rateScope(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		scope   okeybot.RateScope
+		want429 bool
+	}{
+		{"TokenScopeOverrunsAnAccountLimit", okeybot.ScopeToken, true},
+		{"AccountScopeHoldsIt", okeybot.ScopeAccount, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, b := setup(t, okeybottest.Options{RateScope: okeybottest.PerAccount}, okeybot.Config{})
+			p := pacer(t, okeybot.Config{RateScope: tt.scope})
+			chans := []*okeybot.Channel{channel(t, c, token, okeybot.ChannelOptions{}), channel(t, c, viberToken, okeybot.ChannelOptions{Viber: true})}
+			lims := []*rate.Limiter{p(token), p(viberToken)}
+			ids := []string{b.srv.Seed(token, okeybottest.Contact{})[0].ID, b.srv.Seed(viberToken, okeybottest.Contact{})[0].ID}
+			// The two channels take turns, each when its limiter lets it (virtual time).
+			for i := range 300 {
+				now := b.clock.Now()
+				r := lims[i%2].ReserveN(now, 1)
+				require.True(t, r.OK())
+				b.clock.Advance(r.DelayFrom(now))
+				_, err := chans[i%2].Contacts.Get(t.Context(), ids[i%2])
+				require.NoError(t, err)
+			}
+			require.Equal(t, tt.want429, b.srv.TotalRateLimited() > 0, "429s: %d", b.srv.TotalRateLimited())
+		})
+	}
+}
+
+// A 429 without Retry-After (as Okeybot sends it) is waited out a full
+// minute or more each time, and the request goes on for as long as the
+// context lasts: twenty in a row cost twenty minutes, not a failure.
+func TestChannel_rateLimitedWaitsAMinuteAndNeverGivesUp(t *testing.T) {
+	t.Parallel()
+	c, b := setup(t, okeybottest.Options{}, okeybot.Config{Retry: apiclient.RetryPolicy{MaxAttempts: 1}})
+	ch := channel(t, c, token, okeybot.ChannelOptions{})
+	id := b.srv.Seed(token, okeybottest.Contact{})[0].ID
+	fails := make([]int, 20)
+	for i := range fails {
+		fails[i] = http.StatusTooManyRequests
+	}
+	b.srv.FailNext(fails...)
+
+	require.NoError(t, ch.Contacts.Update(t.Context(), id, []okeybot.CustomField{{Name: "a", Value: "b"}}))
+
+	waits := b.sleeps.Waits()
+	require.Len(t, waits, 20)
+	for _, w := range waits {
+		require.GreaterOrEqual(t, w, time.Minute, "the limit's window has passed before the next try")
+		require.LessOrEqual(t, w, time.Minute+6*time.Second, "plus at most a tenth of jitter")
+	}
+	require.Equal(t, 21, b.srv.Calls(token))
+}
+
+func TestChannel_waitPastTheDeadlineEndsAsTheDeadline(t *testing.T) {
+	t.Parallel()
+	c, b := setup(t, okeybottest.Options{}, okeybot.Config{LimiterFunc: func(string) *rate.Limiter {
+		return rate.NewLimiter(rate.Every(time.Hour), 1)
+	}})
+	ch := channel(t, c, token, okeybot.ChannelOptions{})
+	id := b.srv.Seed(token, okeybottest.Contact{})[0].ID
+	_, err := ch.Contacts.Get(t.Context(), id) // spends the hour's one call
+	require.NoError(t, err)
+
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+	defer cancel()
+	_, err = ch.Contacts.Get(ctx, id)
+	require.ErrorIs(t, err, context.DeadlineExceeded, "not rate.Limiter's own 'would exceed context deadline'")
+	require.Equal(t, 1, b.srv.Calls(token))
 }
 
 func TestContactsService_roundTrip(t *testing.T) {
@@ -351,8 +430,8 @@ func TestContactsService_errors(t *testing.T) {
 				_, err := ch.Contacts.Get(ctx, "999")
 				return err
 			},
-			wantClass: apiclient.ErrNotFound, wantStatus: 404, wantMessage: "Contact not found.",
-			wantPrefix: "get okeybot contact 999: okeybot GET /api/v1/contact/999: 404",
+			wantClass: apiclient.ErrRejected, notClass: apiclient.ErrUnauthorized, wantStatus: 403, wantMessage: "Contact not found.",
+			wantPrefix: "get okeybot contact 999: okeybot GET /api/v1/contact/999: 403",
 		},
 		{
 			name: "ThirtyOneFieldsOnUpdate",
@@ -599,7 +678,7 @@ func TestChannel_viberIDsEncoded(t *testing.T) {
 
 	plain := channel(t, c, viberToken, okeybot.ChannelOptions{})
 	_, err = plain.Contacts.Get(ctx, id)
-	require.ErrorIs(t, err, apiclient.ErrNotFound, "without the Viber option the raw id is refused")
+	require.True(t, okeybot.MaybeMissing(err), "without the Viber option the raw id is refused: %v", err)
 }
 
 func TestPathID(t *testing.T) {
@@ -631,14 +710,16 @@ func TestChannel_honoursTooManyRequests(t *testing.T) {
 	ctx := t.Context()
 
 	// 100 calls at one instant fill the minute; the client's limiter is off,
-	// so the 101st reaches the fake and gets 429 with Retry-After: 60.
+	// so the 101st reaches the fake and gets 429, without Retry-After.
 	for range 100 {
 		_, err := ch.Contacts.Get(ctx, id)
 		require.NoError(t, err)
 	}
 	require.NoError(t, ch.Contacts.Update(ctx, id, []okeybot.CustomField{{Name: "a", Value: "b"}}))
 
-	require.Equal(t, []time.Duration{60 * time.Second}, b.sleeps.Waits(), "Retry-After passed to SleepFunc")
+	waits := b.sleeps.Waits()
+	require.Len(t, waits, 1)
+	require.GreaterOrEqual(t, waits[0], time.Minute, "no Retry-After: the limit's minute is waited")
 	require.Equal(t, 1, b.srv.RateLimited(token))
 	reqs := b.srv.Requests(token)
 	require.Equal(t, []string{"PUT /api/v1/contact/" + id + " 429", "PUT /api/v1/contact/" + id + " 200"},
@@ -656,7 +737,7 @@ func TestChannel_retries(t *testing.T) {
 		call         func(ctx context.Context, ch *okeybot.Channel, id string) error
 		wantErr      error
 		wantCalls    int
-		wantWaits    []time.Duration
+		wantMinutes  int // waits of a minute (plus jitter) after a 429; the other waits are back-offs
 	}{
 		{
 			name:     "TagsAddIsIdempotent",
@@ -664,7 +745,7 @@ func TestChannel_retries(t *testing.T) {
 			call: func(ctx context.Context, ch *okeybot.Channel, id string) error {
 				return ch.Tags.Add(ctx, id, []string{"x"})
 			},
-			wantCalls: 3, wantWaits: []time.Duration{time.Second, time.Second},
+			wantCalls: 3, wantMinutes: 2,
 		},
 		{
 			name:     "TagsRemoveIsRetried",
@@ -672,7 +753,7 @@ func TestChannel_retries(t *testing.T) {
 			call: func(ctx context.Context, ch *okeybot.Channel, id string) error {
 				return ch.Tags.Remove(ctx, id, []string{"x"})
 			},
-			wantCalls: 2, wantWaits: []time.Duration{time.Second},
+			wantCalls: 2, wantMinutes: 1,
 		},
 		{
 			// A 429 is refused before anything is created, so even a create is sent again.
@@ -682,7 +763,7 @@ func TestChannel_retries(t *testing.T) {
 				_, err := ch.Contacts.Create(ctx, []okeybot.CustomField{{Name: "a", Value: "b"}})
 				return err
 			},
-			wantCalls: 2, wantWaits: []time.Duration{time.Second},
+			wantCalls: 2, wantMinutes: 1,
 		},
 		{
 			// A 5xx may come after the contact was created: a create is not sent again.
@@ -712,7 +793,7 @@ func TestChannel_retries(t *testing.T) {
 				_, err := ch.Contacts.Get(ctx, id)
 				return err
 			},
-			wantCalls: 4, wantWaits: []time.Duration{time.Second, time.Second, time.Second},
+			wantCalls: 4, wantMinutes: 3,
 		},
 	}
 	for _, tt := range tests {
@@ -735,11 +816,16 @@ func TestChannel_retries(t *testing.T) {
 				require.NoError(t, err)
 			}
 			require.Equal(t, tt.wantCalls, b.srv.Calls(token))
-			if tt.wantWaits != nil {
-				require.Equal(t, tt.wantWaits, b.sleeps.Waits())
-			} else {
-				require.Len(t, b.sleeps.Waits(), tt.wantCalls-1)
+			waits := b.sleeps.Waits()
+			require.Len(t, waits, tt.wantCalls-1)
+			minutes := 0
+			for _, w := range waits {
+				if w >= time.Minute {
+					require.LessOrEqual(t, w, time.Minute+6*time.Second)
+					minutes++
+				}
 			}
+			require.Equal(t, tt.wantMinutes, minutes)
 		})
 	}
 }

@@ -43,7 +43,7 @@ func DecodeChannel(raw json.RawMessage) (Channel, error) {
 	}
 	var w channelWire
 	if err := json.Unmarshal(raw, &w); err != nil {
-		return Channel{}, fmt.Errorf("decode channel: %w", err)
+		return Channel{}, decodeReason(raw, err)
 	}
 	c := Channel{
 		Platform:    ParsePlatform(string(w.Platform)),
@@ -53,9 +53,9 @@ func DecodeChannel(raw json.RawMessage) (Channel, error) {
 	}
 	switch {
 	case c.Platform == "":
-		return Channel{}, fmt.Errorf("missing platform")
+		return Channel{}, missing(raw, "platform")
 	case c.ChannelID == "":
-		return Channel{}, fmt.Errorf("missing channelId")
+		return Channel{}, missing(raw, "channelId")
 	}
 	return c, nil
 }

@@ -15,7 +15,7 @@ import (
 
 func TestChannelsService_List(t *testing.T) {
 	t.Parallel()
-	c, b := setup(t)
+	c, b := setup(t, omnichattest.Options{ListEveryPlatform: true})
 	require.NoError(t, b.srv.SeedFixture(omnichattest.StreamChannels, "channels.json"))
 	require.NoError(t, b.srv.SeedJSON(omnichattest.StreamChannels,
 		json.RawMessage(`{"platform":"website","channelId":"webchat2","channelName":"Old web"}`),
@@ -41,7 +41,7 @@ func TestChannelsService_List(t *testing.T) {
 
 func TestChannelsService_List_unusableRowSkipped(t *testing.T) {
 	t.Parallel()
-	srv := omnichattest.NewServer(t)
+	srv := omnichattest.NewServer(t, omnichattest.Options{ListEveryPlatform: true})
 	require.NoError(t, srv.SeedJSON(omnichattest.StreamChannels,
 		json.RawMessage(`{"platform":"line","channelId":"1"}`),
 		json.RawMessage(`{"platform":"line"}`),
@@ -62,5 +62,5 @@ func TestChannelsService_List_unusableRowSkipped(t *testing.T) {
 			reasons = append(reasons, e.Data["reason"].(string))
 		}
 	}
-	require.Equal(t, []string{"missing channelId", "row is not a JSON object"}, reasons)
+	require.Equal(t, []string{"channelId: missing (absent)", `row: want a JSON object, got a string "junk"`}, reasons)
 }

@@ -21,9 +21,10 @@ const (
 	// DefaultBaseURL is the real Omnichat Open API.
 	DefaultBaseURL = "https://open-api.omnichat.ai"
 	// DefaultRate is the documented limit: 40 requests per second per team account.
-	DefaultRate rate.Limit = 40
-	// DefaultBurst is the burst of the limiter New creates when none is given.
-	DefaultBurst = 40
+	DefaultRate = 40
+	// RatePeriod is the period the limit is counted over (a second): the
+	// wait after a 429 that carries no Retry-After.
+	RatePeriod = time.Second
 	// DefaultPageSize is the page size the API uses when none is sent.
 	DefaultPageSize = 20
 	// MaxPageSize is the largest page size the API accepts.
@@ -43,9 +44,11 @@ type Config struct {
 	// Token is the team's API token (required); cmd reads it from
 	// OMNICHAT_TOKEN, never from jobs.yaml.
 	Token string
-	// Limiter is shared by every client of the same team account. nil means
-	// a new limiter at DefaultRate with DefaultBurst.
-	Limiter *rate.Limiter
+	// Limiter is shared by every client of the same team account: a local
+	// apiclient.Pace limiter, or one shared by every process through the
+	// database. nil means apiclient.Pace(DefaultRate, RatePeriod,
+	// apiclient.DefaultHeadroom): evenly spaced, 2.5% below the limit.
+	Limiter apiclient.Limiter
 	// Log receives the transport's debug lines and warnings about unusable
 	// channel rows; nil discards.
 	Log logrus.FieldLogger
@@ -56,7 +59,10 @@ type Config struct {
 	Observer func(apiclient.RequestInfo)
 	// SleepFunc waits between retries (default: a timer honouring ctx).
 	SleepFunc func(ctx context.Context, d time.Duration) error
-	// Retry bounds retries (apiclient defaults when zero).
+	// Retry bounds retries (apiclient defaults when zero; a zero
+	// RateLimitPeriod is RatePeriod). A 429 never spends the retry budget:
+	// it is waited out (Retry-After, else RatePeriod) for as long as the
+	// caller's context lasts.
 	Retry apiclient.RetryPolicy
 	// Timeout bounds one HTTP attempt (apiclient default when zero).
 	Timeout time.Duration
@@ -107,8 +113,12 @@ func New(cfg Config) (*Client, error) {
 	u.RawQuery, u.Fragment = "", ""
 
 	lim := cfg.Limiter
-	if lim == nil {
-		lim = rate.NewLimiter(DefaultRate, DefaultBurst)
+	if l, ok := lim.(*rate.Limiter); lim == nil || ok && l == nil {
+		lim = apiclient.Pace(DefaultRate, RatePeriod, apiclient.DefaultHeadroom)
+	}
+	retry := cfg.Retry
+	if retry.RateLimitPeriod == 0 {
+		retry.RateLimitPeriod = RatePeriod
 	}
 	loc := cfg.Location
 	if loc == nil {
@@ -131,7 +141,7 @@ func New(cfg Config) (*Client, error) {
 			Auth:      func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+token) },
 			Log:       log,
 			Timeout:   cfg.Timeout,
-			Retry:     cfg.Retry,
+			Retry:     retry,
 			SleepFunc: cfg.SleepFunc,
 			Observer:  cfg.Observer,
 			Base:      cfg.Base,

@@ -146,17 +146,18 @@ func TestClient_errors(t *testing.T) {
 
 func TestClient_rateLimitRetried(t *testing.T) {
 	t.Parallel()
-	c, b := setup(t, omnichattest.Options{RateLimit: 1, Burst: 1})
+	c, b := setup(t, omnichattest.Options{RateLimit: 1})
 
 	for range 3 {
 		_, err := c.Channels.List(t.Context())
 		require.NoError(t, err)
 	}
 
-	// Each call after the first meets a 429 with Retry-After: 1 and waits it.
+	// Each call after the first meets a 429 (any closed second holds one
+	// request) with Retry-After: 2, waits it, and is accepted.
 	require.Equal(t, 2, b.srv.RateLimited())
 	require.Equal(t, 5, b.srv.RequestCount())
-	require.Equal(t, []time.Duration{time.Second, time.Second}, b.sleep.Waits())
+	require.Equal(t, []time.Duration{2 * time.Second, 2 * time.Second}, b.sleep.Waits())
 }
 
 func TestClient_serverErrorsRetried(t *testing.T) {
@@ -211,4 +212,21 @@ func TestClient_sharedLimiter(t *testing.T) {
 	require.NoError(t, err)
 
 	require.InDelta(t, 1, lim.Tokens(), 0.01)
+}
+
+// A run of 429s longer than the retry budget is waited out: a 429 never
+// spends an attempt (issue 12, point 3).
+func TestClient_rateLimitedNeverSpendsTheRetryBudget(t *testing.T) {
+	t.Parallel()
+	c, b := setup(t)
+	b.srv.FailNext(3*apiclient.DefaultMaxAttempts, 429)
+
+	_, err := c.Channels.List(t.Context())
+
+	require.NoError(t, err)
+	require.Equal(t, 3*apiclient.DefaultMaxAttempts+1, b.srv.RequestCount())
+	require.Len(t, b.sleep.Waits(), 3*apiclient.DefaultMaxAttempts)
+	for _, w := range b.sleep.Waits() {
+		require.Equal(t, time.Second, w, "Retry-After: 1")
+	}
 }

@@ -119,7 +119,7 @@ func DecodeContact(raw json.RawMessage) (Contact, error) {
 	}
 	var w contactWire
 	if err := json.Unmarshal(raw, &w); err != nil {
-		return Contact{}, fmt.Errorf("decode contact: %w", err)
+		return Contact{}, decodeReason(raw, err)
 	}
 	c := Contact{
 		ID:                trim(w.ID),
@@ -141,11 +141,11 @@ func DecodeContact(raw json.RawMessage) (Contact, error) {
 	}
 	switch {
 	case c.Platform == "":
-		return Contact{}, fmt.Errorf("missing channel.platform")
+		return Contact{}, missing(raw, "channel.platform")
 	case c.ChannelID == "":
-		return Contact{}, fmt.Errorf("missing channel.channelId")
+		return Contact{}, missing(raw, "channel.channelId")
 	case c.ID == "":
-		return Contact{}, fmt.Errorf("missing id")
+		return Contact{}, missing(raw, "id")
 	}
 	var err error
 	for _, f := range []struct {
@@ -160,9 +160,9 @@ func DecodeContact(raw json.RawMessage) (Contact, error) {
 		{&c.AgentBindTime, w.AgentBindTime, "agentBindTime"},
 	} {
 		if f.name == "updatedAt" && f.src.set && f.src.ms == 0 {
-			return Contact{}, fmt.Errorf("updatedAt 0 out of range")
+			return Contact{}, fmt.Errorf("updatedAt: out of range (epoch milliseconds from 1970 to 9999), got %s", valueOf(raw, "updatedAt"))
 		}
-		if *f.dst, err = f.src.optional(f.name); err != nil {
+		if *f.dst, err = f.src.optional(raw, f.name); err != nil {
 			return Contact{}, err
 		}
 	}
@@ -311,12 +311,14 @@ func (s *ContactsService) list(ctx context.Context, opts ContactListOptions) (*C
 }
 
 // Pages returns every page from opts.Page (default 1) on, bad rows
-// included, stopping after an empty or short page or once totalElements rows
-// have been read. opts is a copy and never changed.
+// included, until an empty page, the page that reaches totalElements, or a
+// short page that is the last (see PageCursor: a short page while rows are
+// missing is a server serving fewer rows than asked, followed at its size).
+// opts is a copy and never changed.
 func (s *ContactsService) Pages(ctx context.Context, opts ContactListOptions) iter.Seq2[*ContactPage, error] {
-	return pages(ctx, opts.Page, opts.PageSize, func(ctx context.Context, page int) (*ContactPage, pageInfo, error) {
+	return pages(ctx, opts.Page, opts.PageSize, func(ctx context.Context, page, size int) (*ContactPage, pageInfo, error) {
 		o := opts
-		o.Page = page
+		o.Page, o.PageSize = page, size
 		return s.list(ctx, o)
 	})
 }

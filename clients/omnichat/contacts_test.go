@@ -123,14 +123,15 @@ func TestContactsService_List_badRowsKeptApart(t *testing.T) {
 	}
 	require.Len(t, page.Bad, 9)
 	for _, want := range []string{
-		"decode contact: json: cannot unmarshal string into Go struct field contactWire.tags of type []omnichat.flexString",
-		"lastMessageTime -5 out of range",
-		"subscribedAt 253402300800000 out of range",
-		"missing id",
-		"updatedAt -1 out of range",
-		"updatedAt 0 out of range",
-		"missing channel.platform",
-		"row is not a JSON object",
+		`tags: want an array, got a string "VIP"`,
+		"lastMessageTime: out of range (epoch milliseconds from 1970 to 9999), got a number -5",
+		"subscribedAt: out of range (epoch milliseconds from 1970 to 9999), got a number 253402300800000",
+		"id: missing (absent)",
+		"updatedAt: out of range (epoch milliseconds from 1970 to 9999), got a number -1",
+		"updatedAt: out of range (epoch milliseconds from 1970 to 9999), got a number 0",
+		`updatedAt: want epoch milliseconds (a whole number), got a string "soon"`,
+		"channel.platform: missing (absent)",
+		"row: want a JSON object, got an array [1,2]",
 	} {
 		require.True(t, reasons[want], "missing reason %q in %v", want, reasons)
 	}

@@ -81,7 +81,7 @@ func DecodeMessage(raw json.RawMessage) (Message, error) {
 	}
 	var w messageWire
 	if err := json.Unmarshal(raw, &w); err != nil {
-		return Message{}, fmt.Errorf("decode message: %w", err)
+		return Message{}, decodeReason(raw, err)
 	}
 	m := Message{
 		RoomID:         trim(w.RoomID),
@@ -103,9 +103,9 @@ func DecodeMessage(raw json.RawMessage) (Message, error) {
 		m.ChannelID = trim(w.Channel.ChannelID)
 	}
 	if m.ID == "" {
-		return Message{}, fmt.Errorf("missing id")
+		return Message{}, missing(raw, "id")
 	}
-	t, err := w.Time.required("time")
+	t, err := w.Time.required(raw, "time")
 	if err != nil {
 		return Message{}, err
 	}
@@ -193,9 +193,9 @@ func (s *MessagesService) list(ctx context.Context, opts MessageListOptions) (*M
 // Pages returns every page from opts.Page (default 1) on, bad rows
 // included; see ContactsService.Pages for when it stops.
 func (s *MessagesService) Pages(ctx context.Context, opts MessageListOptions) iter.Seq2[*MessagePage, error] {
-	return pages(ctx, opts.Page, opts.PageSize, func(ctx context.Context, page int) (*MessagePage, pageInfo, error) {
+	return pages(ctx, opts.Page, opts.PageSize, func(ctx context.Context, page, size int) (*MessagePage, pageInfo, error) {
 		o := opts
-		o.Page = page
+		o.Page, o.PageSize = page, size
 		return s.list(ctx, o)
 	})
 }

@@ -83,10 +83,10 @@ func ParseTaggingTime(s string, loc *time.Location) (time.Time, error) {
 		}
 	}
 	if err != nil {
-		return time.Time{}, fmt.Errorf("time %q: not YYYY-MM-DDThh:mm:ss", truncate(s, 40))
+		return time.Time{}, fmt.Errorf("want YYYY-MM-DDThh:mm:ss, got %q", truncate(s, maxValueText))
 	}
 	if ms := t.UnixMilli(); ms <= 0 || ms > maxMillis {
-		return time.Time{}, fmt.Errorf("time %q out of range", s)
+		return time.Time{}, fmt.Errorf("out of range (1970 to 9999), got %q", s)
 	}
 	return t, nil
 }
@@ -103,7 +103,7 @@ func DecodeTaggingLog(raw json.RawMessage, loc *time.Location) (TaggingLog, erro
 	}
 	var w taggingLogWire
 	if err := json.Unmarshal(raw, &w); err != nil {
-		return TaggingLog{}, fmt.Errorf("decode tagging log: %w", err)
+		return TaggingLog{}, decodeReason(raw, err)
 	}
 	l := TaggingLog{
 		TimeRaw:   string(w.Time),
@@ -117,17 +117,20 @@ func DecodeTaggingLog(raw json.RawMessage, loc *time.Location) (TaggingLog, erro
 	}
 	switch {
 	case l.Platform == "":
-		return TaggingLog{}, fmt.Errorf("missing platform")
+		return TaggingLog{}, missing(raw, "platform")
 	case l.ChannelID == "":
-		return TaggingLog{}, fmt.Errorf("missing channelId")
+		return TaggingLog{}, missing(raw, "channelId")
 	case l.UserID == "":
-		return TaggingLog{}, fmt.Errorf("missing userId")
+		return TaggingLog{}, missing(raw, "userId")
 	case l.Tag == "":
-		return TaggingLog{}, fmt.Errorf("missing tag")
+		return TaggingLog{}, missing(raw, "tag")
+	}
+	if strings.TrimSpace(l.TimeRaw) == "" {
+		return TaggingLog{}, missing(raw, "time")
 	}
 	t, err := ParseTaggingTime(l.TimeRaw, loc)
 	if err != nil {
-		return TaggingLog{}, err
+		return TaggingLog{}, fmt.Errorf("time: %w", err)
 	}
 	l.Time = t
 	return l, nil
@@ -177,9 +180,9 @@ func (s *TaggingLogsService) list(ctx context.Context, opts TaggingLogListOption
 // Pages returns every page from opts.Page (default 1) on, bad rows
 // included; see ContactsService.Pages for when it stops.
 func (s *TaggingLogsService) Pages(ctx context.Context, opts TaggingLogListOptions) iter.Seq2[*TaggingLogPage, error] {
-	return pages(ctx, opts.Page, opts.PageSize, func(ctx context.Context, page int) (*TaggingLogPage, pageInfo, error) {
+	return pages(ctx, opts.Page, opts.PageSize, func(ctx context.Context, page, size int) (*TaggingLogPage, pageInfo, error) {
 		o := opts
-		o.Page = page
+		o.Page, o.PageSize = page, size
 		return s.list(ctx, o)
 	})
 }

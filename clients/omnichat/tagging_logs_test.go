@@ -3,6 +3,8 @@ package omnichat_test
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -74,9 +76,9 @@ func TestTaggingLogsService_List_badRowsKeptApart(t *testing.T) {
 		reasons = append(reasons, bad.Reason)
 	}
 	require.Equal(t, []string{
-		`time "yesterday": not YYYY-MM-DDThh:mm:ss`,
-		`time "1969-12-31T23:59:59" out of range`,
-		"missing tag",
+		`time: want YYYY-MM-DDThh:mm:ss, got "yesterday"`,
+		`time: out of range (1970 to 9999), got "1969-12-31T23:59:59"`,
+		"tag: missing (absent)",
 	}, reasons)
 }
 
@@ -95,7 +97,17 @@ func TestTaggingLogsService_All(t *testing.T) {
 	}
 
 	require.Equal(t, 130, n)
-	require.Len(t, b.srv.Requests(), 3)
+	// The fake, like a server may, serves at most 20 rows per tagging-log
+	// page (no maximum is documented): page 1 at 50 brings 20, and the
+	// rest follows at the size served, not at 50 (page 2 at 50 would skip
+	// rows 20–49).
+	var sizes []string
+	for _, r := range b.srv.Requests() {
+		u, err := url.Parse(strings.TrimPrefix(r, "GET "))
+		require.NoError(t, err)
+		sizes = append(sizes, u.Query().Get("page")+"@"+u.Query().Get("pageSize"))
+	}
+	require.Equal(t, []string{"1@50", "2@20", "3@20", "4@20", "5@20", "6@20", "7@20"}, sizes)
 }
 
 func TestTaggingLogsService_List_windowTooLong(t *testing.T) {

@@ -61,7 +61,11 @@ from the issues and the stages' documents (docs/benchmarks-pull.md, docs/benchma
 means none was set and the figure is reported, not judged. Peak RSS is the benchmark process's VmHWM
 (the fake API servers run in the same process); the pull resets it before each phase, the reconcile
 figure is the peak of its whole process. Okeybot runs with its one-minute window shortened to ` + okeybotWindow + `
-(same shape, 20 times faster), so its times are a 20th of a real run's; the ratio is what counts.
+(same shape, 20 times faster), so its times are a 20th of a real run's; the ratio is what counts. Its
+fake counts any window by arrival time and delays arrivals by up to 10 ms; its time
+reference is the busiest token's requests ÷ the limit (the quota at its sustained rate, which the
+client's 2.5% headroom prices at 1.026), and the least time the limit itself allows, when all 100
+calls of a window arrive at once, is given beside it.
 `)
 	if missed := Missed(r.Rows); len(missed) > 0 {
 		b.WriteString("\nShort of target in this run:\n\n")

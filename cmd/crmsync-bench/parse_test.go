@@ -58,11 +58,12 @@ func TestParse_capturedOutput(t *testing.T) {
 		{
 			name:      "PullRateLimited",
 			give:      "pull_ratelimited.txt",
-			wantNames: []string{"BenchmarkPull_RateLimited/Burst1"},
+			wantNames: []string{"BenchmarkPull_RateLimited/SharedQuota", "BenchmarkPull_RateLimited/NoHeadroom"},
 			want: []metric{
-				{"BenchmarkPull_RateLimited/Burst1", "requests/s", 39.90},
-				{"BenchmarkPull_RateLimited/Burst1", "%_of_40/s", 99.75},
-				{"BenchmarkPull_RateLimited/Burst1", "429s", 0},
+				{"BenchmarkPull_RateLimited/SharedQuota", "requests/s", 38.96},
+				{"BenchmarkPull_RateLimited/SharedQuota", "%_of_40/s", 97.39},
+				{"BenchmarkPull_RateLimited/SharedQuota", "429s", 0},
+				{"BenchmarkPull_RateLimited/NoHeadroom", "429s", 18},
 			},
 		},
 		{
@@ -80,16 +81,19 @@ func TestParse_capturedOutput(t *testing.T) {
 		{
 			name: "PushNestedNames",
 			give: "push.txt",
-			wantNames: []string{"BenchmarkPushOho/Create", "BenchmarkPushOho/Update", "BenchmarkPushOho/Unchanged",
+			wantNames: []string{"BenchmarkPushOho/Create", "BenchmarkPushOho/Update", "BenchmarkPushOho/UpdateAfterOhoEdits", "BenchmarkPushOho/Unchanged",
 				"BenchmarkPushOkeybot/Alternating/Create", "BenchmarkPushOkeybot/Alternating/Update",
 				"BenchmarkPushOkeybot/Grouped/Create", "BenchmarkPushOkeybot/Grouped/Update",
-				"BenchmarkPushOkeybot/GroupedAcrossBatches/Create", "BenchmarkPushOkeybot/GroupedAcrossBatches/Update"},
+				"BenchmarkPushOkeybot/GroupedAcrossBatches/Create", "BenchmarkPushOkeybot/GroupedAcrossBatches/Update",
+				"BenchmarkPushOkeybot/DetectConflicts/Update"},
 			want: []metric{
 				{"BenchmarkPushOho/Create", "oho_req/contact", 1},
 				{"BenchmarkPushOho/Create", "line_req/contact", 0.5},
-				{"BenchmarkPushOkeybot/GroupedAcrossBatches/Create", "elapsed_s/op", 12.04},
+				{"BenchmarkPushOho/UpdateAfterOhoEdits", "oho_req/contact", 2},
+				{"BenchmarkPushOkeybot/GroupedAcrossBatches/Create", "elapsed_s/op", 18.06},
 				{"BenchmarkPushOkeybot/GroupedAcrossBatches/Create", "ratio", 2.007},
-				{"BenchmarkPushOkeybot/Alternating/Update", "429/op", 2},
+				{"BenchmarkPushOkeybot/Grouped/Update", "429/op", 1},
+				{"BenchmarkPushOkeybot/DetectConflicts/Update", "quota_s/op", 6},
 			},
 		},
 		{

@@ -139,14 +139,16 @@ func dryRunPush(ctx context.Context, e *env, cfg *config.Config, st *store.Store
 // newOhoDestination builds the Oho destination from the configuration: the
 // Oho client under the account's rate limit (oho.rate_per_second), the LINE
 // client under line.rate_per_second, and the LINE channel tokens. A dry run
-// needs no Oho API key: it sends Oho nothing.
+// writes nothing to Oho; with an API key it reads each changed contact (GET)
+// to show the merge with what Oho holds, without one it reads nothing and
+// shows changes against the last push.
 func newOhoDestination(cfg *config.Config, log logrus.FieldLogger, dryRun bool, observer func(apiclient.RequestInfo)) (*push.Oho, error) {
-	key := cfg.Oho.APIKey
+	key, offline := cfg.Oho.APIKey, false
 	if key == "" {
 		if !dryRun {
 			return nil, usagef("no Oho API key: set OHO_API_KEY (or run with --dry-run)")
 		}
-		key = "dry-run-sends-nothing"
+		key, offline = "dry-run-reads-nothing", true
 	}
 	oc, err := oho.New(oho.Config{
 		BaseURL:  cfg.Oho.BaseURL,
@@ -171,21 +173,29 @@ func newOhoDestination(cfg *config.Config, log logrus.FieldLogger, dryRun bool, 
 	for _, ch := range cfg.Line.Channels {
 		tokens[ch.ChannelID] = ch.AccessToken
 	}
-	return push.NewOho(push.OhoConfig{Client: oc, Line: lc, LineTokens: tokens, Mapper: cfg.Mapper()})
+	return push.NewOho(push.OhoConfig{Client: oc, Line: lc, LineTokens: tokens, Mapper: cfg.Mapper(), Offline: offline})
 }
 
 // newOkeybotDestination builds the Okeybot destination from the
-// configuration: one client whose limiter per channel token paces at
-// okeybot.rate_per_minute (handles of one token share it), and the channels
-// with their sources, lookup fields and Viber flags. A dry run sends Okeybot
-// nothing, not even a lookup.
+// configuration: one client whose limiters pace at okeybot.rate_per_minute
+// less okeybot.rate_headroom, one per channel token or, with
+// okeybot.rate_scope account, one for all (handles of one token share it),
+// and the channels with their sources, lookup fields and Viber flags;
+// okeybot.detect_conflicts turns on the read before each changed contact. A
+// dry run sends Okeybot nothing, not even a lookup.
 func newOkeybotDestination(cfg *config.Config, log logrus.FieldLogger, observer func(apiclient.RequestInfo)) (*push.Okeybot, error) {
 	if len(cfg.Okeybot.Channels) == 0 {
 		return nil, usagef("no Okeybot channel: add okeybot.channels to %s", cfg.Path)
 	}
+	scope, err := okeybot.ParseRateScope(cfg.Okeybot.RateScope)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w: okeybot.rate_scope: %w", cfg.Path, config.ErrInvalid, err)
+	}
 	oc, err := okeybot.New(okeybot.Config{
 		BaseURL:       cfg.Okeybot.BaseURL,
 		RatePerMinute: cfg.Okeybot.RatePerMinute,
+		Headroom:      cfg.Okeybot.RateHeadroom,
+		RateScope:     scope,
 		Log:           log,
 		Observer:      observer,
 	})
@@ -196,7 +206,7 @@ func newOkeybotDestination(cfg *config.Config, log logrus.FieldLogger, observer 
 	for i, ch := range cfg.Okeybot.Channels {
 		chans[i] = push.OkeybotChannel{Name: ch.Name, Token: ch.Token, Sources: ch.Sources, LookupField: ch.LookupField, Viber: ch.Viber}
 	}
-	d, err := push.NewOkeybot(push.OkeybotConfig{Client: oc, Channels: chans, Mapper: cfg.Mapper()})
+	d, err := push.NewOkeybot(push.OkeybotConfig{Client: oc, Channels: chans, Mapper: cfg.Mapper(), DetectConflicts: cfg.Okeybot.DetectConflicts})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w: %w", cfg.Path, config.ErrInvalid, err)
 	}

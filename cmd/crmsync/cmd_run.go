@@ -33,7 +33,7 @@ func runCommand() *command {
 			if fs.NArg() == 0 {
 				return usagef("name at least one job (crmsync check-config lists them)")
 			}
-			cfg, err := e.config()
+			cfg, err := e.config(config.ForRun(fs.Args()...)) // only the secrets of the services these jobs or steps call
 			if err != nil {
 				return err
 			}
@@ -65,7 +65,11 @@ func runCommand() *command {
 				return err
 			}
 			m := metrics.New()
-			runner, err := newRunner(ctx, e, cfg, st, m, stepOptions{full: f.full, extra: extra})
+			only := []string{}
+			for _, j := range jobs {
+				only = append(only, j.Steps...)
+			}
+			runner, err := newRunner(ctx, e, cfg, st, m, stepOptions{full: f.full, extra: extra, only: only})
 			if err != nil {
 				return err
 			}

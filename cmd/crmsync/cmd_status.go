@@ -11,7 +11,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"crmsync/clients/omnichat"
 	"crmsync/config"
+	"crmsync/store"
 	"crmsync/sync/schedule"
 )
 
@@ -49,10 +51,14 @@ func statusCommand() *command {
 			if err != nil {
 				return err
 			}
+			ps, err := buildPullStatus(ctx, st, cfg)
+			if err != nil {
+				return err
+			}
 			if f.json {
-				err = writeStatusJSON(e.stdout, s)
-			} else {
-				err = writeStatusTable(e.stdout, s)
+				err = writeStatusJSON(e.stdout, statusWithPull{Status: s, Pull: ps})
+			} else if err = writeStatusTable(e.stdout, s); err == nil {
+				err = writePullStatus(e.stdout, ps, cfg.Location())
 			}
 			if err != nil {
 				return err
@@ -76,7 +82,9 @@ func statusExit(s schedule.Status) error {
 	return failedRunError{fmt.Sprintf("last run failed: %s", strings.Join(failed, ", "))}
 }
 
-func writeStatusJSON(w io.Writer, s schedule.Status) error {
+// writeStatusJSON writes s (a schedule.Status, or one with the pull's part)
+// as indented JSON.
+func writeStatusJSON(w io.Writer, s any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(s); err != nil {
@@ -197,6 +205,177 @@ func writeStatusTable(w io.Writer, s schedule.Status) error {
 		}
 		if err := tw.Flush(); err != nil {
 			return fmt.Errorf("write status: %w", err)
+		}
+	}
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return fmt.Errorf("write status: %w", err)
+	}
+	return nil
+}
+
+// statusWithPull is status --json: the schedule's status and, under "pull",
+// what needs an operator's eye in the pull.
+type statusWithPull struct {
+	schedule.Status
+	Pull pullStatus `json:"pull"`
+}
+
+// pullStatus is the pull's part of crmsync status: per stream the windows
+// given up and the data gaps, which windows they are, and how each platform
+// is covered. Its JSON form is part of status --json.
+type pullStatus struct {
+	Streams   []pullStreamStatus `json:"streams"`
+	GaveUp    []windowNote       `json:"windows_gave_up"`
+	DataGaps  []windowNote       `json:"data_gaps"`
+	Platforms []platformCoverage `json:"platforms"`
+}
+
+// pullStreamStatus counts what needs an eye in one stream.
+type pullStreamStatus struct {
+	Stream      string `json:"stream"`
+	GaveUp      int64  `json:"windows_gave_up"`
+	DataGaps    int64  `json:"data_gaps"`
+	MissingRows int64  `json:"missing_rows"`
+}
+
+// windowNote is one window given up or done with a data gap.
+type windowNote struct {
+	Stream        string    `json:"stream"`
+	Scope         string    `json:"scope"`
+	Start         time.Time `json:"start"`
+	End           time.Time `json:"end"`
+	Attempts      int       `json:"attempts"`
+	TotalElements int64     `json:"total_elements"` // -1 when unknown
+	MissingRows   int64     `json:"missing_rows"`
+	Reason        string    `json:"reason"`
+}
+
+// platformCoverage says how one platform's contacts and messages are
+// pulled: "channels" (per channel GET /v1/channels lists), "platform" (the
+// whole platform without channelId: the list names none of its channels),
+// or "" (not pulled yet).
+type platformCoverage struct {
+	Platform         string `json:"platform"`
+	Configured       bool   `json:"configured"` // in omnichat.platforms
+	Contacts         string `json:"contacts"`
+	Messages         string `json:"messages"`
+	ListedChannels   int64  `json:"listed_channels"`
+	UnlistedChannels int64  `json:"channels_seen_only_in_rows"`
+}
+
+// pullStatusLimit is how many windows given up and data gaps status lists.
+const pullStatusLimit = 20
+
+// buildPullStatus reads the pull's part of the status.
+func buildPullStatus(ctx context.Context, st *store.Store, cfg *config.Config) (pullStatus, error) {
+	ps := pullStatus{Streams: []pullStreamStatus{}, GaveUp: []windowNote{}, DataGaps: []windowNote{}, Platforms: []platformCoverage{}}
+	sums, err := st.WindowSummaries(ctx)
+	if err != nil {
+		return ps, err
+	}
+	for _, w := range sums {
+		ps.Streams = append(ps.Streams, pullStreamStatus{Stream: w.Stream, GaveUp: w.GaveUp, DataGaps: w.DataGaps, MissingRows: w.MissingRows})
+	}
+	h, err := st.PullHealth(ctx, pullStatusLimit)
+	if err != nil {
+		return ps, err
+	}
+	loc := cfg.Location()
+	note := func(n store.WindowNote) windowNote {
+		return windowNote{Stream: n.Stream, Scope: n.Scope, Start: n.Start.In(loc), End: n.End.In(loc), Attempts: n.Attempts,
+			TotalElements: n.TotalElements, MissingRows: n.MissingRows, Reason: n.Reason}
+	}
+	for _, n := range h.GaveUp {
+		ps.GaveUp = append(ps.GaveUp, note(n))
+	}
+	for _, n := range h.DataGaps {
+		ps.DataGaps = append(ps.DataGaps, note(n))
+	}
+	seen := map[string]bool{}
+	for _, p := range cfg.Omnichat.Platforms {
+		name := string(omnichat.ParsePlatform(p))
+		pc := platformCoverage{Platform: name, Configured: true}
+		for _, c := range h.Coverage {
+			if c.Platform == name {
+				pc.Contacts, pc.Messages, pc.ListedChannels, pc.UnlistedChannels = c.Contacts, c.Messages, c.Listed, c.Unlisted
+			}
+		}
+		ps.Platforms = append(ps.Platforms, pc)
+		seen[name] = true
+	}
+	for _, c := range h.Coverage {
+		if !seen[c.Platform] {
+			ps.Platforms = append(ps.Platforms, platformCoverage{Platform: c.Platform, Contacts: c.Contacts, Messages: c.Messages,
+				ListedChannels: c.Listed, UnlistedChannels: c.Unlisted})
+		}
+	}
+	return ps, nil
+}
+
+// coverageText says in words how a stream covers a platform.
+func coverageText(how string) string {
+	switch how {
+	case store.CoveredPerChannel:
+		return "per channel"
+	case store.CoveredPerPlatform:
+		return "whole platform"
+	}
+	return "not pulled yet"
+}
+
+// writePlatformCoverage prints one line per platform: how its contacts and
+// messages are pulled and what the channel list says of it.
+func writePlatformCoverage(w io.Writer, platforms []platformCoverage, indent string) {
+	if len(platforms) == 0 {
+		return
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%sPlatforms (GET /v1/channels documents only LINE and webchat channels; a platform it lists none of is pulled whole, without channelId):\n", indent)
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "%sPLATFORM\tCONTACTS\tMESSAGES\tCHANNELS LISTED\tCHANNELS SEEN ONLY IN ROWS\n", indent)
+	for _, p := range platforms {
+		name := p.Platform
+		if !p.Configured {
+			name += " (not in omnichat.platforms)"
+		}
+		fmt.Fprintf(tw, "%s%s\t%s\t%s\t%d\t%d\n", indent, name, coverageText(p.Contacts), coverageText(p.Messages), p.ListedChannels, p.UnlistedChannels)
+	}
+	_ = tw.Flush() // a strings.Builder does not fail
+	_, _ = io.WriteString(w, b.String())
+}
+
+// writePullStatus prints the pull's part of the status: the platforms'
+// coverage, the windows given up and the data gaps.
+func writePullStatus(w io.Writer, ps pullStatus, loc *time.Location) error {
+	var b strings.Builder
+	b.WriteString("\n")
+	writePlatformCoverage(&b, ps.Platforms, "")
+	scope := func(s string) string {
+		if s == "" {
+			return "all"
+		}
+		return s
+	}
+	var gaveUp, gaps, missing int64
+	for _, s := range ps.Streams {
+		gaveUp, gaps, missing = gaveUp+s.GaveUp, gaps+s.DataGaps, missing+s.MissingRows
+	}
+	if gaveUp == 0 {
+		b.WriteString("\nPull windows given up: none\n")
+	} else {
+		fmt.Fprintf(&b, "\nPull windows given up: %d (no run reads them again; crmsync backfill --retry-gave-up tries them)\n", gaveUp)
+		for _, n := range ps.GaveUp {
+			fmt.Fprintf(&b, "  %s %s %s → %s, %d attempts: %s\n", n.Stream, scope(n.Scope),
+				n.Start.In(loc).Format(statusTime), n.End.In(loc).Format(statusTime), n.Attempts, shorten(n.Reason, 160))
+		}
+	}
+	if gaps == 0 {
+		b.WriteString("Pull data gaps: none\n")
+	} else {
+		fmt.Fprintf(&b, "Pull data gaps: %d windows done with %d rows fewer than Omnichat's totalElements (crmsync backfill --reread-gaps reads them again)\n", gaps, missing)
+		for _, n := range ps.DataGaps {
+			fmt.Fprintf(&b, "  %s %s %s → %s: %d of %d rows missing\n", n.Stream, scope(n.Scope),
+				n.Start.In(loc).Format(statusTime), n.End.In(loc).Format(statusTime), n.MissingRows, n.TotalElements)
 		}
 	}
 	if _, err := io.WriteString(w, b.String()); err != nil {

@@ -53,7 +53,7 @@ func seedStatus(t *testing.T, st *store.Store) {
 		require.NoError(t, err)
 		switch status {
 		case store.RunRunning:
-			require.NoError(t, st.SetRunCounts(ctx, id, counts))
+			require.NoError(t, st.SetRunCounts(ctx, id, counts, nil))
 		default:
 			require.NoError(t, st.FinishRun(ctx, id, store.RunEnd{Status: status, FinishedAt: start.Add(took), Counts: counts, Error: errText}))
 		}

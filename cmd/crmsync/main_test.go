@@ -12,7 +12,12 @@ import (
 	"crmsync/store/storetest"
 )
 
-func TestMain(m *testing.M) { os.Exit(storetest.Run(m)) }
+func TestMain(m *testing.M) {
+	if code, ok := runAsCrmsync(); ok { // a crmsync process started by a test (twoprocess_test.go)
+		os.Exit(code)
+	}
+	os.Exit(storetest.Run(m))
+}
 
 type result struct {
 	code           int

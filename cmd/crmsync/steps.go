@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync/atomic"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -44,9 +45,10 @@ func (o *apiObserver) observe(info apiclient.RequestInfo) {
 }
 
 // counted wraps a step so its counts include the API attempts (retries too)
-// and the 429s met while it ran. Steps of one process run one at a time per
-// job; concurrent jobs in one process may blur these counts, never the
-// Prometheus series.
+// and the 429s met while it ran; a step that reports no requests of its own
+// (the pulls) gets the attempts as its requests, as sync_runs.counts
+// documents. Steps of one process run one at a time per job; concurrent
+// jobs in one process may blur these counts, never the Prometheus series.
 func (o *apiObserver) counted(step schedule.StepFunc) schedule.StepFunc {
 	return func(ctx context.Context, run *schedule.Run) (schedule.Counts, error) {
 		req0, rl0 := o.requests.Load(), o.rateLimited.Load()
@@ -56,6 +58,9 @@ func (o *apiObserver) counted(step schedule.StepFunc) schedule.StepFunc {
 		}
 		c["api_attempts"] = o.requests.Load() - req0
 		c[schedule.CountRateLimited] = o.rateLimited.Load() - rl0
+		if c[schedule.CountRequests] == 0 {
+			c[schedule.CountRequests] = c["api_attempts"]
+		}
 		return c, err
 	}
 }
@@ -68,6 +73,10 @@ type stepOptions struct {
 	// extra are steps to set up although no job of the configuration names
 	// them (crmsync run STEP, crmsync push).
 	extra []string
+	// only, when set, are the only steps to set up (crmsync run JOB…: the
+	// named jobs' steps), so the clients, and the secrets, of the others are
+	// not needed.
+	only []string
 	// limit caps the contacts a push step examines (0: all).
 	limit int
 	// pushResult, when set, receives each push step's result (crmsync push
@@ -81,7 +90,9 @@ type stepOptions struct {
 // Only the steps some job names (or o.extra) are set up.
 func buildSteps(_ context.Context, e *env, cfg *config.Config, st *store.Store, m *metrics.Registry, o stepOptions) (map[string]schedule.StepFunc, error) {
 	obs := &apiObserver{metrics: m}
-	uses := func(step string) bool { return cfg.Uses(step) || slices.Contains(o.extra, step) }
+	uses := func(step string) bool {
+		return (o.only == nil && cfg.Uses(step)) || slices.Contains(o.only, step) || slices.Contains(o.extra, step)
+	}
 	steps := make(map[string]schedule.StepFunc, len(config.Steps))
 	for _, name := range config.Steps {
 		steps[name] = unconfiguredStep
@@ -92,7 +103,7 @@ func buildSteps(_ context.Context, e *env, cfg *config.Config, st *store.Store, 
 			return nil, err
 		}
 		for _, s := range pull.Streams {
-			steps[pullStepName(s)] = observedPull(m, s, pullStep(p, s, nil))
+			steps[pullStepName(s)] = observedPull(st, m, s, pullStep(p, s, nil, pull.RunOptions{}))
 		}
 		steps[config.StepPullAgents] = pullAgentsStep(p, st, m, store.ConversationSettings{QuietGap: cfg.Conversations.QuietGap, TimeZone: cfg.TimeZone})
 	}
@@ -120,10 +131,22 @@ func buildSteps(_ context.Context, e *env, cfg *config.Config, st *store.Store, 
 	return steps, nil
 }
 
+// lockLostGrace is how long a step whose lock was lost may go on with the
+// work in hand before its ctx is cancelled. A push to Okeybot has a whole
+// batch in hand, each contact waiting for its turn at the token's 100
+// calls/minute: cancelled, those give up without sending anything, while a
+// request already in flight has had the time to be answered and recorded.
+const lockLostGrace = 2 * time.Second
+
 // exclusive lets one process at a time run a step, whichever job names it:
 // two jobs pushing to Okeybot at once could create a contact twice, and two
 // pulls of one stream would spend the quota twice. A step another process
-// holds is skipped with a log line (that process is doing the work).
+// holds is skipped (schedule.ErrSkipped: recorded skipped, and so is the run
+// unless something failed, so it does not count as a success); that process
+// is doing the work. A lock lost mid-step (its connection reset, so another
+// process may take the step over) stops the step before its next batch,
+// after the work in hand (cut off lockLostGrace after the loss), and fails
+// it.
 func exclusive(st *store.Store, name string, step schedule.StepFunc) schedule.StepFunc {
 	return func(ctx context.Context, run *schedule.Run) (schedule.Counts, error) {
 		lock, ok, err := st.TryLockJob(ctx, "step:"+name)
@@ -132,14 +155,36 @@ func exclusive(st *store.Store, name string, step schedule.StepFunc) schedule.St
 		}
 		if !ok {
 			run.Log.Warn("step skipped: another process is running it")
-			return schedule.Counts{"skipped_locked": 1}, nil
+			return nil, fmt.Errorf("%w: another process is running it (it holds the step's lock)", schedule.ErrSkipped)
 		}
-		defer func() {
-			if err := lock.Release(); err != nil {
-				run.Log.WithError(err).Warn("step lock was lost during the step")
+		guarded, release := run.StopOn(lock.Lost())
+		sctx, cancel := context.WithCancelCause(ctx)
+		defer cancel(nil)
+		stepDone := make(chan struct{})
+		go func() {
+			select {
+			case <-lock.Lost():
+				run.Log.WithError(lock.Err()).Error("step lock lost: stopping the step after the work in hand")
+				t := time.AfterFunc(lockLostGrace, func() { cancel(lock.Err()) })
+				<-stepDone
+				t.Stop()
+			case <-stepDone:
 			}
 		}()
-		return step(ctx, run)
+		c, err := step(sctx, guarded)
+		close(stepDone)
+		release()
+		lost := lock.Err()
+		if rerr := lock.Release(); rerr != nil && lost == nil {
+			run.Log.WithError(rerr).Warn("step lock")
+		}
+		if lost != nil {
+			if err != nil && !errors.Is(err, schedule.ErrInterrupted) {
+				return c, fmt.Errorf("%w; the step stopped after the work in hand: %w", lost, err)
+			}
+			return c, fmt.Errorf("%w; the step stopped after the work in hand, before its next batch", lost)
+		}
+		return c, err
 	}
 }
 
@@ -147,12 +192,22 @@ func unconfiguredStep(context.Context, *schedule.Run) (schedule.Counts, error) {
 	return nil, errStepUnconfigured
 }
 
-// observedPull wraps a pull step so Prometheus sees the rows it wrote. (The
-// window lag gauges are refreshed by the Runner after every run.)
-func observedPull(m *metrics.Registry, s pull.Stream, step schedule.StepFunc) schedule.StepFunc {
+// observedPull wraps a pull step so Prometheus sees the rows it wrote and,
+// per stream, the windows given up and the data gaps. (The window lag
+// gauges are refreshed by the Runner after every run.)
+func observedPull(st *store.Store, m *metrics.Registry, s pull.Stream, step schedule.StepFunc) schedule.StepFunc {
 	return func(ctx context.Context, run *schedule.Run) (schedule.Counts, error) {
 		c, err := step(ctx, run)
 		m.AddRowsUpserted("omnichat_"+string(s), int(c["inserted"]+c["updated"]))
+		if m != nil {
+			sums, serr := st.WindowSummaries(context.WithoutCancel(ctx))
+			if serr != nil {
+				run.Log.WithError(serr).Warn("could not read the windows given up and the data gaps")
+			}
+			for _, w := range sums {
+				m.SetWindowHealth(w.Stream, w.GaveUp, w.DataGaps, w.MissingRows)
+			}
+		}
 		return c, err
 	}
 }

@@ -66,6 +66,8 @@ func setup(t *testing.T, srvOpts omnichattest.Options, set ...setOpts) (*pull.Pu
 	b.setNow(day(60))
 	b.opts = pull.Options{
 		Client: c, Store: b.st, Window: 24 * time.Hour, SafetyLag: 5 * time.Minute,
+		// The platform of lineChannel; tests of other platforms set their own.
+		Platforms:   []string{"line"},
 		Concurrency: 1, NowFunc: func() time.Time { return *b.now.Load() },
 	}
 	for _, f := range set {
@@ -165,6 +167,9 @@ func taggingLog(ch omnichat.Channel, user, tag string, at time.Time) omnichat.Ta
 	return omnichat.TaggingLog{Time: at, Platform: ch.Platform, ChannelID: ch.ChannelID, UserID: user, Tag: tag, Source: "Bot"}
 }
 
+// bothChannels pulls the platforms of lineChannel and webchatChannel.
+func bothChannels(o *pull.Options) { o.Platforms = []string{"line", "webchat"} }
+
 // seedAll seeds every stream on two channels over days 0..9.
 func seedAll(b *testBundle) {
 	b.srv.SeedChannels(lineChannel, webchatChannel)
@@ -192,7 +197,7 @@ func backfillAll(t *testing.T, p *pull.Puller, from, to time.Time, ro pull.RunOp
 
 func TestPuller_Backfill_everyStreamEndToEnd(t *testing.T) {
 	t.Parallel()
-	p, b := setup(t, omnichattest.Options{})
+	p, b := setup(t, omnichattest.Options{}, bothChannels)
 	seedAll(b)
 
 	c := backfillAll(t, p, day(0), day(10), pull.RunOptions{})
@@ -237,7 +242,7 @@ func TestPuller_Backfill_everyStreamEndToEnd(t *testing.T) {
 
 func TestPuller_Backfill_secondRunChangesNothing(t *testing.T) {
 	t.Parallel()
-	p, b := setup(t, omnichattest.Options{}, func(o *pull.Options) { o.Concurrency = 3 })
+	p, b := setup(t, omnichattest.Options{}, bothChannels, func(o *pull.Options) { o.Concurrency = 3 })
 	seedAll(b)
 	first := backfillAll(t, p, day(0), day(10), pull.RunOptions{})
 	before := snapshot(t, b.st)
@@ -308,9 +313,9 @@ func TestPuller_Backfill_resumesAfterCrashBetweenPages(t *testing.T) {
 
 func TestPuller_Backfill_rateLimitObeysRetryAfter(t *testing.T) {
 	t.Parallel()
-	// The fake allows 1 request per second (of its manual clock); the client
-	// must wait each Retry-After it is given before trying again.
-	p, b := setup(t, omnichattest.Options{RateLimit: 1, Burst: 1})
+	// The fake allows 1 request in any second (of its manual clock); the
+	// client must wait each Retry-After it is given before trying again.
+	p, b := setup(t, omnichattest.Options{RateLimit: 1})
 	b.srv.SeedChannels(lineChannel)
 	b.srv.SeedMessages(messages(lineChannel, "m", 30, day(0), 72*time.Hour)...)
 
@@ -319,7 +324,7 @@ func TestPuller_Backfill_rateLimitObeysRetryAfter(t *testing.T) {
 	require.Equal(t, 3, c.WindowsDone)
 	require.Equal(t, 30, count(t, b.st, `SELECT count(*) FROM omnichat_messages`))
 	require.Equal(t, 3, b.srv.RateLimited(), "every request after the first met a 429")
-	require.Equal(t, []time.Duration{time.Second, time.Second, time.Second}, b.sleep.Waits())
+	require.Equal(t, []time.Duration{2 * time.Second, 2 * time.Second, 2 * time.Second}, b.sleep.Waits(), "a closed second still holds the last request at +1 s")
 }
 
 func TestPuller_Backfill_serverErrorsFailTheWindowAndKeepTheOthers(t *testing.T) {
@@ -358,7 +363,7 @@ func TestPuller_Backfill_serverErrorsFailTheWindowAndKeepTheOthers(t *testing.T)
 	require.Equal(t, 2, count(t, b.st, `SELECT attempts FROM sync_windows WHERE window_start = $1`, day(1)))
 }
 
-func TestPuller_Backfill_outageStopsTheStream(t *testing.T) {
+func TestPuller_Backfill_outageStopsTheScope(t *testing.T) {
 	t.Parallel()
 	p, b := setup(t, omnichattest.Options{}, func(o *pull.Options) { o.MaxConsecutiveFailures = 2 })
 	b.srv.SeedChannels(lineChannel)
@@ -371,9 +376,10 @@ func TestPuller_Backfill_outageStopsTheStream(t *testing.T) {
 
 	c, err := p.Backfill(t.Context(), pull.Messages, day(0), day(5), ro)
 	require.ErrorIs(t, err, apiclient.ErrUnavailable)
-	require.ErrorContains(t, err, "2 windows failed in a row")
+	require.ErrorContains(t, err, "2 of 5 windows failed, 2 left for the next run (their scope kept failing)")
 	require.Equal(t, 1, c.WindowsDone)
 	require.Equal(t, 2, c.WindowsFailed)
+	require.Equal(t, 2, c.WindowsSkipped)
 	require.Equal(t, 2, count(t, b.st, `SELECT count(*) FROM sync_windows WHERE status = 'pending'`), "the rest waits for the next run")
 	require.Equal(t, 1, count(t, b.st, `SELECT count(*) FROM sync_windows WHERE status = 'done'`))
 }
@@ -400,13 +406,13 @@ func TestPuller_Backfill_driftRecoveredByCountCheck(t *testing.T) {
 	c, err := p.Backfill(t.Context(), pull.Messages, day(0), day(1), pull.RunOptions{})
 	require.NoError(t, err)
 	require.Equal(t, 1, c.Rereads)
-	require.Zero(t, c.ShortWindows)
+	require.Zero(t, c.DataGaps)
 	require.Equal(t, 255, count(t, b.st, `SELECT count(*) FROM omnichat_messages`))
 	require.Equal(t, 5, count(t, b.st, `SELECT count(*) FROM omnichat_messages WHERE id LIKE 'drift-%'`))
 	require.Equal(t, 1, count(t, b.st, `SELECT count(*) FROM sync_windows WHERE status = 'done' AND attempts = 2 AND total_elements = 255 AND last_error IS NULL`))
 }
 
-func TestPuller_Backfill_shortCountAfterRereadsIsDoneWithWarning(t *testing.T) {
+func TestPuller_Backfill_shortCountAfterRereadsIsADataGap(t *testing.T) {
 	t.Parallel()
 	p, b := setup(t, omnichattest.Options{}, func(o *pull.Options) { o.MaxRereads = 1 })
 	b.srv.SeedChannels(lineChannel)
@@ -415,9 +421,16 @@ func TestPuller_Backfill_shortCountAfterRereadsIsDoneWithWarning(t *testing.T) {
 	b.srv.Drift(omnichattest.StreamMessages, 1, 3) // the re-read drifts again
 
 	c, err := p.Backfill(t.Context(), pull.Messages, day(0), day(1), pull.RunOptions{})
-	require.NoError(t, err)
+	require.NoError(t, err, "a data gap is recorded, not a failure")
 	require.Equal(t, 1, c.Rereads)
-	require.Equal(t, 1, c.ShortWindows)
+	require.Equal(t, 1, c.DataGaps)
+	require.Equal(t, int64(3), c.MissingRows)
+	require.Equal(t, int64(3), c.Map()["missing_rows"])
+	require.Equal(t, 1, count(t, b.st, `SELECT count(*) FROM sync_windows WHERE status = 'done' AND missing_rows = 3`))
+	var gaps, missing int
+	require.NoError(t, b.st.SQL().QueryRowContext(t.Context(), `SELECT data_gaps, missing_rows FROM v_sync_health WHERE kind = 'stream' AND name = 'messages line/1657703186'`).Scan(&gaps, &missing))
+	require.Equal(t, 1, gaps, "v_sync_health shows the data gap")
+	require.Equal(t, 3, missing)
 	var lastErr string
 	require.NoError(t, b.st.SQL().QueryRowContext(t.Context(), `SELECT last_error FROM sync_windows WHERE status = 'done'`).Scan(&lastErr))
 	require.Equal(t, "short count: 153 distinct rows of totalElements 156 after 2 reads", lastErr)
@@ -476,10 +489,10 @@ func TestPuller_Backfill_malformedRowsAreRecorded(t *testing.T) {
 	require.Zero(t, c.WindowsFailed, "bad data never fails a window")
 	require.Equal(t, 1, count(t, b.st, `SELECT count(*) FROM omnichat_messages`))
 	require.Equal(t, 4, count(t, b.st, `SELECT count(*) FROM pull_errors WHERE stream = 'messages' AND scope = 'line/1657703186' AND window_id IS NOT NULL`))
-	for _, want := range []string{"time -5 out of range", "missing id", "row is not a JSON object", `\u0000 in JSON`} {
+	for _, want := range []string{"time: out of range (epoch milliseconds from 1970 to 9999), got a number -5", "id: missing (absent)", `row: want a JSON object, got a string "not an object"`, `\u0000 in JSON`} {
 		require.Equal(t, 1, count(t, b.st, `SELECT count(*) FROM pull_errors WHERE stream = 'messages' AND strpos(reason, $1) > 0`, want), want)
 	}
-	require.Equal(t, 1, count(t, b.st, `SELECT count(*) FROM pull_errors WHERE stream = 'contacts' AND reason = 'updatedAt 0 out of range'`))
+	require.Equal(t, 1, count(t, b.st, `SELECT count(*) FROM pull_errors WHERE stream = 'contacts' AND reason = 'updatedAt: out of range (epoch milliseconds from 1970 to 9999), got a number 0'`))
 	require.Equal(t, 1, count(t, b.st, `SELECT count(*) FROM pull_errors WHERE stream = 'tagging_logs' AND raw LIKE '%yesterday%'`))
 
 	// Met again, a bad record is counted, not duplicated.
@@ -525,7 +538,8 @@ func TestPuller_Backfill_noChannelsFallsBackToPlatforms(t *testing.T) {
 	require.Equal(t, 2, count(t, b.st, `SELECT count(*) FROM omnichat_contacts`))
 	require.Equal(t, 1, count(t, b.st, `SELECT count(*) FROM sync_windows WHERE scope = 'line'`))
 	require.Equal(t, 1, count(t, b.st, `SELECT count(*) FROM sync_windows WHERE scope = 'webchat'`))
-	require.Equal(t, 0, count(t, b.st, `SELECT count(*) FROM omnichat_channels`))
+	require.Equal(t, 2, count(t, b.st, `SELECT count(*) FROM omnichat_channels WHERE NOT listed AND channel_name = ''`),
+		"the channels the rows name are recorded, their names unknown")
 	for _, req := range b.srv.Requests()[1:] {
 		require.NotContains(t, req, "channelId=")
 	}

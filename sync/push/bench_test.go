@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"crmsync/clients/lineapi/lineapitest"
+	"crmsync/clients/oho/ohotest"
 	"crmsync/contact"
 	"crmsync/sync/push"
 )
@@ -17,9 +18,12 @@ const benchContacts = 400
 
 // BenchmarkPushOho measures the Oho push against the fakes with no rate
 // limit: contacts pushed per second, and Oho requests per contact for each
-// kind of change (target: exactly 1 for an update, at most 2 for a create
-// on average, 0 for unchanged). Half the contacts are on LINE (one profile
-// GET each on create, counted apart), half on a Facebook page.
+// kind of change, against the fewest the API allows: 1 for a create (POST),
+// 2 for an update (the GET the three-way merge needs, and the PATCH), also
+// when people edited the contacts in Oho (UpdateAfterOhoEdits: a tag added
+// and a field edited on every contact, kept by the merge), 0 for unchanged.
+// Half the contacts are on LINE (one profile GET each on create, counted
+// apart), half on a Facebook page.
 //
 //	go test -run='^$' -bench=BenchmarkPushOho -benchtime=5x ./sync/push/
 func BenchmarkPushOho(b *testing.B) {
@@ -54,6 +58,16 @@ func BenchmarkPushOho(b *testing.B) {
 		{"Create", func(int) { seed(benchContacts) }, opts, func(r push.Result) int { return r.Created }},
 		{"Update", func(int) {
 			tick++
+			exec(b, bd.st, `UPDATE contacts SET name = name || '.', updated_at = $1`, t0.Add(time.Duration(tick)*time.Minute))
+		}, opts, func(r push.Result) int { return r.Updated }},
+		{"UpdateAfterOhoEdits", func(int) {
+			tick++
+			for _, c := range bd.oho.Contacts() {
+				bd.oho.Edit(c.Key(), func(c *ohotest.Contact) {
+					c.Tags = append(c.Tags, fmt.Sprintf("agent %d", tick))
+					c.LastName = fmt.Sprintf("edited %d", tick)
+				})
+			}
 			exec(b, bd.st, `UPDATE contacts SET name = name || '.', updated_at = $1`, t0.Add(time.Duration(tick)*time.Minute))
 		}, opts, func(r push.Result) int { return r.Updated }},
 		{"Unchanged", func(int) {}, func(o *push.Options) { opts(o); o.Full = true }, func(r push.Result) int { return r.Unchanged }},

@@ -3,12 +3,24 @@
 //
 // # The loop
 //
-// Run pages through the contacts the destination has not finished with
-// (store.Store.ContactsToPush: never examined, changed since, examined under
-// other settings, or examined longer ago than Options.RecheckAfter), one
-// query per batch. For each batch it asks the Destination where each contact
-// goes (Targets: one destination record per target key) and loads the last
-// confirmed state of every target with one query (store.Store.PushTargets).
+// Run first chooses, with one query (store.Store.PushCandidates), the ids of
+// the contacts the destination has not finished with: never examined,
+// changed since, examined under other settings, examined longer ago than
+// Options.RecheckAfter, or left by a transient failure. The choice costs what
+// changed, not the size of the table: once a run has examined every
+// candidate it chose (store.PushProgress: not stopped, not cut by
+// Options.Limit, no error), the next run under the same settings looks only
+// at the contacts changed since the newest change that run saw (less
+// ChangeOverlap), those due for a recheck (push_contacts.checked_at) and
+// those waiting in push_retries, each through an index. The first run of a
+// destination, a run under new settings (another fingerprint) and
+// Options.Full look at every live contact, so each is examined once again;
+// an interrupted pass goes on from what it finished. The run holds the
+// chosen ids (8 bytes each) and loads the master records a batch at a time
+// (store.Store.PushContacts, one query per batch). For each batch it asks
+// the Destination where each contact goes (Targets: one destination record
+// per target key) and loads the last confirmed state of every target with
+// one query (store.Store.PushTargets).
 // The contacts then wait in a queue for Options.Concurrency workers, which
 // take them as they come: the loader goes on loading while they push, up to
 // one batch queued behind the contacts in hand, so no worker waits for a
@@ -16,9 +28,10 @@
 // last payload the destination confirmed, by hash:
 //
 //   - unchanged: no request at all;
-//   - never pushed: create (Oho: POST, and on 409 GET + PATCH);
-//   - changed: one request carrying only the changed fields (Oho: PATCH,
-//     lists whole);
+//   - never pushed: create (Oho: POST, and on 409 GET + PATCH of the merge);
+//   - changed: only the changed fields are sent (Oho: a GET, then a PATCH of
+//     the three-way merge with what Oho holds, lists whole, so nothing a
+//     person set in Oho is erased; see Oho);
 //   - refused before with the same payload hash: not sent again.
 //
 // A state row is written only after the destination confirmed the request,
@@ -28,7 +41,8 @@
 // When every contact of a batch is done, those whose every target finished
 // are marked in push_contacts with one statement; a contact with a target
 // that failed for a transient reason (5xx or 429 after apiclient's retries,
-// a timeout) is not marked, so the next run tries it again. A crash between two contacts loses
+// a timeout) is not marked but recorded in push_retries, so the next run
+// tries it again however long ago it changed. A crash between two contacts loses
 // nothing and duplicates nothing: the rerun finds the confirmed state of the
 // contacts already pushed and sends them nothing.
 //
@@ -67,7 +81,9 @@
 // nothing to the database; Options.ReportFunc receives, per contact, what
 // would be created or changed (field, old → new) and the adjustments
 // mapping made. Oho's dry run does read LINE (bot info, and the
-// profile of a contact it would create), which is read-only.
+// profile of a contact it would create) and Oho itself (the GET of each
+// changed contact, to show the merge: what is sent, what Oho holds that is
+// kept, and each conflict with what on_conflict would do), all read-only.
 //
 // # Merged and split contacts
 //

@@ -8,10 +8,15 @@ import (
 	"slices"
 	"strconv"
 	"unicode/utf8"
+
+	"crmsync/store"
 )
 
 // WriteReport writes one contact's report, as crmsync push --dry-run prints
-// it: per target the action, then each field written (old → new, quoted),
+// it: per target the action, then each field written (old → new, quoted;
+// for an update, old is what the destination holds now), each conflict
+// (a field edited at the destination while crmsync's value changed too) and
+// what on_conflict did, what the destination holds that is kept as it is,
 // each adjustment mapping made, and each rejection.
 //
 //	contact 42
@@ -19,7 +24,9 @@ import (
 //	    display_name: "" → "Somchai"
 //	    adjusted first_name (truncated): "…" → "…": longer than 100 characters
 //	  facebook/1234/5678 update
-//	    tags: "[a]" → "[a, b]"
+//	    tags: "[a, agent pick]" → "[a, agent pick, b]"
+//	    conflict email: Oho has "agent@shop.example" (edited there; crmsync last pushed "old@example.com"), crmsync now "new@example.com": crmsync's value sent (on_conflict: source)
+//	    kept tags "agent pick": added in Oho
 func WriteReport(w io.Writer, r ContactReport) error {
 	if _, err := fmt.Fprintf(w, "contact %d\n", r.ContactID); err != nil {
 		return fmt.Errorf("write report: %w", err)
@@ -45,6 +52,20 @@ func WriteReport(w io.Writer, r ContactReport) error {
 				return fmt.Errorf("write report: %w", err)
 			}
 		}
+		for _, c := range t.Conflicts {
+			if _, err := fmt.Fprintln(w, "    "+conflictLine(c)); err != nil {
+				return fmt.Errorf("write report: %w", err)
+			}
+		}
+		for _, k := range t.Kept {
+			s := "    kept " + k.Field
+			if k.Value != "" {
+				s += " " + quote(k.Value)
+			}
+			if _, err := fmt.Fprintln(w, s+": "+k.Why); err != nil {
+				return fmt.Errorf("write report: %w", err)
+			}
+		}
 		for _, a := range t.Adjustments {
 			if _, err := fmt.Fprintf(w, "    adjusted %s (%s): %s → %s: %s\n", a.Field, a.Kind, quote(a.Before), quote(a.After), a.Reason); err != nil {
 				return fmt.Errorf("write report: %w", err)
@@ -65,6 +86,37 @@ func WriteReport(w io.Writer, r ContactReport) error {
 		}
 	}
 	return nil
+}
+
+// conflictLine renders a conflict for a report.
+func conflictLine(c store.PushConflict) string {
+	dest := destinationTitle(c.Destination)
+	s := fmt.Sprintf("conflict %s: %s has %s (edited there; ", c.Field, dest, quote(c.DestinationValue))
+	if c.LastPushedValue == "" {
+		s += "crmsync never pushed it"
+	} else {
+		s += "crmsync last pushed " + quote(c.LastPushedValue)
+	}
+	s += "), crmsync now " + quote(c.CrmsyncValue) + ": "
+	if c.Resolution == store.ConflictOverwroteDestination {
+		s += "crmsync's value sent"
+	} else {
+		s += dest + "'s value kept"
+	}
+	return s + " (on_conflict: " + c.Rule + ")"
+}
+
+// destinationTitle names a destination in a report ("Oho", "Okeybot").
+func destinationTitle(d string) string {
+	switch d {
+	case store.DestinationOho:
+		return "Oho"
+	case store.DestinationOkeybot:
+		return "Okeybot"
+	case "":
+		return "the destination"
+	}
+	return d
 }
 
 // reportValueMax is how many characters of a value a report shows.
@@ -94,9 +146,9 @@ func WriteSummary(w io.Writer, r Result, dryRun bool) error {
 	if dryRun {
 		mode = "dry run (nothing sent, nothing written)"
 	}
-	_, err := fmt.Fprintf(w, "%s %s: %d contacts, %d targets: %d create, %d update, %d unchanged, %d record, %d rejected, %d skipped (refused before), %d failed; %d %s requests, %d LINE requests\n",
+	_, err := fmt.Fprintf(w, "%s %s: %d contacts, %d targets: %d create, %d update, %d unchanged, %d record, %d rejected, %d skipped (refused before), %d failed; %d conflicts; %d %s requests, %d LINE requests\n",
 		r.Destination, mode, r.Contacts, r.Targets, r.Created, r.Updated, r.Unchanged, r.Recorded, r.Rejected, r.Skipped, r.Failed,
-		r.Requests, r.Destination, r.HelperRequests)
+		r.Conflicts, r.Requests, r.Destination, r.HelperRequests)
 	if err != nil {
 		return fmt.Errorf("write summary: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"sort"
 	"sync"
@@ -39,6 +40,11 @@ type OhoConfig struct {
 	Mapper *mapping.Mapper
 	// NowFunc is mapping's clock (facts, future birth dates); default time.Now.
 	NowFunc func() time.Time
+	// Offline sends Oho nothing at all, not even the GET a changed contact
+	// is merged with: for a dry run without an API key, whose changes are
+	// then shown against the last pushed state, unmerged. A push that is not
+	// a dry run fails every changed contact.
+	Offline bool
 }
 
 // Oho is the Oho destination: one Oho contact per identity on line,
@@ -48,11 +54,23 @@ type OhoConfig struct {
 // page id (Instagram: the Instagram account id). platform_name is the LINE
 // OA's display name, or the Omnichat channel name.
 //
-// Requests per target: unchanged 0; changed 1 PATCH carrying only the
-// changed top-level fields (attributes, tags and labels whole); new 1 POST
-// (plus 1 LINE profile GET, counted as a helper request), and on 409 a GET
-// and, when the contact Oho holds differs, a PATCH. A PATCH answered 404
-// (the contact was deleted in Oho) is followed by a POST.
+// crmsync owns only what it pushed: a PATCH replaces attributes, tags and
+// labels whole, and people edit contacts in Oho, so a changed contact is
+// read first (GET) and the PATCH carries mapping.MergeOho's three-way merge
+// of what crmsync last pushed, what Oho holds and what crmsync wants now:
+// items set in Oho are kept, a field edited in Oho is overwritten only when
+// crmsync's own value changed and mapping.oho.on_conflict says so, and every
+// such conflict is recorded (push_conflicts). A found contact that cannot be
+// read is a rejection (nothing is sent, so nothing is erased) that blocks
+// the same payload, never a failure retried run after run.
+//
+// Requests per target: unchanged 0; changed 1 GET and, when the merge
+// differs from what Oho holds, 1 PATCH carrying only the fields that differ
+// (attributes, tags and labels whole); a change no PATCH can carry
+// (create-only fields) 0; new 1 POST (plus 1 LINE profile GET, counted as a
+// helper request), and on 409 a GET and, when the merge differs from what
+// Oho holds, a PATCH. A GET or PATCH answered 404 (the contact was deleted
+// in Oho) is followed by a POST.
 type Oho struct {
 	cfg OhoConfig
 
@@ -232,9 +250,9 @@ func (o *Oho) Push(ctx context.Context, c contact.Contact, t Target, prev store.
 		out.Action = Skipped
 		return out
 	case last != nil:
-		return o.update(ctx, ot, *last, desired, h, dryRun, out)
+		return o.update(ctx, c, ot, prev.State, *last, desired, h, dryRun, out)
 	default:
-		return o.create(ctx, ot, desired, h, dryRun, out)
+		return o.create(ctx, c, ot, nil, desired, h, dryRun, out)
 	}
 }
 
@@ -265,61 +283,155 @@ func (o *Oho) profile(ctx context.Context, ot *ohoTarget, target *mapping.OhoTar
 	}
 }
 
-// create sends POST /contact; on 409 it reads the contact and PATCHes
-// what differs.
-func (o *Oho) create(ctx context.Context, ot ohoTarget, desired mapping.OhoContact, h string, dryRun bool, out Outcome) Outcome {
+// create sends POST /contact. On 409 (Oho already holds the contact:
+// created by Oho's own channel link, or by a run that died before recording
+// it) it reads the contact and PATCHes the merge of what Oho holds with
+// desired, last being what crmsync last pushed, if it ever did.
+func (o *Oho) create(ctx context.Context, c contact.Contact, ot ohoTarget, last *mapping.OhoContact, desired mapping.OhoContact, h string, dryRun bool, out Outcome) Outcome {
 	out.Changes = ohoChanges(nil, desired, mapping.OhoDiff{})
 	if dryRun {
 		out.Action = Created
+		return out
+	}
+	if o.cfg.Offline {
+		out.Action, out.Err = Failed, errors.New("oho destination is offline (dry runs only)")
 		return out
 	}
 	out.Requests++
 	err := o.cfg.Client.Contacts.Create(ctx, toCreateRequest(desired))
 	switch {
 	case err == nil:
+		return o.confirmed(out, Created, desired, h)
 	case errors.Is(err, apiclient.ErrConflict):
-		// Oho already holds it (created by Oho's own channel link, or by a run
-		// that died before recording it): bring it to the desired state.
 		out.Requests++
 		remote, gerr := o.cfg.Client.Contacts.Get(ctx, ot.key)
 		if gerr != nil {
-			return o.refusedOrFailed(out, gerr, h)
+			return o.readFailed(out, gerr, h)
 		}
-		d := mapping.DiffOho(fromOho(remote), desired)
-		if !d.Update.IsZero() {
-			out.Requests++
-			if err := o.cfg.Client.Contacts.Update(ctx, ot.key, toUpdateRequest(d.Update)); err != nil {
-				return o.refusedOrFailed(out, err, h)
-			}
-		}
+		return o.merge(ctx, c, ot, last, fromOho(remote), desired, h, false, Created, out)
 	default:
 		return o.refusedOrFailed(out, err, h)
 	}
-	return o.confirmed(out, Created, desired, h)
 }
 
-// update sends one PATCH with the changed fields.
-func (o *Oho) update(ctx context.Context, ot ohoTarget, last, desired mapping.OhoContact, h string, dryRun bool, out Outcome) Outcome {
+// update reads the contact Oho holds and PATCHes the merge; a change only
+// create-only fields carry is recorded without a request.
+func (o *Oho) update(ctx context.Context, c contact.Contact, ot ohoTarget, st *store.PushState, last, desired mapping.OhoContact, h string, dryRun bool, out Outcome) Outcome {
 	d := mapping.DiffOho(last, desired)
-	out.Changes = ohoChanges(&last, desired, d)
 	if d.Update.IsZero() {
 		// Only fields no request can change moved: record, send nothing.
+		out.Changes = ohoChanges(&last, desired, d)
 		return o.confirmed(out, Recorded, desired, h)
 	}
-	if dryRun {
+	if o.cfg.Offline {
+		out.Changes = ohoChanges(&last, desired, d)
+		if !dryRun {
+			out.Action, out.Err = Failed, errors.New("oho destination is offline (dry runs only)")
+			return out
+		}
 		out.Action = Updated
+		out.Kept = []Kept{{Field: "(all)", Why: "Oho not read (no API key): changes shown against the last push, not merged with what Oho holds"}}
 		return out
 	}
 	out.Requests++
-	err := o.cfg.Client.Contacts.Update(ctx, ot.key, toUpdateRequest(d.Update))
+	remote, err := o.cfg.Client.Contacts.Get(ctx, ot.key)
 	if errors.Is(err, apiclient.ErrNotFound) {
 		// Deleted in Oho since: create it again with the whole payload.
-		return o.create(ctx, ot, desired, h, false, out)
+		return o.create(ctx, c, ot, &last, desired, h, dryRun, out)
 	}
 	if err != nil {
+		return o.readFailed(out, err, h)
+	}
+	base := last.WithoutCapDrops(storedAdjustments(st))
+	return o.merge(ctx, c, ot, &base, fromOho(remote), desired, h, dryRun, Updated, out)
+}
+
+// merge PATCHes the three-way merge of last (nil: never pushed), the
+// contact Oho holds (there) and desired, and reports it as action (Recorded
+// when Oho already holds the merge, for an update).
+func (o *Oho) merge(ctx context.Context, c contact.Contact, ot ohoTarget, last *mapping.OhoContact, there, desired mapping.OhoContact, h string, dryRun bool, action Action, out Outcome) Outcome {
+	retry := out // what a create after a 404 starts from
+	mg := o.cfg.Mapper.MergeOho(c, last, there, desired)
+	out.Adjustments = append(slices.Clip(out.Adjustments), mg.Changes...)
+	out.Changes = mergeChanges(there, desired, mg)
+	out.Kept = make([]Kept, len(mg.Kept))
+	for i, k := range mg.Kept {
+		out.Kept[i] = Kept(k)
+	}
+	out.Conflicts = make([]store.PushConflict, len(mg.Conflicts))
+	for i, cf := range mg.Conflicts {
+		out.Conflicts[i] = pushConflict(cf)
+	}
+	if mg.Update.IsZero() && action == Updated {
+		action = Recorded // Oho already holds the merge: nothing to write
+	}
+	if dryRun {
+		out.Action = action
+		return out
+	}
+	if !mg.Update.IsZero() {
+		out.Requests++
+		err := o.cfg.Client.Contacts.Update(ctx, ot.key, toUpdateRequest(mg.Update))
+		if errors.Is(err, apiclient.ErrNotFound) && action == Updated {
+			// Deleted in Oho between the GET and the PATCH: create it again.
+			retry.Requests = out.Requests
+			return o.create(ctx, c, ot, last, desired, h, false, retry)
+		}
+		if err != nil {
+			return o.refusedOrFailed(out, err, h)
+		}
+	}
+	return o.confirmed(out, action, desired, h)
+}
+
+// pushConflict converts mapping's conflict for the store.
+func pushConflict(cf mapping.Conflict) store.PushConflict {
+	pc := store.PushConflict{
+		Destination: store.DestinationOho, Field: cf.Field, DestinationValue: cf.There, CrmsyncValue: cf.Want, LastPushedValue: cf.Last,
+		Resolution: store.ConflictKeptDestination, Rule: store.ConflictRuleSource,
+	}
+	if cf.Overwrote {
+		pc.Resolution = store.ConflictOverwroteDestination
+	}
+	if cf.Rule == mapping.ConflictDestination {
+		pc.Rule = store.ConflictRuleDestination
+	}
+	return pc
+}
+
+// storedAdjustments decodes the adjustments of a confirmed state; nil when
+// there are none or they cannot be read (the merge then treats every item
+// of the last payload as pushed).
+func storedAdjustments(st *store.PushState) []mapping.Change {
+	if st == nil || len(st.Adjustments) == 0 {
+		return nil
+	}
+	var cs []mapping.Change
+	if err := json.Unmarshal(st.Adjustments, &cs); err != nil {
+		return nil
+	}
+	return cs
+}
+
+// readFailed classifies a failed GET: a found contact that cannot be read
+// is a rejection of this payload (Oho answered 200, so it blocks the same
+// payload like a refusal: never retried until the payload changes, never a
+// failure counted toward MaxFailures); anything else as refusedOrFailed.
+func (o *Oho) readFailed(out Outcome, err error, h string) Outcome {
+	var re *oho.ReadError
+	if !errors.As(err, &re) {
 		return o.refusedOrFailed(out, err, h)
 	}
-	return o.confirmed(out, Updated, desired, h)
+	field := "(found contact)"
+	if re.Field != "" {
+		field = "(found contact)." + re.Field
+	}
+	out.Action = Rejected
+	out.Rejections = []Rejection{{
+		Field: field, Value: nonEmpty(re.Value), HTTPStatus: http.StatusOK, PayloadHash: h,
+		Reason: "Oho's contact (GET) could not be read: " + re.Why + "; nothing sent, so nothing Oho holds is overwritten",
+	}}
+	return out
 }
 
 func (o *Oho) confirmed(out Outcome, a Action, desired mapping.OhoContact, h string) Outcome {

@@ -90,3 +90,26 @@ func ohoChanges(last *mapping.OhoContact, desired mapping.OhoContact, d mapping.
 	}
 	return out
 }
+
+// mergeChanges lists the fields a merge's PATCH writes, with the value Oho
+// holds (there) and the one it will hold, then the fields crmsync changed
+// that no PATCH carries, with crmsync's value (desired).
+func mergeChanges(there, desired mapping.OhoContact, mg mapping.OhoMerge) []FieldChange {
+	olds, news, wants := ohoFields(there), ohoFields(mg.Result), ohoFields(desired)
+	out := make([]FieldChange, 0, len(mg.Changed)+len(mg.Unsent))
+	add := func(name string, to []ohoField, unsent string) {
+		for i, f := range to {
+			if f.name == name {
+				out = append(out, FieldChange{Field: name, Old: olds[i].value, New: f.value, Unsent: unsent})
+			}
+		}
+	}
+	for _, name := range mg.Changed {
+		add(name, news, "")
+	}
+	for _, u := range mg.Unsent {
+		name, why, _ := strings.Cut(u, " ")
+		add(name, wants, strings.Trim(why, "()"))
+	}
+	return out
+}

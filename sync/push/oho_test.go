@@ -72,7 +72,8 @@ func TestRun_Oho_updateSendsOnlyChangedFields(t *testing.T) {
 	res, err := b.run(t)
 	require.NoError(t, err)
 	require.Equal(t, 1, res.Updated)
-	require.Equal(t, 1, res.Requests, "exactly one PATCH for an update")
+	require.Equal(t, 2, res.Requests, "a GET (to merge with what Oho holds) and one PATCH for an update")
+	require.Equal(t, []string{"POST", "GET", "PATCH"}, methods(b.oho))
 	patches := b.sent.bodies("PATCH")
 	require.Len(t, patches, 1)
 	_, body, _ := strings.Cut(patches[0], " {")
@@ -122,9 +123,9 @@ func TestRun_Oho_conflictFetchesAndUpdates(t *testing.T) {
 	b.oho.Seed(ohotest.Contact{
 		SocialProfile:     ohotest.SocialProfile{Platform: "facebook", ID: "u9", PlatformID: fbPage, PlatformName: fbPageName},
 		ProfilePictureURL: "https://x.example/p.png", PlatformDisplayName: "Old", DisplayName: "Old", FirstName: "Old",
-		Tags: []string{"stale"},
+		Tags: []string{"set in oho"},
 	})
-	seedContacts(t, b.st, seedContact{Name: "New Name", Identities: []contact.Identity{fbID("u9")}})
+	seedContacts(t, b.st, seedContact{Name: "New Name", Identities: []contact.Identity{fbID("u9")}, Tags: []string{"vip"}})
 
 	res, err := b.run(t)
 	require.NoError(t, err)
@@ -133,7 +134,11 @@ func TestRun_Oho_conflictFetchesAndUpdates(t *testing.T) {
 	require.Equal(t, 3, res.Requests)
 	got, _ := b.oho.Contact(ohotest.Key{Platform: "facebook", PlatformID: fbPage, UserID: "u9"})
 	require.Equal(t, "New Name", got.DisplayName)
-	require.Empty(t, got.Tags, "the whole tag list is replaced")
+	require.Equal(t, []string{"set in oho", "vip"}, got.Tags, "the tag set in Oho survives the 409 path")
+	require.Equal(t, 2, res.Conflicts, "display_name and first_name were set in Oho; on_conflict source sent crmsync's")
+	require.Equal(t, 2, count(t, b.st, `SELECT count(*) FROM v_push_conflicts WHERE destination = 'oho' AND target_key = $1
+		AND destination_value = 'Old' AND crmsync_value = 'New Name' AND last_pushed_value IS NULL
+		AND resolution = 'overwrote_destination' AND rule = 'source'`, "facebook/"+fbPage+"/u9"))
 
 	res, err = b.run(t, func(o *push.Options) { o.Full = true })
 	require.NoError(t, err)
@@ -431,12 +436,13 @@ func TestRun_Oho_updateOfAContactGoneFromOhoCreatesIt(t *testing.T) {
 	require.NoError(t, err)
 
 	rename(t, b.st, ids[0], "After", t0.Add(time.Minute))
-	b.oho.RejectNext(1, http.StatusNotFound, 0) // the PATCH: "deleted in Oho"
+	b.oho.RejectNext(1, http.StatusNotFound, 0) // the GET: "deleted in Oho"
 	res, err := b.run(t)
 	require.NoError(t, err)
 	require.Equal(t, 1, res.Created, "counted as a create: the contact had to be created again")
-	require.Equal(t, []string{"POST", "PATCH", "POST", "GET", "PATCH"}, methods(b.oho),
-		"PATCH 404 → POST (here 409, the fake still holds it) → GET → PATCH")
+	require.Equal(t, []string{"POST", "GET", "POST", "GET", "PATCH"}, methods(b.oho),
+		"GET 404 → POST (here 409, the fake still holds it) → GET → PATCH")
+	require.Zero(t, res.Conflicts, "what Oho holds is what crmsync last pushed: no conflict")
 	got, _ := b.oho.Contact(ohotest.Key{Platform: "facebook", PlatformID: fbPage, UserID: "u1"})
 	require.Equal(t, "After", got.DisplayName)
 }

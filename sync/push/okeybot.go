@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -57,9 +58,10 @@ type OkeybotChannel struct {
 // OkeybotConfig configures the Okeybot destination.
 type OkeybotConfig struct {
 	// Client talks to Okeybot (required). It holds one limiter per channel
-	// token (okeybot.QuotaLimiter at rate_per_minute), shared by every worker
-	// of the run, so concurrent contacts of one channel never exceed its
-	// quota and channels with different tokens are pushed in parallel.
+	// token (or one for the account: okeybot.ScopeAccount), pacing at
+	// rate_per_minute less its headroom, shared by every worker of the run,
+	// so concurrent contacts of one channel never exceed its quota and
+	// channels with different limiters are pushed in parallel.
 	Client *okeybot.Client
 	// Channels are the configured channels, in jobs.yaml order (required,
 	// names unique).
@@ -69,6 +71,12 @@ type OkeybotConfig struct {
 	// NowFunc is mapping's clock (facts) and the time of checkpoints;
 	// default time.Now.
 	NowFunc func() time.Time
+	// DetectConflicts reads each changed contact (GET /v1/contact/{id})
+	// before writing it, so that a custom field edited in Okeybot is kept or
+	// overwritten by mapping.okeybot.on_conflict and recorded as a conflict,
+	// and tags already set there are not crmsync's (okeybot.detect_conflicts;
+	// off by default: one more call per changed contact, at 100 a minute).
+	DetectConflicts bool
 }
 
 // Okeybot is the Okeybot destination: one Okeybot contact per configured
@@ -95,25 +103,52 @@ type OkeybotConfig struct {
 //  2. the channel's LookupField, when set and the desired payload has a
 //     value for it: GET /v1/contact/by_custom_field. No match: create. One
 //     match: link to it (created by Okeybot itself, by hand, or by a run
-//     that died before recording it): its custom fields and tags are read as
-//     what the contact holds, so only the desired fields whose value differs
-//     are sent and only the missing desired tags added. Fields and tags
-//     crmsync does not manage are never touched on a linked contact: crmsync
-//     removes only tags it has pushed (or found in place and desired). Two
-//     or more matches: a rejection "conflict: N Okeybot contacts have this
-//     <field>" with the value in push_rejections.value and http_status 409,
-//     so the same payload is not looked up again until it changes (merge the
-//     duplicates in Okeybot, or change the value, to retry).
+//     that died before recording it), merging what it holds (see "What
+//     crmsync owns"): only the desired fields it lacks are sent, a field it
+//     holds with another value is a conflict (on_conflict decides), and the
+//     desired tags it has already are its own. Fields and tags crmsync does
+//     not manage are never touched. Two or more matches: a rejection
+//     "conflict: N Okeybot contacts have this <field>" with the value in
+//     push_rejections.value and http_status 409, so the same payload is not
+//     looked up again until it changes (merge the duplicates in Okeybot, or
+//     change the value, to retry).
 //  3. create: POST /v1/contact with the first request of mapping's plan (at
 //     most 30 fields, in name order), then PUT the rest. A contact with no
 //     custom field to create it with is rejected: Okeybot's POST needs one.
 //
-// A write answered 404 for a stored id (the contact was deleted in Okeybot)
-// forgets the id and finds or creates the contact again, once.
+// A stored id that answers 403 or 404 (the document lists no 404, so a
+// deleted contact may answer its general 403) is checked: if reading the
+// contact answers the same and the channel's token still works (its lookup
+// answers, or a by_custom_field probe without one), the contact was deleted
+// in Okeybot: the id is dropped and the contact found again by the lookup
+// field (relinked) or created, once per push, and what happened is a row in
+// okeybot_deleted_contacts (when finding or creating fails, the id is
+// dropped all the same: "forgotten", the next run finds or creates it). If
+// the contact reads fine, the 403 refused the request: a rejection. If the
+// token's lookup answers 403 too, the token is refused: the channel stops
+// for the run, as on a 401. A create answered 403 is checked the same way
+// (token refused, or the record).
 //
-// A channel whose token is refused (401) fails its targets for the rest of
-// the run, without a request each, while the other channels go on; the run
-// ends with an error only when every channel's token was refused.
+// A channel whose token is refused (401, or 403 shown to be the token's)
+// fails its targets for the rest of the run, without a request each, while
+// the other channels go on; the run ends with an error only when every
+// channel's token was refused.
+//
+// # What crmsync owns
+//
+// Okeybot adds and removes tags one by one, so a tag a person sets in
+// Okeybot is never removed: crmsync removes only tags it added itself, and a
+// desired tag found already set when it read the contact (a lookup match,
+// or with DetectConflicts) is the person's (mapping.OkeybotContact.TheirTags):
+// not sent, and never removed. Okeybot merges custom fields by name, so a
+// field crmsync does not manage is never touched, and a managed one is
+// written only when crmsync's own value changes. When crmsync has read the
+// contact (a lookup match; every changed contact with DetectConflicts), a
+// changed field whose value in Okeybot is neither what crmsync last pushed
+// nor what it wants now was edited there: mapping.okeybot.on_conflict
+// decides (source sends crmsync's value, destination keeps the edit), and
+// the conflict is recorded in push_conflicts (store.RecordPushConflicts,
+// written by the destination with its checkpoints; run_id stays NULL).
 //
 // # Requests and state
 //
@@ -124,19 +159,24 @@ type OkeybotConfig struct {
 // only after the previous one was confirmed, and every confirmed request but
 // the last, and every create, is checkpointed at once in push_state
 // (store.SavePushState: the Okeybot id and the fields and tags confirmed so
-// far), which is the one write a Destination makes itself: a run killed
+// far), which with the conflicts and okeybot_deleted_contacts rows are the
+// only writes this Destination makes itself: a run killed
 // half-way, or a later request refused, never creates the contact again nor
 // resends what was confirmed. A transient failure returns the state reached
 // with the Failed outcome too; the final state is recorded by Run. A dry run
-// sends nothing (no lookup either: a new target is reported as a create,
-// with the lookup it would make) and writes nothing.
+// sends nothing (no lookup and no read either: a new target is reported as
+// a create, with the lookup it would make) and writes nothing.
 //
 // # Rate
 //
-// Every request waits on its channel token's limiter in the client. Okeybot
-// is a Laner: each token is a lane of Run's loop with its own queue and
-// workers, so channels with different tokens proceed in parallel whatever
-// the order of the contact ids, and each token's quota stays busy.
+// Every request waits on its limiter in the client. Okeybot is a Laner:
+// each limiter (a channel token's, or the account's) is a lane of Run's
+// loop with its own queue and workers, so channels with different limiters
+// proceed in parallel whatever the order of the contact ids, and each quota
+// stays busy. A 429 is waited out in the client (a minute, as Okeybot sends
+// no Retry-After) for as long as the run lasts; should one still come back
+// (a capped wait), the contact fails for this run without counting toward
+// Options.MaxFailures: being rate-limited is not the destination failing.
 type Okeybot struct {
 	cfg      OkeybotConfig
 	channels []*okeybotChannel
@@ -332,7 +372,7 @@ func (o *Okeybot) Push(ctx context.Context, c contact.Contact, t Target, prev st
 		if err := json.Unmarshal(from.Payload, &p.last); err != nil {
 			return Outcome{Action: Failed, Err: fmt.Errorf("decode stored okeybot payload of %s: %w", from.TargetKey, err)}
 		}
-		p.remote, p.known = from.RemoteID, true
+		p.remote, p.known, p.fromKey = from.RemoteID, true, from.TargetKey
 	}
 	plan, changes := o.cfg.Mapper.ToOkeybot(c, ot.id, p.last, p.now)
 	p.out.Adjustments = changes
@@ -368,27 +408,60 @@ type okeybotPush struct {
 	now    time.Time
 	dryRun bool
 
-	fresh  bool                   // no state stored for the target: its outcome is Created
-	last   mapping.OkeybotContact // what the Okeybot contact holds, as far as crmsync knows
-	remote string                 // its Okeybot id; "" when not known yet
-	known  bool                   // remote came from stored state (the target's, or a merged contact's)
-	plan   mapping.OkeybotPlan
-	hash   string // of plan.Desired
-	out    Outcome
+	fresh   bool                   // no state stored for the target: its outcome is Created
+	last    mapping.OkeybotContact // what the Okeybot contact holds, as far as crmsync knows
+	remote  string                 // its Okeybot id; "" when not known yet
+	known   bool                   // remote came from stored state (the target's, or a merged contact's)
+	fromKey string                 // the target key that state is stored under
+	plan    mapping.OkeybotPlan
+	hash    string // of plan.Desired
+	out     Outcome
 
 	// cur is the state confirmed so far in this push; nil until something
 	// is known (an id from a create or a lookup).
 	cur *okeybotState
+	// there is what the contact held when crmsync read it in this push (a
+	// lookup match, or the GET of DetectConflicts); nil when not read.
+	there map[string]string
+	// conflicts and kept are the fields edited in Okeybot met in this push:
+	// recorded in push_conflicts, and the kept ones reported as not sent.
+	conflicts []store.PushConflict
+	kept      []FieldChange
+	// deleted is a stored id found dead in this push; nil if none.
+	deleted *okeybotDeleted
 }
 
-// run finds or creates the contact and sends the plan.
+// okeybotDeleted is a stored Okeybot id that answered 403 or 404 to a
+// request and to a read.
+type okeybotDeleted struct {
+	key, id string
+	status  int
+	// tokenOK is set once the channel's token answered (a lookup or a
+	// probe): only then is the id known to be dead rather than the token
+	// refused.
+	tokenOK bool
+	linked  bool // found again by the lookup field
+}
+
+// run finds or creates the contact, sends the plan, and records what it
+// met on the way (conflicts, a deleted contact).
 func (p *okeybotPush) run(ctx context.Context) Outcome {
 	if err := p.o.refusedChannel(p.ch.Name); err != nil && !p.dryRun {
 		p.out.Action, p.out.Err = Failed, err
 		return p.out
 	}
-	created := p.fresh
-	for attempt := 0; ; attempt++ {
+	out := p.attempt(ctx)
+	if err := p.record(ctx, out); err != nil {
+		out.Action, out.Err, out.State = Failed, err, nil
+	}
+	return out
+}
+
+// attempt is run's work: at most one more round after a stored id was
+// found deleted in Okeybot.
+func (p *okeybotPush) attempt(ctx context.Context) Outcome {
+	created := p.fresh || p.remote == "" // a state without an id (forgotten) is created again
+	for round := 0; ; round++ {
 		if p.remote == "" {
 			if p.dryRun {
 				p.out.Changes = p.changes()
@@ -402,28 +475,121 @@ func (p *okeybotPush) run(ctx context.Context) Outcome {
 			if done := p.lookup(ctx); done {
 				return p.out
 			}
+		} else if p.o.cfg.DetectConflicts && p.there == nil && !p.plan.IsZero() && !p.dryRun {
+			if err := p.read(ctx); err != nil {
+				if round == 0 && okeybot.MaybeMissing(err) {
+					p.markDeleted(err)
+					p.forget()
+					created = true
+					continue
+				}
+				return p.refusedOrFailed(err)
+			}
 		}
 		if p.dryRun {
+			if p.o.cfg.DetectConflicts && !p.plan.IsZero() {
+				p.kept = append(p.kept, FieldChange{Field: "read", Unsent: "dry run: a real run first reads the contact (okeybot.detect_conflicts) " +
+					"and does not send what Okeybot already holds; a field edited there is kept or overwritten by mapping.okeybot.on_conflict"})
+			}
 			if created {
 				return p.finish(Created)
 			}
 			return p.finish(Updated)
 		}
-		gone, err := p.send(ctx)
+		step, err := p.send(ctx)
 		switch {
 		case err == nil:
 			if created {
 				return p.finish(Created)
 			}
 			return p.finish(Updated)
-		case gone && attempt == 0:
-			// Deleted in Okeybot since: find or create it again, from nothing.
-			p.remote, p.known, p.cur, p.last, created = "", false, nil, mapping.OkeybotContact{}, true
-			p.replan()
+		case round == 0 && step.addressed && okeybot.MaybeMissing(err):
+			dead, out := p.deadID(ctx, err)
+			if !dead {
+				return out
+			}
+			p.forget()
+			created = true
 			continue
+		case step.creating && statusOf(err) == http.StatusForbidden:
+			// Okeybot's 403 refuses a record, or (in its list) a token.
+			if perr := p.probeToken(ctx); perr != nil {
+				return p.refusedOrFailed(perr)
+			}
 		}
 		return p.refusedOrFailed(err)
 	}
+}
+
+// deadID tells whether the stored id p.remote, which answered err (403 or
+// 404), belongs to a contact deleted in Okeybot: reading the contact must
+// answer 403 or 404 too (if it reads fine, err refused the request itself).
+// Whether the token still works is then settled by the lookup that finds
+// the contact again (or by a probe). When the id is not dead, out is the
+// outcome to end with.
+func (p *okeybotPush) deadID(ctx context.Context, err error) (dead bool, out Outcome) {
+	p.out.Requests++
+	_, gerr := p.ch.api.Contacts.Get(ctx, p.remote)
+	switch {
+	case gerr == nil:
+		return false, p.refusedOrFailed(err) // the contact is there
+	case !okeybot.MaybeMissing(gerr):
+		return false, p.refusedOrFailed(gerr)
+	}
+	p.markDeleted(gerr)
+	return true, Outcome{}
+}
+
+// markDeleted notes that the stored id answered err as a missing contact does.
+func (p *okeybotPush) markDeleted(err error) {
+	key := p.fromKey
+	if key == "" { // an id found by the lookup in this push
+		key = p.key
+	}
+	p.deleted = &okeybotDeleted{key: key, id: p.remote, status: statusOf(err)}
+}
+
+// forget starts over from nothing, the stored id being dead: find or create
+// the contact again.
+func (p *okeybotPush) forget() {
+	p.remote, p.known, p.cur, p.last, p.there = "", false, nil, mapping.OkeybotContact{}, nil
+	p.conflicts, p.kept = nil, nil
+	p.replan()
+}
+
+// record writes what the push met besides its outcome: the conflicts (in
+// push_conflicts) and a deleted contact (okeybot_deleted_contacts, which
+// drops the dead id when it was not replaced). Nothing in a dry run, nor
+// for a dead id whose token turned out refused.
+func (p *okeybotPush) record(ctx context.Context, out Outcome) error {
+	if p.dryRun {
+		return nil
+	}
+	st := p.o.store()
+	if st == nil {
+		return nil
+	}
+	ctx = context.WithoutCancel(ctx) // what Okeybot confirmed stays recorded on a stop
+	if len(p.conflicts) > 0 && (out.Action == Created || out.Action == Updated || out.Action == Recorded) {
+		if err := st.RecordPushConflicts(ctx, p.conflicts...); err != nil {
+			return fmt.Errorf("okeybot %s: %w", p.key, err)
+		}
+	}
+	if d := p.deleted; d != nil && d.tokenOK {
+		rec := store.OkeybotDeleted{ContactID: p.c.ID, TargetKey: d.key, DeletedID: d.id, HTTPStatus: d.status, At: p.o.cfg.NowFunc()}
+		switch {
+		case p.remote == "":
+			rec.Resolution = store.OkeybotForgotten
+		case d.linked:
+			rec.Resolution, rec.NewID = store.OkeybotRelinked, p.remote
+		default:
+			rec.Resolution, rec.NewID = store.OkeybotRecreated, p.remote
+		}
+		if err := st.RecordOkeybotDeleted(ctx, rec); err != nil {
+			return fmt.Errorf("okeybot %s: %w", p.key, err)
+		}
+	}
+	return nil
 }
 
 // finish is the outcome of a push whose every request was confirmed (or, in
@@ -437,7 +603,7 @@ func (p *okeybotPush) finish(a Action) Outcome {
 		p.out.Action = a
 		return p.out
 	}
-	st, err := stateOf(p.plan.Desired, p.remote, p.hash)
+	st, err := stateOf(p.confirmed(), p.remote, p.hash)
 	if err != nil {
 		p.out.Action, p.out.Err = Failed, err
 		return p.out
@@ -446,8 +612,31 @@ func (p *okeybotPush) finish(a Action) Outcome {
 	return p.out
 }
 
-// replan plans again from p.last (after a lookup linked the contact, or an
-// update found it gone).
+// confirmed is the state to record once every request is confirmed: the
+// desired fields and tags, the desired tags Okeybot had before crmsync
+// (found now or before) set apart as TheirTags.
+func (p *okeybotPush) confirmed() mapping.OkeybotContact {
+	theirs := map[string]bool{}
+	for _, t := range p.last.TheirTags {
+		theirs[t] = true
+	}
+	if p.cur != nil {
+		for t := range p.cur.theirs {
+			theirs[t] = true
+		}
+	}
+	out := mapping.OkeybotContact{CustomFields: p.plan.Desired.CustomFields}
+	for _, t := range p.plan.Desired.Tags {
+		if theirs[t] {
+			out.TheirTags = append(out.TheirTags, t)
+		} else {
+			out.Tags = append(out.Tags, t)
+		}
+	}
+	return out
+}
+
+// replan plans again from p.last (after an update found the contact gone).
 func (p *okeybotPush) replan() {
 	plan, changes := p.o.cfg.Mapper.ToOkeybot(p.c, p.id, p.last, p.now)
 	p.plan, p.out.Adjustments = plan, changes
@@ -466,7 +655,9 @@ func (p *okeybotPush) desiredValue(name string) string {
 // lookup looks the contact up by the channel's lookup field. It reports
 // done when the outcome is decided (a conflict, a refusal, a failure, or no
 // field to create the contact with); otherwise p.remote is set (linked) or
-// still "" (create).
+// still "" (create). A lookup answered 401 or 403 means the channel's token
+// is refused. After a stored id was found dead, the lookup (or, without
+// one, a probe) is what shows the token still works.
 func (p *okeybotPush) lookup(ctx context.Context) (done bool) {
 	field := p.ch.LookupField
 	value := p.desiredValue(field)
@@ -475,13 +666,16 @@ func (p *okeybotPush) lookup(ctx context.Context) (done bool) {
 		p.out.Requests++ // one page: okeybotLookupMax fits in the vendor's first
 		for m, err := range p.ch.api.Contacts.AllByCustomField(ctx, field, value) {
 			if err != nil {
-				p.out = p.refusedOrFailed(err)
+				p.out = p.refusedOrFailed(tokenRefusal(err))
 				return true
 			}
 			found = append(found, m)
 			if len(found) == okeybotLookupMax {
 				break
 			}
+		}
+		if p.deleted != nil {
+			p.deleted.tokenOK = true
 		}
 		switch {
 		case len(found) >= 2:
@@ -493,13 +687,15 @@ func (p *okeybotPush) lookup(ctx context.Context) (done bool) {
 			p.out.Rejections = []Rejection{{Field: "custom_fields[" + field + "]", Value: &value,
 				Reason: "conflict: " + n + " Okeybot contacts have this " + field, HTTPStatus: 409, PayloadHash: p.hash}}
 			return true
-		case len(found) == 1:
-			// Link: what the contact holds of the desired fields and tags is
-			// the base; nothing else of it is crmsync's to change.
+		case len(found) == 1 && (p.deleted == nil || found[0].ID != p.deleted.id):
+			// Link: what the contact holds is merged in; nothing else of it
+			// is crmsync's to change.
 			p.remote = found[0].ID
-			p.last = managedPart(found[0], p.plan.Desired)
-			p.replan()
 			p.cur = newOkeybotState(p.remote, p.last)
+			p.merge(found[0])
+			if p.deleted != nil {
+				p.deleted.linked = true
+			}
 			if !p.plan.IsZero() {
 				if err := p.checkpoint(ctx); err != nil {
 					p.out.Action, p.out.Err = Failed, err
@@ -507,6 +703,17 @@ func (p *okeybotPush) lookup(ctx context.Context) (done bool) {
 				}
 			}
 			return false
+		case len(found) == 1:
+			// The lookup still lists the id that reads as missing: Okeybot is
+			// not consistent yet. Try again next run rather than create a twin.
+			p.out.Action, p.out.Err = Failed, fmt.Errorf("okeybot channel %s: contact %s answers %d but its %s still finds it",
+				p.ch.Name, p.deleted.id, p.deleted.status, field)
+			return true
+		}
+	} else if p.deleted != nil {
+		if err := p.probeToken(ctx); err != nil {
+			p.out = p.refusedOrFailed(err)
+			return true
 		}
 	}
 	if len(p.plan.Fields) == 0 {
@@ -518,32 +725,129 @@ func (p *okeybotPush) lookup(ctx context.Context) (done bool) {
 	return false
 }
 
-// managedPart returns the part of an Okeybot contact crmsync manages given
-// the desired state: the desired fields it holds (with its values) and the
-// desired tags it has.
-func managedPart(c okeybot.Contact, desired mapping.OkeybotContact) mapping.OkeybotContact {
-	var out mapping.OkeybotContact
-	for _, f := range desired.CustomFields {
-		if v, ok := c.CustomFields[f.Name]; ok {
-			out.CustomFields = append(out.CustomFields, mapping.OkeybotField{Name: f.Name, Value: v})
-		}
+// probeToken checks that the channel's token still works with one
+// by_custom_field lookup (of the lookup field, or of the first desired
+// custom field; what it finds does not matter). nil: it works; a refused
+// token (401, or 403 here) comes back as an error that matches
+// apiclient.ErrUnauthorized; any other failure as itself.
+func (p *okeybotPush) probeToken(ctx context.Context) error {
+	name, value := p.ch.LookupField, ""
+	if name == "" && len(p.plan.Desired.CustomFields) > 0 {
+		name = p.plan.Desired.CustomFields[0].Name
 	}
-	for _, t := range desired.Tags {
-		if slices.Contains(c.Tags, t) {
-			out.Tags = append(out.Tags, t)
-		}
+	if name == "" {
+		name = "id"
 	}
-	return out
+	value = p.desiredValue(name)
+	p.out.Requests++
+	for _, err := range p.ch.api.Contacts.AllByCustomField(ctx, name, value) {
+		if err != nil {
+			return tokenRefusal(err)
+		}
+		break // one page answers the question
+	}
+	if p.deleted != nil {
+		p.deleted.tokenOK = true
+	}
+	return nil
+}
+
+// tokenRefusal returns err, a failed lookup, as a refusal of the channel's
+// token when it is a 403: a lookup names no contact and carries no body, so
+// Okeybot's 403 there refuses the token (the document lists 403 among its
+// errors with 401). Other errors come back as they are.
+func tokenRefusal(err error) error {
+	if statusOf(err) != http.StatusForbidden {
+		return err
+	}
+	return &refusedTokenError{err: err}
+}
+
+// refusedTokenError is a 403 shown to be the refusal of a channel's token:
+// errors.Is(err, apiclient.ErrUnauthorized) holds, and errors.As yields the
+// *apiclient.Error.
+type refusedTokenError struct{ err error }
+
+// Error implements error.
+func (e *refusedTokenError) Error() string {
+	return e.err.Error() + " (a lookup answers 403 too: the channel's token is refused)"
+}
+
+// Unwrap returns the lookup's error and apiclient.ErrUnauthorized.
+func (e *refusedTokenError) Unwrap() []error { return []error{e.err, apiclient.ErrUnauthorized} }
+
+// statusOf returns the HTTP status of err's *apiclient.Error, 0 if none.
+func statusOf(err error) int {
+	var ae *apiclient.Error
+	if errors.As(err, &ae) {
+		return ae.Status
+	}
+	return 0
+}
+
+// read reads the contact before writing it (DetectConflicts) and merges
+// what it holds into the plan.
+func (p *okeybotPush) read(ctx context.Context) error {
+	p.out.Requests++
+	c, err := p.ch.api.Contacts.Get(ctx, p.remote)
+	if err != nil {
+		return err
+	}
+	if p.cur == nil {
+		p.cur = newOkeybotState(p.remote, p.last)
+	}
+	p.merge(*c)
+	return nil
+}
+
+// merge merges what the Okeybot contact holds into the plan
+// (mapping.MergeOkeybot against p.last) and keeps what it decided: fields
+// Okeybot already holds or whose edit is kept are confirmed as crmsync's
+// value, desired tags it has are its own (TheirTags), the conflicts are
+// recorded by run.
+func (p *okeybotPush) merge(c okeybot.Contact) {
+	m := p.o.cfg.Mapper.MergeOkeybot(p.plan, p.last, mapping.OkeybotThere{CustomFields: c.CustomFields, Tags: c.Tags})
+	p.plan = m.Plan
+	p.there = c.CustomFields
+	if p.there == nil {
+		p.there = map[string]string{}
+	}
+	for _, f := range m.Settled {
+		p.cur.setField(f.Name, f.Value)
+	}
+	for _, t := range m.TheirTags {
+		p.cur.theirs[t] = true
+	}
+	for _, t := range m.Absent {
+		delete(p.cur.tags, t)
+	}
+	rule := string(p.o.cfg.Mapper.OkeybotOnConflict())
+	for _, x := range m.Conflicts {
+		res := store.ConflictOverwroteDestination
+		if x.Kept {
+			res = store.ConflictKeptDestination
+			p.kept = append(p.kept, FieldChange{Field: "custom_fields[" + x.Field + "]", Old: x.There, New: x.Want,
+				Unsent: "kept: edited in Okeybot (mapping.okeybot.on_conflict: destination)"})
+		}
+		p.conflicts = append(p.conflicts, store.PushConflict{Destination: store.DestinationOkeybot, ContactID: p.c.ID, TargetKey: p.key,
+			Field: x.Field, DestinationValue: x.There, CrmsyncValue: x.Want, LastPushedValue: x.Last, Resolution: res, Rule: rule, At: p.now})
+	}
+}
+
+// sentStep says which request of the plan failed.
+type sentStep struct {
+	addressed bool // it named p.remote, an id not created in this push
+	creating  bool // it was the create
 }
 
 // send sends the plan, one confirmed request at a time, checkpointing
-// after each but the last. gone reports a 404 for a stored id.
-func (p *okeybotPush) send(ctx context.Context) (gone bool, err error) {
-	type step struct {
+// after each but the last. On an error, step says which request failed.
+func (p *okeybotPush) send(ctx context.Context) (step sentStep, err error) {
+	type request struct {
 		do    func() error
 		apply func(*okeybotState)
 	}
-	var steps []step
+	var steps []request
 	for _, r := range p.plan.Fields {
 		fields := make([]okeybot.CustomField, len(r.CustomFields))
 		for i, f := range r.CustomFields {
@@ -554,7 +858,7 @@ func (p *okeybotPush) send(ctx context.Context) (gone bool, err error) {
 				s.setField(f.Name, f.Value)
 			}
 		}
-		steps = append(steps, step{
+		steps = append(steps, request{
 			do: func() error {
 				if p.remote == "" {
 					id, err := p.ch.api.Contacts.Create(ctx, fields)
@@ -570,13 +874,13 @@ func (p *okeybotPush) send(ctx context.Context) (gone bool, err error) {
 		})
 	}
 	for _, r := range p.plan.RemoveTags {
-		steps = append(steps, step{
+		steps = append(steps, request{
 			do:    func() error { return p.ch.api.Tags.Remove(ctx, p.remote, r.Tags) },
 			apply: func(s *okeybotState) { s.setTags(r.Tags, false) },
 		})
 	}
 	for _, r := range p.plan.AddTags {
-		steps = append(steps, step{
+		steps = append(steps, request{
 			do:    func() error { return p.ch.api.Tags.Add(ctx, p.remote, r.Tags) },
 			apply: func(s *okeybotState) { s.setTags(r.Tags, true) },
 		})
@@ -584,11 +888,12 @@ func (p *okeybotPush) send(ctx context.Context) (gone bool, err error) {
 	if p.cur == nil && p.remote != "" {
 		p.cur = newOkeybotState(p.remote, p.last)
 	}
+	createdHere := p.remote == ""
 	for i, s := range steps {
 		p.out.Requests++
 		creating := p.remote == ""
 		if err := s.do(); err != nil {
-			return p.known && p.cur.confirmed == 0 && errors.Is(err, apiclient.ErrNotFound), err
+			return sentStep{addressed: !creating && !createdHere, creating: creating}, err
 		}
 		s.apply(p.cur)
 		p.cur.confirmed++
@@ -596,20 +901,25 @@ func (p *okeybotPush) send(ctx context.Context) (gone bool, err error) {
 		// whose id were lost would be repeated, a duplicate in Okeybot.
 		if i < len(steps)-1 || creating {
 			if err := p.checkpoint(ctx); err != nil {
-				return false, err
+				return sentStep{}, err
 			}
 		}
 	}
-	return false, nil
+	return sentStep{}, nil
+}
+
+// store returns the run's store (Start), nil before Start.
+func (o *Okeybot) store() *store.Store {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.st
 }
 
 // checkpoint records the state confirmed so far (see the type's
 // documentation). It uses a context that outlives a cancelled run: what
 // Okeybot confirmed must be recorded even when the run is being stopped.
 func (p *okeybotPush) checkpoint(ctx context.Context) error {
-	p.o.mu.Lock()
-	st := p.o.st
-	p.o.mu.Unlock()
+	st := p.o.store()
 	if st == nil {
 		return fmt.Errorf("checkpoint okeybot %s: Start was not called", p.key)
 	}
@@ -631,9 +941,10 @@ func (p *okeybotPush) checkpoint(ctx context.Context) error {
 
 // refusedOrFailed classifies a request error (see refusal): a refusal of
 // the record (Okeybot's 403 "General" included, which the client re-classes)
-// is a rejection with Okeybot's message; anything else (5xx or 429 after
-// retries, transport, a bad token, a cancelled run) a failure, carrying the
-// state confirmed before it.
+// is a rejection with Okeybot's message; anything else (5xx after retries,
+// transport, a bad token, a cancelled run) a failure, carrying the state
+// confirmed before it. A 429 that still came back (a capped wait) fails the
+// contact for this run without counting toward Options.MaxFailures.
 func (p *okeybotPush) refusedOrFailed(err error) Outcome {
 	out := p.out
 	if rj, path, ok := refusal(err, p.hash); ok {
@@ -641,7 +952,11 @@ func (p *okeybotPush) refusedOrFailed(err error) Outcome {
 		out.Action, out.Rejections = Rejected, []Rejection{rj}
 		return out
 	}
-	out.Action, out.Err = Failed, p.o.channelError(p.ch.Name, fmt.Errorf("okeybot channel %s: %w", p.ch.Name, err))
+	err = fmt.Errorf("okeybot channel %s: %w", p.ch.Name, err)
+	if errors.Is(err, apiclient.ErrRateLimited) {
+		err = helperError{err} // not the destination failing: no failure streak
+	}
+	out.Action, out.Err = Failed, p.o.channelError(p.ch.Name, err)
 	if p.cur != nil && (p.cur.confirmed > 0 || !p.known) {
 		if st, serr := p.cur.pushState(); serr == nil && st.PayloadHash != p.hash {
 			out.State = st
@@ -694,12 +1009,16 @@ func okeybotField(path string) string {
 }
 
 // changes lists the custom fields and the tag set the push writes, old →
-// new, against p.last.
+// new (old: what Okeybot held when read in this push, else what crmsync last
+// pushed), and the edits kept in Okeybot.
 func (p *okeybotPush) changes() []FieldChange {
 	var out []FieldChange
 	last := map[string]string{}
 	for _, f := range p.last.CustomFields {
 		last[f.Name] = f.Value
+	}
+	if p.there != nil {
+		last = p.there
 	}
 	for _, r := range p.plan.Fields {
 		for _, f := range r.CustomFields {
@@ -707,26 +1026,31 @@ func (p *okeybotPush) changes() []FieldChange {
 		}
 	}
 	if len(p.plan.AddTags)+len(p.plan.RemoveTags) > 0 {
-		out = append(out, FieldChange{Field: "tags", Old: list(p.last.Tags), New: list(p.plan.Desired.Tags)})
+		had := slices.Sorted(slices.Values(append(slices.Clone(p.last.Tags), p.last.TheirTags...)))
+		out = append(out, FieldChange{Field: "tags", Old: list(had), New: list(p.plan.Desired.Tags)})
 	}
-	return out
+	return append(out, p.kept...)
 }
 
 // okeybotState is the state of an Okeybot contact confirmed so far.
 type okeybotState struct {
 	remote    string
 	fields    map[string]string
-	tags      map[string]bool
-	confirmed int // requests confirmed in this push
+	tags      map[string]bool // tags crmsync added
+	theirs    map[string]bool // desired tags Okeybot had before crmsync
+	confirmed int             // requests confirmed in this push
 }
 
 func newOkeybotState(remote string, from mapping.OkeybotContact) *okeybotState {
-	s := &okeybotState{remote: remote, fields: map[string]string{}, tags: map[string]bool{}}
+	s := &okeybotState{remote: remote, fields: map[string]string{}, tags: map[string]bool{}, theirs: map[string]bool{}}
 	for _, f := range from.CustomFields {
 		s.fields[f.Name] = f.Value
 	}
 	for _, t := range from.Tags {
 		s.tags[t] = true
+	}
+	for _, t := range from.TheirTags {
+		s.theirs[t] = true
 	}
 	return s
 }
@@ -758,6 +1082,11 @@ func (s *okeybotState) pushState() (*store.PushState, error) {
 		c.CustomFields = append(c.CustomFields, mapping.OkeybotField{Name: name, Value: s.fields[name]})
 	}
 	c.Tags = slices.Sorted(maps.Keys(s.tags))
+	for _, t := range slices.Sorted(maps.Keys(s.theirs)) {
+		if !s.tags[t] {
+			c.TheirTags = append(c.TheirTags, t)
+		}
+	}
 	h, err := mapping.Hash(c)
 	if err != nil {
 		return nil, err
@@ -776,16 +1105,19 @@ func stateOf(c mapping.OkeybotContact, remote, hash string) (*store.PushState, e
 
 var _ Laner = (*Okeybot)(nil)
 
-// Lane returns the lane of an Okeybot target: its channel's token, named
-// by the first configured channel with that token, as channels sharing a
-// token share its quota.
+// Lane returns the lane of an Okeybot target: its channel's limiter, named
+// by the first configured channel that waits on the same one. Channels
+// sharing a token share its limiter; under okeybot.ScopeAccount every
+// channel does, and all are one lane. (Without limiters, channels sharing a
+// token share a lane.)
 func (o *Okeybot) Lane(t Target) string {
 	ot, ok := t.Data.(okeybotTarget)
 	if !ok {
 		return ""
 	}
+	lim := ot.ch.api.Limiter()
 	for _, ch := range o.channels {
-		if ch.Token == ot.ch.Token {
+		if lim != nil && ch.api.Limiter() == lim || lim == nil && ch.Token == ot.ch.Token {
 			return ch.Name
 		}
 	}

@@ -54,6 +54,8 @@ type okSetup struct {
 	limiter func(token string) *rate.Limiter
 	// retry is the client's retry policy; default 2 attempts.
 	retry apiclient.RetryPolicy
+	// detect turns on OkeybotConfig.DetectConflicts.
+	detect bool
 }
 
 // defaultOkeybotMapping is the mapping the tests use unless they say otherwise.
@@ -109,7 +111,7 @@ func okSetupBundle(t testing.TB, so okSetup) *okBundle {
 	mp, err := mapping.New(mapping.Options{Okeybot: mo})
 	require.NoError(t, err)
 	now := func() time.Time { return t0.Add(time.Hour) }
-	dest, err := push.NewOkeybot(push.OkeybotConfig{Client: oc, Channels: chans, Mapper: mp, NowFunc: now})
+	dest, err := push.NewOkeybot(push.OkeybotConfig{Client: oc, Channels: chans, Mapper: mp, NowFunc: now, DetectConflicts: so.detect})
 	require.NoError(t, err)
 	return &okBundle{st: st, srv: srv, clock: clk, dest: dest, hook: hook,
 		opts: push.Options{Store: st, NowFunc: now, Concurrency: 2, BatchSize: 3}}
@@ -224,3 +226,19 @@ func okKey(channel string, id contact.ID) string { return push.OkeybotTargetKey(
 
 // sortedTags returns a contact's tags sorted.
 func sortedTags(c okeybottest.Contact) []string { return slices.Sorted(slices.Values(c.Tags)) }
+
+// setTags replaces a contact's master tags and stamps it as changed at `at`.
+func setTags(t testing.TB, st *store.Store, id contact.ID, at time.Time, tags ...string) {
+	t.Helper()
+	exec(t, st, `DELETE FROM contact_tags WHERE contact_id = $1`, int64(id))
+	for _, tag := range tags {
+		exec(t, st, `INSERT INTO contact_tags (contact_id, tag) VALUES ($1, $2)`, int64(id), tag)
+	}
+	exec(t, st, `UPDATE contacts SET updated_at = $1 WHERE id = $2`, at, int64(id))
+}
+
+// setEmail changes a contact's master email and stamps it as changed at `at`.
+func setEmail(t testing.TB, st *store.Store, id contact.ID, email string, at time.Time) {
+	t.Helper()
+	exec(t, st, `UPDATE contacts SET email = $1, updated_at = $2 WHERE id = $3`, email, at, int64(id))
+}

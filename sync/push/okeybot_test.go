@@ -165,7 +165,11 @@ func TestRun_Okeybot_lookupByCustomField(t *testing.T) {
 				require.Equal(t, []string{"Blog Updates", "new", "vip"}, sortedTags(got), "a tag crmsync does not manage is left alone")
 				remote, payload := okState(t, b.st, okKey(okLine, id))
 				require.Equal(t, "777", remote)
-				require.Equal(t, []string{"new", "vip"}, payload.Tags)
+				require.Equal(t, []string{"new"}, payload.Tags, "crmsync added new")
+				require.Equal(t, []string{"vip"}, payload.TheirTags, "vip was there before crmsync: never crmsync's to remove")
+				require.Equal(t, "name Mali (old) Mali overwrote_destination source", queryString(t, b,
+					`SELECT concat_ws(' ', field, destination_value, crmsync_value, resolution, rule) FROM v_push_conflicts`),
+					"the name found differs from crmsync's: a conflict, recorded, decided by on_conflict (default source)")
 			},
 		},
 		{
@@ -392,37 +396,19 @@ func TestRun_Okeybot_refusalIsRecordedAndNotSentAgain(t *testing.T) {
 	require.Equal(t, 1, count(t, b.st, `SELECT count(*) FROM push_rejections WHERE destination = 'okeybot'
 		AND http_status = 403 AND field = 'custom_fields' AND target_key = $1`, okKey(okLine, ids[0])))
 
+	require.Equal(t, []string{"POST /v1/contact 403", "GET /v1/contact/by_custom_field 200"}, okRequests(b.srv, okLineToken),
+		"a 403 on a create is checked: the token still answers a lookup, so the record was refused")
+
 	res, err = b.run(t, func(o *push.Options) { o.Full = true })
 	require.NoError(t, err)
 	require.Equal(t, 1, res.Skipped)
-	require.Len(t, b.srv.Requests(okLineToken), 1, "the refused payload is not sent again")
+	require.Len(t, b.srv.Requests(okLineToken), 2, "the refused payload is not sent again")
 
 	rename(t, b.st, ids[0], "Accepted", t0.Add(time.Minute))
 	res, err = b.run(t)
 	require.NoError(t, err)
 	require.Equal(t, 1, res.Created)
 	require.Equal(t, "Accepted", okOnly(t, b.srv, okLineToken).CustomFields["name"])
-}
-
-func TestRun_Okeybot_contactDeletedInOkeybotIsCreatedAgain(t *testing.T) {
-	t.Parallel()
-	b := okSetupBundle(t, okSetup{})
-	ids := seedContacts(t, b.st, seedContact{Name: "Before", Identities: []contact.Identity{lineID(1)}})
-	_, err := b.run(t)
-	require.NoError(t, err)
-	first, _ := okState(t, b.st, okKey(okLine, ids[0]))
-
-	rename(t, b.st, ids[0], "After", t0.Add(time.Minute))
-	b.srv.FailNext(http.StatusNotFound) // the PUT: "deleted in Okeybot"
-	res, err := b.run(t)
-	require.NoError(t, err)
-	require.Equal(t, 1, res.Created)
-	require.Equal(t, []string{"POST /v1/contact 200", "PUT /v1/contact/{id} 404", "POST /v1/contact 200"}, okRequests(b.srv, okLineToken))
-	remote, _ := okState(t, b.st, okKey(okLine, ids[0]))
-	require.NotEqual(t, first, remote, "the new id replaces the old one")
-	got, ok := b.srv.Contact(okLineToken, remote)
-	require.True(t, ok)
-	require.Equal(t, "After", got.CustomFields["name"])
 }
 
 func TestRun_Okeybot_refusedToken(t *testing.T) {

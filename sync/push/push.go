@@ -31,6 +31,15 @@ const (
 	DefaultMaxFailures  = 20
 )
 
+// ChangeOverlap is how far before the newest change the last complete pass
+// saw (store.PushProgress.ChangedUntil) an incremental run looks for changed
+// contacts again. contacts.updated_at is the clock of the reconcile run that
+// wrote it, taken when that run started, so a run that waited behind
+// another one's lock, or ran on a host whose clock is behind, can commit
+// changes older than ones already seen; the overlap finds them. Contacts in
+// it that were already finished cost an index probe each, no request.
+const ChangeOverlap = time.Hour
+
 // Destination is one service contacts are pushed to. Run owns the loop,
 // the state, the rejections, concurrency and the report; a Destination only
 // says where a contact goes and pushes one target. Its methods must be safe
@@ -156,6 +165,14 @@ type Outcome struct {
 	Changes []FieldChange
 	// Adjustments are what mapping did to make the payload fit.
 	Adjustments []mapping.Change
+	// Conflicts are fields edited at the destination whose crmsync value
+	// changed too, with what the rule did; recorded (push_conflicts) with
+	// State. Run fills Destination, ContactID, TargetKey, RunID and At when zero.
+	Conflicts []store.PushConflict
+	// Kept is what the destination holds that the push left as it is
+	// although it is not crmsync's wish (items added there, fields edited
+	// there): reported, not recorded.
+	Kept []Kept
 	// Requests counts requests to the destination; HelperRequests those to
 	// helper APIs (LINE bot info and profiles), which have their own quota.
 	Requests, HelperRequests int
@@ -170,6 +187,8 @@ type TargetReport struct {
 	Changes     []FieldChange
 	Adjustments []mapping.Change
 	Rejections  []Rejection
+	Conflicts   []store.PushConflict
+	Kept        []Kept
 	Err         error
 }
 
@@ -233,6 +252,9 @@ type Result struct {
 	// Requests are requests sent to the destination; HelperRequests to
 	// helper APIs (LINE).
 	Requests, HelperRequests int
+	// Conflicts counts fields met edited at the destination while crmsync's
+	// value changed too (push_conflicts).
+	Conflicts int
 	// Adjustments counts mapping's changes in the payloads sent (or, in a
 	// dry run, to be sent), by "kind: reason".
 	Adjustments map[string]int
@@ -246,13 +268,25 @@ type Result struct {
 	Batches int
 	// LastID is the last contact id examined.
 	LastID contact.ID
+	// Candidates is how many contacts the run chose to examine.
+	Candidates int
+	// FullPass is true when the run looked at every live contact (first run
+	// of the destination, other settings, Options.Full), false when it
+	// looked only at what changed since the last complete pass, what was due
+	// for a recheck and what waited for a retry.
+	FullPass bool
+	// Selection is how long the database took to choose the candidates (the
+	// progress, the newest change and the candidate query), measured around
+	// the queries.
+	Selection time.Duration
 }
 
 // Counts returns the result as the counters of a sync_runs step entry: the
 // standard keys (pages = batches, rows = records written or recorded,
-// requests = destination and helper requests, rejections) and the push's own.
+// requests = destination and helper requests, rejections) and the push's own
+// (conflicts only when some were met).
 func (r Result) Counts() map[string]int64 {
-	return map[string]int64{
+	m := map[string]int64{
 		"pages":           int64(r.Batches),
 		"rows":            int64(r.Created + r.Updated + r.Recorded),
 		"requests":        int64(r.Requests + r.HelperRequests),
@@ -267,7 +301,21 @@ func (r Result) Counts() map[string]int64 {
 		"failed":          int64(r.Failed),
 		"dest_requests":   int64(r.Requests),
 		"helper_requests": int64(r.HelperRequests),
+		"candidates":      int64(r.Candidates),
+		"full_pass":       boolCount(r.FullPass),
+		"select_ms":       r.Selection.Milliseconds(),
 	}
+	if r.Conflicts > 0 {
+		m["conflicts"] = int64(r.Conflicts)
+	}
+	return m
+}
+
+func boolCount(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func (r *Result) add(t TargetReport, o Outcome) {
@@ -294,6 +342,7 @@ func (r *Result) add(t TargetReport, o Outcome) {
 		for _, c := range t.Adjustments {
 			r.Adjustments[c.Kind.String()+": "+c.Reason]++
 		}
+		r.Conflicts += len(t.Conflicts)
 	}
 	for _, rj := range t.Rejections {
 		r.Rejections[rj.Reason]++
@@ -369,8 +418,8 @@ const lookAhead = 1
 type runner struct {
 	d           Destination
 	o           Options
-	laner       Laner                    // nil: one lane
-	q           store.PushCandidateQuery // the candidates; AfterID and Limit set per query
+	laner       Laner        // nil: one lane
+	ids         []contact.ID // the candidates, in id order
 	fingerprint string
 	log         logrus.FieldLogger
 	loaders     sync.WaitGroup // cursors (scan)
@@ -392,12 +441,9 @@ func run(ctx context.Context, d Destination, o Options, res Result) (Result, err
 		return r.res, fmt.Errorf("push %s: %w", d.Name(), err)
 	}
 	r.fingerprint = fp
-	r.q = store.PushCandidateQuery{Destination: d.Name(), ConfigHash: fp}
-	if o.Full {
-		r.q.ConfigHash = "" // no contact was pushed under "": every one is a candidate
-	}
-	if o.RecheckAfter > 0 {
-		r.q.RecheckBefore = o.NowFunc().Add(-o.RecheckAfter)
+	until, err := r.choose(ctx)
+	if err != nil {
+		return r.res, r.wrap(ctx, err)
 	}
 	if l, ok := d.(Laner); ok && !o.DryRun {
 		r.laner = l
@@ -413,11 +459,56 @@ func run(ctx context.Context, d Destination, o Options, res Result) (Result, err
 	case ctx.Err() != nil:
 		return r.res, fmt.Errorf("push %s: %w", d.Name(), ctx.Err())
 	}
+	// Every candidate was examined (or waits in push_retries): the next run
+	// may look only at what changes after until.
+	if !o.DryRun && o.Limit == 0 && !until.IsZero() {
+		err := o.Store.SavePushProgress(ctx, store.PushProgress{
+			Destination: d.Name(), ConfigHash: fp, ChangedUntil: until, RunID: o.RunID, UpdatedAt: o.NowFunc()})
+		if err != nil {
+			return r.res, r.wrap(ctx, err)
+		}
+	}
 	r.log.WithFields(logrus.Fields{
 		"contacts": r.res.Contacts, "created": r.res.Created, "updated": r.res.Updated, "unchanged": r.res.Unchanged,
 		"rejected": r.res.Rejected, "failed": r.res.Failed, "requests": r.res.Requests, "dry_run": o.DryRun,
+		"candidates": r.res.Candidates, "full_pass": r.res.FullPass, "selection": r.res.Selection.Round(time.Millisecond).String(),
 	}).Info("push done")
 	return r.res, nil
+}
+
+// choose picks the run's candidates (r.ids) and returns the newest change
+// they cover, to be recorded once they are all examined. After a complete
+// pass under the same fingerprint it looks only at the contacts changed
+// since (less ChangeOverlap), due for a recheck or waiting for a retry;
+// otherwise, or with Options.Full, at every live contact.
+func (r *runner) choose(ctx context.Context) (until time.Time, err error) {
+	began := time.Now()
+	defer func() { r.res.Selection = time.Since(began) }()
+	st, name := r.o.Store, r.d.Name()
+	prog, err := st.PushProgress(ctx, name)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return time.Time{}, err
+	}
+	// Read before the candidates: a contact changed while they are chosen
+	// is after until, so the next run looks at it.
+	if until, err = st.ContactsChangedUntil(ctx); err != nil {
+		return time.Time{}, err
+	}
+	q := store.PushCandidateQuery{Destination: name, ConfigHash: r.fingerprint}
+	if r.o.RecheckAfter > 0 {
+		q.RecheckBefore = r.o.NowFunc().Add(-r.o.RecheckAfter)
+	}
+	switch {
+	case r.o.Full:
+		q.ConfigHash = "" // no contact was pushed under "": every one is a candidate
+	case prog.ConfigHash == r.fingerprint && !prog.ChangedUntil.IsZero():
+		q.ChangedAfter = prog.ChangedUntil.Add(-ChangeOverlap)
+	}
+	if r.ids, err = st.PushCandidates(ctx, q); err != nil {
+		return time.Time{}, err
+	}
+	r.res.Candidates, r.res.FullPass = len(r.ids), q.ChangedAfter.IsZero()
+	return until, nil
 }
 
 // lane is the queue of one lane's contacts, taken by its own
@@ -444,6 +535,7 @@ type work struct {
 	targets []Target
 	err     error // Targets failed
 	done    bool  // every target finished (none failed)
+	failed  error // why the contact was not finished, when it was pushed and a target failed
 	outcome string
 }
 
@@ -477,16 +569,16 @@ func (r *runner) scan(ctx context.Context, after contact.ID, own *lane) {
 		l, ok := lanes[name]
 		return !ok || l != nil
 	}
+	pos, _ := slices.BinarySearch(r.ids, after+1) // the first candidate after after
 	var last *batch
-	for {
+	for pos < len(r.ids) {
 		if r.o.DryRun && last != nil {
 			<-last.done // one read-only transaction: no query while a contact is pushed
 		}
 		if r.halted() {
 			return
 		}
-		q := r.q
-		q.AfterID, q.Limit = after, r.o.BatchSize
+		n := r.o.BatchSize
 		if r.o.Limit > 0 {
 			r.mu.Lock()
 			left := r.o.Limit - r.taken
@@ -494,20 +586,21 @@ func (r *runner) scan(ctx context.Context, after contact.ID, own *lane) {
 			if left <= 0 {
 				return
 			}
-			q.Limit = min(q.Limit, left)
+			n = min(n, left)
 		}
-		cs, err := r.o.Store.ContactsToPush(ctx, q)
+		ids := r.ids[pos:min(pos+n, len(r.ids))]
+		pos += len(ids)
+		cs, err := r.o.Store.PushContacts(ctx, ids)
 		if err != nil {
 			r.fail(r.wrap(ctx, err))
 			return
 		}
-		if len(cs) == 0 {
-			return
-		}
-		after = cs[len(cs)-1].ID
 		r.mu.Lock()
 		r.res.Batches++
 		r.mu.Unlock()
+		if len(cs) == 0 {
+			continue // merged or excluded since they were chosen
+		}
 		b, err := r.load(ctx, cs, takes)
 		if err != nil {
 			r.fail(err)
@@ -663,12 +756,20 @@ func (r *runner) settle(ctx context.Context, w *work, pushed bool) {
 		return
 	}
 	var checks []store.PushCheck
+	var retries []store.PushRetry
 	for _, w := range w.b.ws {
-		if w.done {
+		switch {
+		case w.done:
 			checks = append(checks, store.PushCheck{ContactID: w.c.ID, ContactUpdatedAt: w.c.UpdatedAt, Outcome: w.outcome, Targets: len(w.targets)})
+		case w.failed != nil:
+			retries = append(retries, store.PushRetry{ContactID: w.c.ID, Error: w.failed.Error()})
 		}
 	}
-	if err := r.o.Store.MarkPushChecked(ctx, r.d.Name(), r.fingerprint, r.o.RunID, r.o.NowFunc(), checks); err != nil {
+	now := r.o.NowFunc()
+	if err := r.o.Store.MarkPushChecked(ctx, r.d.Name(), r.fingerprint, r.o.RunID, now, checks); err != nil {
+		r.fail(fmt.Errorf("push %s: %w", r.d.Name(), err))
+	}
+	if err := r.o.Store.RecordPushRetries(ctx, r.d.Name(), r.o.RunID, now, retries); err != nil {
 		r.fail(fmt.Errorf("push %s: %w", r.d.Name(), err))
 	}
 }
@@ -698,6 +799,7 @@ func (r *runner) contact(ctx context.Context, w *work) {
 	rep := ContactReport{ContactID: w.c.ID}
 	var outs []Outcome
 	failed := w.err != nil
+	var why error = w.err
 	if w.err != nil {
 		rep.Targets = append(rep.Targets, TargetReport{Action: Failed, Err: w.err})
 		outs = append(outs, Outcome{Action: Failed, Err: w.err})
@@ -711,14 +813,18 @@ func (r *runner) contact(ctx context.Context, w *work) {
 		} else {
 			o = r.d.Push(ctx, w.c, t, prev[t.Key], r.o.DryRun)
 		}
-		tr := TargetReport{Key: t.Key, Action: o.Action, Changes: o.Changes, Adjustments: o.Adjustments, Rejections: o.Rejections, Err: o.Err}
+		tr := TargetReport{Key: t.Key, Action: o.Action, Changes: o.Changes, Adjustments: o.Adjustments, Rejections: o.Rejections,
+			Conflicts: o.Conflicts, Kept: o.Kept, Err: o.Err}
 		if err := r.record(ctx, w.c, t, &o); err != nil {
 			r.fail(err)
-			tr.Action, tr.Err, o.Action = Failed, err, Failed
+			tr.Action, tr.Err, o.Action, o.Err = Failed, err, Failed, err
 		}
 		switch o.Action {
 		case Failed:
 			failed = true
+			if why == nil {
+				why = fmt.Errorf("%s: %w", t.Key, o.Err)
+			}
 		case Rejected, Skipped:
 			rejected = true
 		case Created, Updated, Recorded:
@@ -733,11 +839,21 @@ func (r *runner) contact(ctx context.Context, w *work) {
 	}
 	if len(unchanged) > 0 && !r.o.DryRun {
 		if err := r.o.Store.MovePushState(ctx, r.d.Name(), unchanged, w.c.ID); err != nil {
-			r.fail(fmt.Errorf("push %s: %w", r.d.Name(), err))
+			err = fmt.Errorf("push %s: %w", r.d.Name(), err)
+			r.fail(err)
 			failed = true
+			if why == nil {
+				why = err
+			}
 		}
 	}
 	w.done = !failed
+	if failed {
+		w.failed = why
+		if w.failed == nil {
+			w.failed = errors.New("failed")
+		}
+	}
 	switch {
 	case len(w.targets) == 0:
 		w.outcome = store.PushOutcomeNoTarget
@@ -814,6 +930,11 @@ func (r *runner) record(ctx context.Context, c contact.Contact, t Target, o *Out
 		// cancelled: losing it would make the next run create again.
 		if err := r.o.Store.SavePushState(context.WithoutCancel(ctx), st); err != nil {
 			return fmt.Errorf("push %s: %w", r.d.Name(), err)
+		}
+		if o.Action != Failed {
+			if err := r.recordConflicts(context.WithoutCancel(ctx), c, t, o.Conflicts, now); err != nil {
+				return err
+			}
 		}
 	case Rejected:
 		rs := make([]store.PushRejection, len(o.Rejections))

@@ -68,6 +68,8 @@ func TestRun_failedOutcomeWithStateIsRecordedAndRetried(t *testing.T) {
 	require.Equal(t, 1, res.Failed)
 	require.Equal(t, 1, count(t, st, `SELECT count(*) FROM push_state WHERE payload_hash = 'partial' AND remote_id = 'ok-1' AND contact_id = $1`, int64(ids[0])))
 	require.Equal(t, 0, count(t, st, `SELECT count(*) FROM push_contacts`), "a failed contact is not finished")
+	require.Equal(t, 1, count(t, st, `SELECT count(*) FROM push_retries WHERE destination = 'okeybot' AND contact_id = $1 AND failures = 1
+		AND last_error LIKE 'shop/%: unavailable'`, int64(ids[0])), "it waits for a retry")
 
 	res, err = push.Run(t.Context(), d, opts)
 	require.NoError(t, err)
@@ -75,10 +77,15 @@ func TestRun_failedOutcomeWithStateIsRecordedAndRetried(t *testing.T) {
 	require.Equal(t, 1, count(t, st, `SELECT count(*) FROM push_state WHERE payload_hash = 'full' AND remote_id = 'ok-1'`),
 		"the remote id survives a save without one")
 	require.Equal(t, 1, count(t, st, `SELECT count(*) FROM push_contacts WHERE destination = 'okeybot' AND outcome = 'pushed'`))
+	require.Zero(t, count(t, st, `SELECT count(*) FROM push_retries`), "finished: no retry left")
+	counts := res.Counts()
+	require.GreaterOrEqual(t, counts["select_ms"], int64(0))
+	delete(counts, "select_ms") // a duration
 	require.Equal(t, map[string]int64{
 		"pages": 1, "rows": 1, "requests": 1, "rejections": 0, "contacts": 1, "targets": 1, "created": 0, "updated": 1,
 		"unchanged": 0, "recorded": 0, "skipped": 0, "failed": 0, "dest_requests": 1, "helper_requests": 0,
-	}, res.Counts())
+		"candidates": 1, "full_pass": 0,
+	}, counts)
 }
 
 func TestRun_manyFailuresInARowEndTheRun(t *testing.T) {

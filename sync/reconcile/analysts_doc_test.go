@@ -180,6 +180,21 @@ var pushSeed = []string{
 	  AND EXISTS (SELECT 1 FROM contact_identities i WHERE i.contact_id = c.id AND i.has_profile
 		AND (i.platform, i.channel_id) IN (('line', 'ch1'), ('facebook', 'fb')))`,
 
+	// Conflicts: an agent fixed a first name in Oho that crmsync changed too
+	// (crmsync's value won, on_conflict: source), and, later, with the rule
+	// set to destination, an agent's email edit was kept; found on create.
+	`INSERT INTO push_conflicts (destination, contact_id, target_key, field, destination_value, crmsync_value,
+		last_pushed_value, resolution, rule, run_id, detected_at, last_seen_at, times_seen)
+	SELECT 'oho', s.contact_id, s.target_key, x.field, x.there, x.want, x.last, x.resolution, x.rule,
+		(SELECT max(id) FROM sync_runs WHERE job = 'omnichat_to_oho_contacts'), now() - x.age, now() - x.age / 2, x.seen
+	FROM (SELECT contact_id, target_key, row_number() OVER (ORDER BY target_key) AS n
+	      FROM push_state WHERE destination = 'oho') AS s
+	JOIN (VALUES
+		(1, 'first_name', 'คุณสมชาย', 'Somchai', 'Somchai J.', 'overwrote_destination', 'source', interval '3 days', 2),
+		(2, 'email', 'agent@shop.example', 'new@example.com', 'old@example.com', 'kept_destination', 'destination', interval '2 hours', 1),
+		(3, 'display_name', 'Oho''s name', 'Nok', NULL, 'overwrote_destination', 'source', interval '1 day', 1)
+	) AS x (n, field, there, want, last, resolution, rule, age, seen) USING (n)`,
+
 	// Progress: what each destination last finished with; the merged-away
 	// Somchai contact keeps its last Oho row.
 	`INSERT INTO push_contacts (destination, contact_id, contact_updated_at, config_hash, outcome, targets, checked_at, run_id)

@@ -82,6 +82,38 @@ func (c StepCounts) toStore() store.RunCounts {
 // run.Stopping() became true.
 var ErrInterrupted = errors.New("interrupted")
 
+// ErrSkipped is what a step returns, wrapped with the reason, when it did
+// not run because another process is doing its work (it holds the step's
+// lock). The step is recorded skipped and the run goes on to the next step;
+// a run that skipped a step and had no failure is recorded skipped, not ok,
+// so catch-up and the last-success metric do not count it as a success.
+var ErrSkipped = errors.New("skipped")
+
+// Step statuses, as the "status" key of each step's entry in
+// sync_runs.counts records them (Result.Steps).
+const (
+	StepOK          = "ok"
+	StepFailed      = "failed"
+	StepSkipped     = "skipped"     // another process was running it (ErrSkipped)
+	StepInterrupted = "interrupted" // stopped by a signal, the job timeout or the loss of the job lock
+	StepNotStarted  = "not_started" // the run was stopped, or the database became unreachable, before it
+	StepRunning     = "running"     // while it runs (and for ever if the process dies)
+)
+
+// Defaults of Runner.
+const (
+	// DefaultGracePeriod is how long running steps get to finish the unit in
+	// hand after a stop request. With DefaultFinishTimeout and the
+	// scheduler's margins, a whole stop ends within 24 s
+	// (Scheduler.StopTimeout): inside Kubernetes' default
+	// terminationGracePeriodSeconds (30 s).
+	DefaultGracePeriod = 15 * time.Second
+	// DefaultFinishTimeout bounds the Runner's bookkeeping once a run's
+	// steps have returned: recording the counts and the end of the run,
+	// the window lag, and releasing the job lock, all together.
+	DefaultFinishTimeout = 5 * time.Second
+)
+
 // Triggers, as recorded in sync_runs.trigger.
 const (
 	TriggerSchedule = store.TriggerSchedule
@@ -121,22 +153,60 @@ type Run struct {
 	Log logrus.FieldLogger
 
 	stop *stopState
+	// also are more reasons to stop, closed channels (StopOn); stopped is
+	// closed when any of them or stop is.
+	also    []<-chan struct{}
+	stopped <-chan struct{}
 }
 
 // Stopping reports whether the run was asked to stop (a signal, the end of
-// the scheduler, or the job's timeout): finish the unit in hand, commit, and
-// return ErrInterrupted.
+// the scheduler, the job's timeout, the loss of the job's lock, or of what
+// StopOn watches): finish the unit in hand, commit, and return
+// ErrInterrupted.
 func (r *Run) Stopping() bool {
+	for _, c := range r.also {
+		select {
+		case <-c:
+			return true
+		default:
+		}
+	}
 	return r.stop != nil && r.stop.requested()
 }
 
 // StopRequested returns a channel closed when the run is asked to stop, for
 // steps that wait (a rate limiter, a retry back-off) and should wake up.
 func (r *Run) StopRequested() <-chan struct{} {
+	if r.stopped != nil {
+		return r.stopped
+	}
 	if r.stop == nil {
 		return nil
 	}
 	return r.stop.done
+}
+
+// StopOn returns a copy of run, for a step that holds something it can lose
+// (a lock), that is also stopping once lost is closed: Stopping becomes true
+// and StopRequested is closed, so the step finishes the unit in hand and
+// returns before the next one. Call release when the step is over.
+func (r *Run) StopOn(lost <-chan struct{}) (sub *Run, release func()) {
+	parent := r.StopRequested()
+	stopped, quit := make(chan struct{}), make(chan struct{})
+	go func() {
+		select {
+		case <-parent:
+		case <-lost:
+		case <-quit:
+			return
+		}
+		close(stopped)
+	}()
+	s := *r
+	s.also = append(slices.Clone(r.also), lost)
+	s.stopped = stopped
+	var once sync.Once
+	return &s, func() { once.Do(func() { close(quit) }) }
 }
 
 // StandaloneRun returns a Run for calling a StepFunc outside a Runner (a
@@ -162,8 +232,12 @@ type Result struct {
 	StartedAt    time.Time
 	FinishedAt   time.Time
 	Counts       StepCounts
-	// Err says why the run failed, was interrupted or skipped; nil when ok.
-	// It is also recorded in sync_runs.error.
+	// Steps is each step's status (StepOK, StepFailed, ...), one per step of
+	// the job; empty for a run that did not start.
+	Steps map[string]string
+	// Err says why the run failed, was interrupted or skipped: every failed
+	// or skipped step's error ("step NAME: ..."), joined by "; " (errors.Is
+	// sees each); nil when ok. It is also recorded in sync_runs.error.
 	Err error
 }
 
@@ -195,10 +269,15 @@ type Runner struct {
 	NowFunc func() time.Time    // default time.Now
 	// GracePeriod is how long running steps get to finish the unit in hand
 	// after a stop request or the job's timeout, before their ctx is
-	// cancelled. Default 30s.
+	// cancelled. Default DefaultGracePeriod (15s).
 	GracePeriod time.Duration
-	Host        string // recorded in sync_runs.host; default os.Hostname()
-	PID         int    // recorded in sync_runs.pid; default os.Getpid()
+	// FinishTimeout bounds the bookkeeping once a run's steps have returned
+	// or were stopped (counts, end of run, window lag, job lock release, all
+	// together), and each recording of progress between steps. Default
+	// DefaultFinishTimeout (5s).
+	FinishTimeout time.Duration
+	Host          string // recorded in sync_runs.host; default os.Hostname()
+	PID           int    // recorded in sync_runs.pid; default os.Getpid()
 }
 
 func (r *Runner) now() time.Time {
@@ -219,7 +298,20 @@ func (r *Runner) grace() time.Duration {
 	if r.GracePeriod > 0 {
 		return r.GracePeriod
 	}
-	return 30 * time.Second
+	return DefaultGracePeriod
+}
+
+func (r *Runner) finishTimeout() time.Duration {
+	if r.FinishTimeout > 0 {
+		return r.FinishTimeout
+	}
+	return DefaultFinishTimeout
+}
+
+// bookkeeping returns a context for recording what happened, which a stop
+// does not cancel and FinishTimeout bounds.
+func (r *Runner) bookkeeping(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), r.finishTimeout())
 }
 
 func (r *Runner) host() (string, int) {
@@ -279,7 +371,11 @@ func (r *Runner) Start(ctx context.Context, job config.Job, opts RunOptions) (Re
 	if !ok {
 		return r.skip(ctx, res, nr, log, r.holder(ctx, job.Name))
 	}
+	handedOver := false // execute releases the lock within its bookkeeping
 	defer func() {
+		if handedOver {
+			return
+		}
 		if err := lock.Release(); err != nil {
 			log.WithError(err).Warn("job lock")
 		}
@@ -305,7 +401,8 @@ func (r *Runner) Start(ctx context.Context, job config.Job, opts RunOptions) (Re
 		ID: id, Job: job.Name, Trigger: opts.Trigger, ScheduledFor: opts.ScheduledFor,
 		StartedAt: res.StartedAt, Range: opts.Range, Log: log.WithField("run_id", id),
 	}
-	return r.execute(ctx, job, run, res)
+	handedOver = true
+	return r.execute(ctx, job, run, res, lock)
 }
 
 func (r *Runner) check(job config.Job, opts RunOptions) error {
@@ -356,7 +453,17 @@ func (r *Runner) skip(ctx context.Context, res Result, nr store.NewRun, log logr
 }
 
 // execute runs the steps of a started run and records its end.
-func (r *Runner) execute(ctx context.Context, job config.Job, run *Run, res Result) (Result, error) {
+//
+// Every step is attempted, whatever happened to the ones before: a failed
+// pull of contacts does not keep the tagging logs, the messages or a push
+// from running (each step's own progress is in the database, so a later
+// step works on whatever the earlier ones committed). What still ends the
+// run before its next step: a stop (signal, scheduler stop, job timeout),
+// the loss of the job's lock, and a database that no longer answers after a
+// step failed (every later step would fail on it, each after its own
+// timeouts, and nothing could record them). Those steps are recorded
+// not_started.
+func (r *Runner) execute(ctx context.Context, job config.Job, run *Run, res Result, lock *store.JobLock) (Result, error) {
 	grace := r.grace()
 	hardCtx, hardCancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer hardCancel(nil)
@@ -369,49 +476,160 @@ func (r *Runner) execute(ctx context.Context, job config.Job, run *Run, res Resu
 		t := time.AfterFunc(job.Timeout, func() { st.request(fmt.Errorf("%w after %s", errTimedOut, job.Timeout)) })
 		defer t.Stop()
 	}
+	watchDone := make(chan struct{})
+	defer close(watchDone)
+	go func() {
+		select {
+		case <-lock.Lost():
+			st.request(fmt.Errorf("%w: %w", errJobLockLost, lock.Err()))
+		case <-watchDone:
+		}
+	}()
 
 	res.Counts = StepCounts{}
-	res.Status = StatusOK
-	for _, name := range job.Steps {
-		if reason := st.reason(); reason != nil {
-			res.Err = fmt.Errorf("stopped before step %s: %w", name, reason)
-			res.Status = statusForStop(reason)
-			break
+	res.Steps = make(map[string]string, len(job.Steps))
+	var errs stepErrors
+	var stopped error // why the steps left are not started
+	failed, skipped := false, false
+	for i, name := range job.Steps {
+		if stopped == nil {
+			if reason := st.reason(); reason != nil {
+				errs = append(errs, fmt.Errorf("stopped before step %s: %w", name, reason))
+				stopped = reason
+			}
+		}
+		if stopped != nil {
+			res.Steps[name] = StepNotStarted
+			continue
 		}
 		step := *run
 		step.Step = name
 		step.Log = run.Log.WithField("step", name)
+		res.Steps[name] = StepRunning
+		r.recordProgress(ctx, run, res)
 		began := r.now()
 		counts, err := r.callStep(hardCtx, r.Steps[name], &step)
 		d := r.now().Sub(began)
 		res.Counts[name] = normalize(counts, d)
 		r.Metrics.ObserveStep(job.Name, name, d)
-		if cerr := r.Store.SetRunCounts(context.WithoutCancel(ctx), run.ID, res.Counts.toStore()); cerr != nil {
-			run.Log.WithError(cerr).Warn("could not record step counts")
-		}
-		if err != nil {
-			res.Err = fmt.Errorf("step %s: %w", name, err)
-			res.Status = StatusFailed
-			var pe *panicError
-			if reason := st.reason(); reason != nil && !errors.As(err, &pe) &&
-				(errors.Is(err, ErrInterrupted) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || hardCtx.Err() != nil) {
-				res.Status = statusForStop(reason)
-				if cause := context.Cause(hardCtx); cause != nil && !errors.Is(err, cause) {
-					res.Err = fmt.Errorf("step %s: %w (%v)", name, err, cause)
-				}
+		status, serr := stepOutcome(name, err, st, hardCtx)
+		res.Steps[name] = status
+		switch status {
+		case StepFailed:
+			failed = true
+			errs = append(errs, serr)
+			if perr := r.databaseAnswers(ctx, st); perr != nil {
+				errs = append(errs, perr)
+				stopped = perr
 			}
-			break
+		case StepSkipped:
+			skipped = true
+			errs = append(errs, serr)
+		case StepInterrupted:
+			errs = append(errs, serr)
+			stopped = st.reason()
+		}
+		// The end of the run records the last step's counts: once the steps
+		// are over, or stopped, the only bookkeeping left is finish's.
+		if i < len(job.Steps)-1 && stopped == nil && st.reason() == nil {
+			r.recordProgress(ctx, run, res)
 		}
 	}
-	return r.finish(ctx, run, res)
+	switch reason := st.reason(); {
+	case failed, stopped != nil && !errors.Is(stopped, errStopRequested):
+		res.Status = StatusFailed // a failure, the timeout, the lost lock or database
+	case reason != nil && stopped != nil:
+		res.Status = StatusInterrupted
+	case skipped:
+		res.Status = StatusSkipped
+	default:
+		res.Status = StatusOK
+	}
+	res.Err = errs.err()
+	return r.finish(ctx, run, res, lock)
 }
 
-// finish records the end of a run, logs its one line and updates metrics.
-func (r *Runner) finish(ctx context.Context, run *Run, res Result) (Result, error) {
-	res.FinishedAt = r.now()
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+// stepOutcome classifies how a step ended: its status, and the error to
+// record ("step NAME: ...").
+func stepOutcome(name string, err error, st *stopState, hardCtx context.Context) (string, error) {
+	if err == nil {
+		return StepOK, nil
+	}
+	serr := fmt.Errorf("step %s: %w", name, err)
+	if errors.Is(err, ErrSkipped) {
+		return StepSkipped, serr
+	}
+	var pe *panicError
+	reason := st.reason()
+	if reason == nil || errors.As(err, &pe) ||
+		!(errors.Is(err, ErrInterrupted) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || hardCtx.Err() != nil) {
+		return StepFailed, serr
+	}
+	// Stopped early: say why when it was not a plain stop request.
+	if cause := context.Cause(hardCtx); cause != nil && !errors.Is(err, cause) {
+		serr = fmt.Errorf("step %s: %w (%v)", name, err, cause)
+	} else if !errors.Is(reason, errStopRequested) && !errors.Is(err, reason) {
+		serr = fmt.Errorf("step %s: %w (%v)", name, err, reason)
+	}
+	return StepInterrupted, serr
+}
+
+// recordProgress records the counts and statuses of a running run; a
+// failure is logged, the run goes on.
+func (r *Runner) recordProgress(ctx context.Context, run *Run, res Result) {
+	bctx, cancel := r.bookkeeping(ctx)
 	defer cancel()
-	end := store.RunEnd{Status: res.Status, FinishedAt: res.FinishedAt, Counts: res.Counts.toStore()}
+	if err := r.Store.SetRunCounts(bctx, run.ID, res.Counts.toStore(), res.Steps); err != nil {
+		run.Log.WithError(err).Warn("could not record step counts")
+	}
+}
+
+// databaseAnswers returns an error when the database no longer answers
+// (after a step failed): the steps left are then not started. It asks
+// nothing once the run is stopping (no step is left to protect).
+func (r *Runner) databaseAnswers(ctx context.Context, st *stopState) error {
+	if st.requested() {
+		return nil
+	}
+	bctx, cancel := r.bookkeeping(ctx)
+	defer cancel()
+	if err := r.Store.Ping(bctx); err != nil {
+		return fmt.Errorf("%w: %w; the steps left were not started", errDatabaseGone, err)
+	}
+	return nil
+}
+
+// stepErrors are the errors of a run's steps, in order.
+type stepErrors []error
+
+func (e stepErrors) Error() string {
+	parts := make([]string, len(e))
+	for i, err := range e {
+		parts[i] = err.Error()
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (e stepErrors) Unwrap() []error { return e }
+
+// err returns nil for none, the error itself for one, e for more.
+func (e stepErrors) err() error {
+	switch len(e) {
+	case 0:
+		return nil
+	case 1:
+		return e[0]
+	}
+	return e
+}
+
+// finish records the end of a run, logs its one line, updates metrics and
+// releases the job lock, all within FinishTimeout.
+func (r *Runner) finish(ctx context.Context, run *Run, res Result, lock *store.JobLock) (Result, error) {
+	res.FinishedAt = r.now()
+	fctx, cancel := r.bookkeeping(ctx)
+	defer cancel()
+	end := store.RunEnd{Status: res.Status, FinishedAt: res.FinishedAt, Counts: res.Counts.toStore(), Steps: res.Steps}
 	if res.Err != nil {
 		end.Error = res.Err.Error()
 	}
@@ -421,11 +639,15 @@ func (r *Runner) finish(ctx context.Context, run *Run, res Result) (Result, erro
 	}
 	r.refreshWindowLag(fctx) // before the run counts as ended: a scrape that sees the run sees its lag
 	r.Metrics.RunFinished(run.Job, res.Status, res.StartedAt)
+	if lerr := lock.ReleaseContext(fctx); lerr != nil {
+		run.Log.WithError(lerr).Warn("job lock")
+	}
 
 	entry := run.Log.WithFields(logrus.Fields{
 		"status":   res.Status,
 		"duration": res.Duration().Round(time.Millisecond).String(),
 		"counts":   res.Counts,
+		"steps":    stepsField(res.Steps),
 	})
 	if res.Err != nil {
 		entry = entry.WithError(res.Err)
@@ -435,6 +657,8 @@ func (r *Runner) finish(ctx context.Context, run *Run, res Result) (Result, erro
 		entry.Info("run finished")
 	case StatusInterrupted:
 		entry.Warn("run interrupted")
+	case StatusSkipped:
+		entry.Warn("run finished, skipping a step another process was running")
 	default:
 		entry.Error("run failed")
 	}
@@ -442,6 +666,18 @@ func (r *Runner) finish(ctx context.Context, run *Run, res Result) (Result, erro
 		run.Log.WithError(err).Error("could not record the end of the run")
 	}
 	return res, err
+}
+
+// stepsField formats step statuses for a log line: "a=ok b=failed".
+func stepsField(steps map[string]string) string {
+	var b strings.Builder
+	for i, s := range slices.Sorted(maps.Keys(steps)) {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(s + "=" + steps[s])
+	}
+	return b.String()
 }
 
 // refreshWindowLag updates the window lag gauges from sync_windows.
@@ -495,14 +731,9 @@ func normalize(c Counts, d time.Duration) Counts {
 var (
 	errStopRequested = errors.New("stop requested")
 	errTimedOut      = errors.New("job timed out")
+	errJobLockLost   = errors.New("job lock lost")
+	errDatabaseGone  = errors.New("database unreachable")
 )
-
-func statusForStop(reason error) string {
-	if errors.Is(reason, errTimedOut) {
-		return StatusFailed
-	}
-	return StatusInterrupted
-}
 
 // stopState is a run's stop request: the first reason wins; GracePeriod
 // after it the steps' ctx is cancelled.

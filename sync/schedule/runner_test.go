@@ -3,6 +3,8 @@ package schedule_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -110,11 +112,14 @@ func TestRunner_RunJob_recordsEveryStep(t *testing.T) {
 		"reconcile":     schedule.Counts(wantCounts["reconcile"]),
 	}, res.Counts)
 
+	require.Equal(t, map[string]string{"pull_contacts": "ok", "reconcile": "ok"}, res.Steps)
+
 	got, err := b.st.GetRun(t.Context(), res.RunID)
 	require.NoError(t, err)
 	require.Equal(t, store.RunRecord{
 		ID: res.RunID, Job: "omnichat_pull", Trigger: "manual", Status: "ok",
-		StartedAt: got.StartedAt, FinishedAt: got.FinishedAt, Counts: wantCounts, Host: "test-host", PID: 4242,
+		StartedAt: got.StartedAt, FinishedAt: got.FinishedAt, Counts: wantCounts,
+		Steps: store.StepStatuses{"pull_contacts": "ok", "reconcile": "ok"}, Host: "test-host", PID: 4242,
 	}, got)
 	require.True(t, t0.Equal(got.StartedAt))
 	require.True(t, t0.Add(5*time.Second).Equal(got.FinishedAt))
@@ -147,33 +152,77 @@ func TestRunner_RunJob_recordsEveryStep(t *testing.T) {
 		"reconcile{duration_ms=1000 pages=0 rate_limited=0 rejections=0 requests=0 rows=17}", line.Data["counts"].(schedule.StepCounts).String())
 }
 
-func TestRunner_RunJob_failedStepEndsTheRun(t *testing.T) {
+// A failed step no longer ends the run: every later step is attempted, the
+// run is failed, and each step's outcome is in the counts.
+func TestRunner_RunJob_everyStepIsAttemptedAfterAFailure(t *testing.T) {
+	t.Parallel()
+	var ran []string
+	var mu sync.Mutex
+	step := func(name string, c schedule.Counts, err error) schedule.StepFunc {
+		return func(context.Context, *schedule.Run) (schedule.Counts, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			ran = append(ran, name)
+			return c, err
+		}
+	}
+	errPage := errors.New("get omnichat contacts page 2: unavailable")
+	r, b := setup(t, map[string]schedule.StepFunc{
+		"pull_contacts":     step("pull_contacts", schedule.Counts{"pages": 1}, errPage),
+		"pull_tagging_logs": step("pull_tagging_logs", schedule.Counts{"pages": 4}, nil),
+		"pull_messages":     step("pull_messages", nil, errors.New("messages window 2026-03-01: bad request")),
+		"reconcile":         step("reconcile", schedule.Counts{"rows": 7}, nil),
+	})
+	res, err := r.RunJob(t.Context(), job("j", "pull_contacts", "pull_tagging_logs", "pull_messages", "reconcile"), schedule.TriggerManual)
+	require.NoError(t, err, "the run was recorded")
+	require.Equal(t, schedule.StatusFailed, res.Status)
+	require.True(t, res.Failed())
+	require.Equal(t, []string{"pull_contacts", "pull_tagging_logs", "pull_messages", "reconcile"}, ran, "every step is attempted, in order")
+	const wantErr = "step pull_contacts: get omnichat contacts page 2: unavailable; step pull_messages: messages window 2026-03-01: bad request"
+	require.EqualError(t, res.Err, wantErr)
+	require.ErrorIs(t, res.Err, errPage, "each step's error stays reachable")
+	wantSteps := map[string]string{"pull_contacts": "failed", "pull_tagging_logs": "ok", "pull_messages": "failed", "reconcile": "ok"}
+	require.Equal(t, wantSteps, res.Steps)
+
+	got, err := b.st.GetRun(t.Context(), res.RunID)
+	require.NoError(t, err)
+	require.Equal(t, "failed", got.Status)
+	require.Equal(t, wantErr, got.Error)
+	require.Equal(t, store.StepStatuses(wantSteps), got.Steps)
+	require.Equal(t, int64(1), got.Counts["pull_contacts"]["pages"], "what the step did before failing is kept")
+	require.Equal(t, int64(4), got.Counts["pull_tagging_logs"]["pages"])
+	require.Equal(t, int64(7), got.Counts["reconcile"]["rows"])
+	var status string
+	require.NoError(t, b.st.SQL().QueryRowContext(t.Context(),
+		`SELECT counts->'pull_messages'->>'status' FROM sync_runs WHERE id = $1`, res.RunID).Scan(&status))
+	require.Equal(t, "failed", status)
+}
+
+// After a failed step, a database that no longer answers ends the run: the
+// steps left would fail on it one after the other.
+func TestRunner_RunJob_unreachableDatabaseStopsTheRest(t *testing.T) {
 	t.Parallel()
 	var laterRan atomic.Bool
-	r, b := setup(t, map[string]schedule.StepFunc{
+	r, b := setup(t, nil)
+	own := openStore(t, b.url) // closed by the first step: the database is gone for this Runner
+	r.Store = own
+	r.Steps = map[string]schedule.StepFunc{
 		"a": func(context.Context, *schedule.Run) (schedule.Counts, error) {
-			return schedule.Counts{"pages": 1}, errors.New("get omnichat contacts page 2: unavailable")
+			require.NoError(t, own.Close())
+			return nil, errors.New("write page: connection refused")
 		},
 		"b": func(context.Context, *schedule.Run) (schedule.Counts, error) {
 			laterRan.Store(true)
 			return nil, nil
 		},
-	})
+	}
 	res, err := r.RunJob(t.Context(), job("j", "a", "b"), schedule.TriggerManual)
-	require.NoError(t, err, "the run was recorded")
+	require.ErrorContains(t, err, "record end of run", "the end could not be recorded either")
+	require.False(t, laterRan.Load())
 	require.Equal(t, schedule.StatusFailed, res.Status)
-	require.True(t, res.Failed())
-	require.EqualError(t, res.Err, "step a: get omnichat contacts page 2: unavailable")
-	require.False(t, laterRan.Load(), "no step runs after a failed one")
-
-	got, err := b.st.GetRun(t.Context(), res.RunID)
-	require.NoError(t, err)
-	require.Equal(t, "failed", got.Status)
-	require.Equal(t, "step a: get omnichat contacts page 2: unavailable", got.Error)
-	require.Equal(t, int64(1), got.Counts["a"]["pages"], "what the step did before failing is kept")
-	require.NotContains(t, got.Counts, "b")
+	require.Equal(t, map[string]string{"a": "failed", "b": "not_started"}, res.Steps)
+	require.ErrorContains(t, res.Err, "step a: write page: connection refused; database unreachable: sql: database is closed; the steps left were not started")
 }
-
 func TestRunner_RunJob_panicIsAFailedRunWithStack(t *testing.T) {
 	t.Parallel()
 	r, b := setup(t, map[string]schedule.StepFunc{
@@ -344,6 +393,7 @@ func TestRunner_RunJob_stopFinishesThePageInHand(t *testing.T) {
 	require.Equal(t, schedule.StatusInterrupted, res.Status)
 	require.EqualError(t, res.Err, "step pages: interrupted")
 	require.False(t, laterRan.Load(), "no new step starts after a stop request")
+	require.Equal(t, map[string]string{"pages": "interrupted", "later": "not_started"}, res.Steps)
 
 	var pages, rows int
 	require.NoError(t, st.SQL().QueryRowContext(t.Context(), `SELECT count(DISTINCT page), count(*) FROM test_items`).Scan(&pages, &rows))
@@ -405,6 +455,190 @@ func TestRunner_RunJob_graceOverCancelsAndRollsBack(t *testing.T) {
 	require.Equal(t, "interrupted", got.Status)
 }
 
+// A step another process is running is skipped; the run goes on, and is
+// recorded skipped, not ok: it is not a success (catch-up, the last-success
+// metric).
+func TestRunner_RunJob_skippedStepMakesASkippedRun(t *testing.T) {
+	t.Parallel()
+	var laterRan atomic.Bool
+	r, b := setup(t, map[string]schedule.StepFunc{
+		"push_okeybot": func(context.Context, *schedule.Run) (schedule.Counts, error) {
+			return nil, fmt.Errorf("%w: another process holds the step's lock", schedule.ErrSkipped)
+		},
+		"push_oho": func(context.Context, *schedule.Run) (schedule.Counts, error) {
+			laterRan.Store(true)
+			return schedule.Counts{"rows": 2}, nil
+		},
+	})
+	res, err := r.RunJob(t.Context(), job("push", "push_okeybot", "push_oho"), schedule.TriggerManual)
+	require.NoError(t, err)
+	require.True(t, laterRan.Load(), "the run goes on")
+	require.Equal(t, schedule.StatusSkipped, res.Status)
+	require.False(t, res.Failed())
+	require.EqualError(t, res.Err, "step push_okeybot: skipped: another process holds the step's lock")
+	require.ErrorIs(t, res.Err, schedule.ErrSkipped)
+	require.Equal(t, map[string]string{"push_okeybot": "skipped", "push_oho": "ok"}, res.Steps)
+
+	got, err := b.st.GetRun(t.Context(), res.RunID)
+	require.NoError(t, err)
+	require.Equal(t, "skipped", got.Status)
+	require.Equal(t, res.Err.Error(), got.Error)
+	require.False(t, got.FinishedAt.IsZero())
+	last, err := b.st.LastSuccess(t.Context(), "push")
+	require.NoError(t, err)
+	require.True(t, last.IsZero(), "a skipped step is not a success")
+	require.Equal(t, 1.0, metricValue(t, b.metrics, metrics.RunsTotal, map[string]string{"job": "push", "status": "skipped"}))
+	require.Zero(t, metricValue(t, b.metrics, metrics.LastSuccessSeconds, map[string]string{"job": "push"}))
+	require.Zero(t, metricValue(t, b.metrics, metrics.RunsInProgress, map[string]string{"job": "push"}))
+
+	// A failure wins over a skip.
+	r.Steps["push_oho"] = func(context.Context, *schedule.Run) (schedule.Counts, error) { return nil, errors.New("boom") }
+	res, err = r.RunJob(t.Context(), job("push", "push_okeybot", "push_oho"), schedule.TriggerManual)
+	require.NoError(t, err)
+	require.Equal(t, schedule.StatusFailed, res.Status)
+	require.EqualError(t, res.Err, "step push_okeybot: skipped: another process holds the step's lock; step push_oho: boom")
+}
+
+// metricValue returns the value of the series of name with exactly labels,
+// 0 when there is none.
+func metricValue(t *testing.T, m *metrics.Registry, name string, labels map[string]string) float64 {
+	t.Helper()
+	fams, err := m.Gatherer().Gather()
+	require.NoError(t, err)
+	for _, f := range fams {
+		if f.GetName() != name {
+			continue
+		}
+		for _, s := range f.GetMetric() {
+			got := map[string]string{}
+			for _, l := range s.GetLabel() {
+				got[l.GetName()] = l.GetValue()
+			}
+			if maps.Equal(got, labels) {
+				switch {
+				case s.GetCounter() != nil:
+					return s.GetCounter().GetValue()
+				case s.GetGauge() != nil:
+					return s.GetGauge().GetValue()
+				}
+			}
+		}
+	}
+	return 0
+}
+
+// Losing the job's lock (its connection reset) stops the run as a stop
+// request would: the step finishes the unit in hand, no later step starts,
+// and the run is failed.
+func TestRunner_RunJob_lostJobLockStopsTheRun(t *testing.T) {
+	t.Parallel()
+	var laterRan atomic.Bool
+	r, b := setup(t, nil)
+	r.Steps = map[string]schedule.StepFunc{
+		"pages": func(_ context.Context, run *schedule.Run) (schedule.Counts, error) {
+			terminateLocks(t, b.st)
+			select {
+			case <-run.StopRequested():
+			case <-time.After(waitFor):
+				return nil, errors.New("the lost lock did not stop the run")
+			}
+			return schedule.Counts{"pages": 1}, schedule.ErrInterrupted
+		},
+		"later": func(context.Context, *schedule.Run) (schedule.Counts, error) {
+			laterRan.Store(true)
+			return nil, nil
+		},
+	}
+	res, err := r.RunJob(t.Context(), job("j", "pages", "later"), schedule.TriggerManual)
+	require.NoError(t, err)
+	require.False(t, laterRan.Load())
+	require.Equal(t, schedule.StatusFailed, res.Status)
+	require.Equal(t, map[string]string{"pages": "interrupted", "later": "not_started"}, res.Steps)
+	require.ErrorContains(t, res.Err, "step pages: interrupted (job lock lost: lock j lost: its database connection failed")
+
+	// The lock went with the session: the job runs again.
+	r.Steps["pages"] = countsStep(nil)
+	res, err = r.RunJob(t.Context(), job("j", "pages"), schedule.TriggerManual)
+	require.NoError(t, err)
+	require.Equal(t, schedule.StatusOK, res.Status)
+}
+
+// terminateLocks ends, as a connection reset would, the sessions of the
+// test's database that hold an advisory lock, and waits until they are gone.
+func terminateLocks(t *testing.T, st *store.Store) {
+	t.Helper()
+	_, err := st.SQL().ExecContext(context.Background(), `
+		SELECT pg_terminate_backend(pid, 10000) FROM pg_locks
+		WHERE locktype = 'advisory' AND pid <> pg_backend_pid()
+		  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`)
+	require.NoError(t, err)
+}
+
+// After the grace period, recording the end of the run cannot hold the stop
+// up: a database that does not answer (here: the run's row locked by another
+// session) is given up on after FinishTimeout, and the run returns.
+func TestRunner_RunJob_bookkeepingAfterTheGraceIsBounded(t *testing.T) {
+	t.Parallel()
+	started := make(chan struct{})
+	r, b := setup(t, map[string]schedule.StepFunc{
+		"stubborn": func(ctx context.Context, _ *schedule.Run) (schedule.Counts, error) {
+			close(started)
+			<-ctx.Done() // ignores Stopping: only the end of the grace ends it
+			return nil, ctx.Err()
+		},
+	})
+	r.GracePeriod, r.FinishTimeout = 50*time.Millisecond, 200*time.Millisecond
+
+	ctx, stop := context.WithCancel(t.Context())
+	defer stop()
+	done := make(chan error, 1)
+	var res schedule.Result
+	go func() {
+		var err error
+		res, err = r.RunJob(ctx, job("j", "stubborn"), schedule.TriggerManual)
+		done <- err
+	}()
+	<-started
+	// Another session locks the run's row until the test ends.
+	tx, err := b.st.SQL().BeginTx(t.Context(), nil)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback() }()
+	_, err = tx.ExecContext(t.Context(), `SELECT 1 FROM sync_runs WHERE job = 'j' FOR UPDATE`)
+	require.NoError(t, err)
+	stop()
+
+	select {
+	case err = <-done:
+	case <-time.After(waitFor):
+		t.Fatal("the run did not return: its bookkeeping is not bounded")
+	}
+	require.ErrorContains(t, err, "record end of run")
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.Equal(t, schedule.StatusInterrupted, res.Status)
+	got, err := b.st.GetRun(t.Context(), res.RunID)
+	require.NoError(t, err)
+	require.Equal(t, "running", got.Status, "the end could not be recorded while the row was locked")
+	require.NoError(t, tx.Rollback())
+	// The unlock timed out, so its connection was closed: the server ends
+	// that session, and with it the lock, a moment later.
+	require.Eventually(t, func() bool {
+		var n int
+		err := b.st.SQL().QueryRowContext(t.Context(), `
+			SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'
+			  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&n)
+		return err == nil && n == 0
+	}, waitFor, 10*time.Millisecond, "the closed session still holds the job lock")
+	r.Steps["fine"] = countsStep(nil)
+	_, err = r.RunJob(t.Context(), job("j", "fine"), schedule.TriggerManual)
+	require.NoError(t, err, "the lock was released")
+	got, err = b.st.GetRun(t.Context(), res.RunID)
+	require.NoError(t, err)
+	// Either the given-up UPDATE still landed once the row was free (its
+	// cancel request raced the rollback), or the next run marked the run
+	// failed: never left running.
+	require.Contains(t, []string{"interrupted", "failed"}, got.Status)
+}
+
 func TestRunner_RunJob_timeoutIsAFailure(t *testing.T) {
 	t.Parallel()
 	r, b := setup(t, map[string]schedule.StepFunc{
@@ -418,11 +652,12 @@ func TestRunner_RunJob_timeoutIsAFailure(t *testing.T) {
 	res, err := r.RunJob(t.Context(), j, schedule.TriggerManual)
 	require.NoError(t, err)
 	require.Equal(t, schedule.StatusFailed, res.Status)
-	require.EqualError(t, res.Err, "step slow: interrupted")
+	require.EqualError(t, res.Err, "step slow: interrupted (job timed out after 20ms)")
 	got, err := b.st.GetRun(t.Context(), res.RunID)
 	require.NoError(t, err)
 	require.Equal(t, "failed", got.Status)
 	require.Equal(t, int64(3), got.Counts["slow"]["pages"])
+	require.Equal(t, store.StepStatuses{"slow": "interrupted"}, got.Steps)
 }
 
 func TestRunner_RunJob_stopBetweenSteps(t *testing.T) {
@@ -449,7 +684,8 @@ func TestRunner_RunJob_stopBetweenSteps(t *testing.T) {
 	got, err := b.st.GetRun(t.Context(), res.RunID)
 	require.NoError(t, err)
 	require.Equal(t, int64(5), got.Counts["first"]["rows"])
-	require.NotContains(t, got.Counts, "second")
+	require.Empty(t, got.Counts["second"], "no counters: it did not run")
+	require.Equal(t, store.StepStatuses{"first": "ok", "second": "not_started"}, got.Steps)
 }
 
 func TestRunner_Start_adHocBackfillJob(t *testing.T) {
@@ -520,4 +756,38 @@ func TestStandaloneRun(t *testing.T) {
 	stop()
 	require.True(t, run.Stopping())
 	<-run.StopRequested()
+}
+
+func TestRun_StopOn(t *testing.T) {
+	t.Parallel()
+	t.Run("LostStopsTheStepOnly", func(t *testing.T) {
+		t.Parallel()
+		run, _ := schedule.StandaloneRun("j", "push_okeybot", nil)
+		lost := make(chan struct{})
+		sub, release := run.StopOn(lost)
+		defer release()
+		require.False(t, sub.Stopping())
+		require.Equal(t, "push_okeybot", sub.Step)
+		close(lost)
+		require.True(t, sub.Stopping())
+		<-sub.StopRequested()
+		require.False(t, run.Stopping(), "the run itself goes on")
+	})
+	t.Run("TheRunsStopReachesTheStep", func(t *testing.T) {
+		t.Parallel()
+		run, stop := schedule.StandaloneRun("j", "push_okeybot", nil)
+		sub, release := run.StopOn(make(chan struct{}))
+		defer release()
+		stop()
+		require.True(t, sub.Stopping())
+		<-sub.StopRequested()
+	})
+	t.Run("ReleasedTwice", func(t *testing.T) {
+		t.Parallel()
+		run, _ := schedule.StandaloneRun("j", "s", nil)
+		sub, release := run.StopOn(make(chan struct{}))
+		release()
+		release()
+		require.False(t, sub.Stopping())
+	})
 }

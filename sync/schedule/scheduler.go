@@ -13,9 +13,14 @@ import (
 	"crmsync/config"
 )
 
-// finishMargin is how long Stop waits, after the grace period, for runs to
-// record their end once their steps' ctx was cancelled.
-const finishMargin = 10 * time.Second
+// stepUnwind is how long Stop allows, after the grace period, for steps
+// whose ctx was cancelled to return (a step lock's release is bounded at 2
+// s), before the Runner's own bookkeeping (Runner.FinishTimeout).
+const stepUnwind = 3 * time.Second
+
+// httpShutdown bounds the shutdown of the operations listener, whose
+// requests (probes, a scrape) are short.
+const httpShutdown = time.Second
 
 // Options configures NewScheduler.
 type Options struct {
@@ -145,6 +150,8 @@ func (s *Scheduler) Start(ctx context.Context) error {
 	for _, j := range s.jobs {
 		j.log.WithFields(logrus.Fields{"schedule": j.spec.String(), "next": j.spec.Next(now).Format(time.RFC3339)}).Info("job scheduled")
 	}
+	s.log.WithFields(logrus.Fields{"grace_period": s.o.Runner.grace().String(), "stop_timeout": s.StopTimeout().String()}).
+		Info("scheduler started; a stop (SIGTERM) ends within stop_timeout: let the orchestrator wait at least that long before SIGKILL")
 	if s.o.CatchUp {
 		for _, j := range s.jobs {
 			s.startCatchUp(ctx, j, now)
@@ -246,7 +253,8 @@ func (s *Scheduler) Stop() error {
 	s.mu.Unlock()
 
 	grace := s.o.Runner.grace()
-	s.log.WithField("grace_period", grace.String()).Info("stopping: no new runs; waiting for running steps to finish the unit in hand")
+	s.log.WithFields(logrus.Fields{"grace_period": grace.String(), "stop_timeout": s.StopTimeout().String()}).
+		Info("stopping: no new runs; waiting for running steps to finish the unit in hand")
 	ticksDone := s.cron.Stop()
 	s.cancelRuns()
 
@@ -257,15 +265,16 @@ func (s *Scheduler) Stop() error {
 		close(all)
 	}()
 	var err error
-	wait := time.NewTimer(grace + finishMargin)
+	limit := s.StopTimeout() - httpShutdown
+	wait := time.NewTimer(limit)
 	select {
 	case <-all:
 		wait.Stop()
 	case <-wait.C:
-		err = fmt.Errorf("stop: runs still going %s after the stop request; exiting anyway (they stay recorded as running until the job runs again)", grace+finishMargin)
+		err = fmt.Errorf("stop: runs still going %s after the stop request; exiting anyway (they stay recorded as running until the job runs again)", limit)
 	}
 	if s.http != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), httpShutdown)
 		defer cancel()
 		if herr := s.http.Shutdown(ctx); herr != nil && err == nil {
 			err = herr
@@ -275,6 +284,15 @@ func (s *Scheduler) Stop() error {
 		s.log.Info("stopped")
 	}
 	return err
+}
+
+// StopTimeout is the longest Stop takes: the Runner's grace period, then
+// a few seconds for the steps to return, the Runner's bookkeeping
+// (FinishTimeout) and the listener's shutdown. An orchestrator must allow
+// at least this much between its stop signal and SIGKILL (24 s with the
+// defaults: inside Kubernetes' 30 s).
+func (s *Scheduler) StopTimeout() time.Duration {
+	return s.o.Runner.grace() + stepUnwind + s.o.Runner.finishTimeout() + httpShutdown
 }
 
 // Run starts the scheduler, waits for ctx to end (SIGINT/SIGTERM in

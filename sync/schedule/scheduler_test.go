@@ -384,3 +384,51 @@ func TestScheduler_Stop_beforeStartIsNoOp(t *testing.T) {
 func regexpContains(s, pattern string) bool {
 	return regexp.MustCompile(`(?m)^` + pattern).MatchString(s)
 }
+
+// With the defaults a whole stop (grace period, steps returning, the
+// Runner's bookkeeping, the listener) ends inside Kubernetes' default 30 s
+// between SIGTERM and SIGKILL, with room to spare.
+func TestScheduler_StopTimeout_insideOrchestratorDefaults(t *testing.T) {
+	t.Parallel()
+	r, _ := setup(t, map[string]schedule.StepFunc{"a": countsStep(nil)})
+	r.GracePeriod = 0 // the default
+	s := newScheduler(t, schedule.Options{Runner: r, Jobs: []config.Job{job("j", "a")}})
+	require.Equal(t, 24*time.Second, s.StopTimeout())
+	require.Equal(t, 15*time.Second, schedule.DefaultGracePeriod)
+
+	r.GracePeriod, r.FinishTimeout = time.Second, 2*time.Second
+	require.Equal(t, 7*time.Second, s.StopTimeout(), "grace + 3 s for the steps to return + FinishTimeout + 1 s for the listener")
+}
+
+// A step that ignores both the stop request and its cancelled ctx cannot
+// hold the stop beyond StopTimeout: Stop gives up, says so, and the run
+// stays recorded as running for the next run of the job to mark failed.
+func TestScheduler_Stop_givesUpOnAStepThatNeverReturns(t *testing.T) {
+	t.Parallel()
+	started, release := make(chan struct{}), make(chan struct{})
+	r, b := setup(t, map[string]schedule.StepFunc{
+		"stuck": func(context.Context, *schedule.Run) (schedule.Counts, error) {
+			close(started)
+			<-release
+			return nil, nil
+		},
+	})
+	r.NowFunc = nil
+	r.GracePeriod, r.FinishTimeout = 10*time.Millisecond, time.Second
+	s := newScheduler(t, schedule.Options{Runner: r, Jobs: []config.Job{job("j", "stuck")}})
+	require.NoError(t, s.Start(t.Context()))
+	select {
+	case <-started:
+	case <-time.After(waitFor):
+		t.Fatal("the job never started")
+	}
+	err := s.Stop()
+	require.ErrorContains(t, err, "stop: runs still going 4.01s after the stop request; exiting anyway")
+
+	close(release) // let the run end before the test does
+	require.Eventually(t, func() bool {
+		runs, err := b.st.ListRuns(t.Context(), store.RunListOptions{Job: "j", Status: store.RunRunning})
+		require.NoError(t, err)
+		return len(runs) == 0
+	}, waitFor, 20*time.Millisecond)
+}

@@ -50,7 +50,10 @@ type RunStatus struct {
 	DurationSeconds *float64        `json:"duration_seconds"` // null while running or when the process died
 	Error           string          `json:"error,omitempty"`
 	Counts          store.RunCounts `json:"counts"`
-	Host            string          `json:"host"`
+	// Steps is each step's status (ok, failed, skipped, interrupted,
+	// not_started, running); absent for runs recorded before steps had one.
+	Steps store.StepStatuses `json:"steps,omitempty"`
+	Host  string             `json:"host"`
 }
 
 // StreamStatus is the pull windows of one stream.
@@ -198,7 +201,8 @@ func jobStatus(name string, s store.JobRuns, loc *time.Location) JobStatus {
 }
 
 func runStatus(r store.RunRecord, loc *time.Location) *RunStatus {
-	rs := &RunStatus{ID: r.ID, Trigger: r.Trigger, Status: r.Status, StartedAt: r.StartedAt.In(loc), Error: r.Error, Counts: r.Counts, Host: r.Host}
+	rs := &RunStatus{ID: r.ID, Trigger: r.Trigger, Status: r.Status, StartedAt: r.StartedAt.In(loc), Error: r.Error, Counts: r.Counts,
+		Steps: r.Steps, Host: r.Host}
 	if rs.Counts == nil {
 		rs.Counts = store.RunCounts{}
 	}

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
+	"unicode/utf16"
 )
 
 // Key identifies a contact as Oho does in its URLs:
@@ -87,8 +87,89 @@ func (c Contact) clone() Contact {
 	return c
 }
 
+// foundName is a tag or label as FoundObjects writes it.
+type foundName struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// foundAttribute is an attribute as FoundObjects writes it.
+type foundAttribute struct {
+	ID    string         `json:"id"`
+	Name  string         `json:"name"`
+	Value AttributeValue `json:"value"`
+}
+
+// foundContact is a found contact as FoundObjects writes it: nullable
+// fields, lists of objects, and fields of Oho's own.
+type foundContact struct {
+	ID                  string           `json:"id"`
+	SocialProfile       SocialProfile    `json:"social_profile"`
+	ProfilePictureURL   *string          `json:"profile_picture_url"`
+	PlatformDisplayName *string          `json:"platform_display_name"`
+	DisplayName         *string          `json:"display_name"`
+	FirstName           *string          `json:"first_name"`
+	LastName            *string          `json:"last_name"`
+	Phone               *string          `json:"phone"`
+	Email               *string          `json:"email"`
+	Country             *string          `json:"country"`
+	City                *string          `json:"city"`
+	Gender              *string          `json:"gender"`
+	Age                 *int             `json:"age"`
+	BirthDate           *string          `json:"birth_date"`
+	Attributes          []foundAttribute `json:"attributes"`
+	Tags                []foundName      `json:"tags"`
+	Labels              []foundName      `json:"labels"`
+	CreatedAt           string           `json:"created_at"`
+}
+
+// asFound returns c as FoundObjects writes it.
+func (c Contact) asFound() foundContact {
+	null := func(s string) *string {
+		if s == "" {
+			return nil
+		}
+		return &s
+	}
+	f := foundContact{
+		ID:                  "ct_" + strings.NewReplacer("/", "_").Replace(c.Key().String()),
+		SocialProfile:       c.SocialProfile,
+		ProfilePictureURL:   null(c.ProfilePictureURL),
+		PlatformDisplayName: null(c.PlatformDisplayName),
+		DisplayName:         null(c.DisplayName),
+		FirstName:           null(c.FirstName),
+		LastName:            null(c.LastName),
+		Phone:               null(c.Phone),
+		Email:               null(c.Email),
+		Country:             null(c.Country),
+		City:                null(c.City),
+		Gender:              null(c.Gender),
+		BirthDate:           null(c.BirthDate),
+		Attributes:          []foundAttribute{},
+		Tags:                []foundName{},
+		Labels:              []foundName{},
+		CreatedAt:           "2026-01-05T09:30:00.000Z",
+	}
+	if c.Age != 0 {
+		f.Age = &c.Age
+	}
+	for i, a := range c.Attributes {
+		f.Attributes = append(f.Attributes, foundAttribute{ID: fmt.Sprintf("at_%d", i+1), Name: a.DisplayName, Value: a.Value})
+	}
+	for i, t := range c.Tags {
+		f.Tags = append(f.Tags, foundName{ID: fmt.Sprintf("tg_%d", i+1), Name: t})
+	}
+	for i, l := range c.Labels {
+		f.Labels = append(f.Labels, foundName{ID: fmt.Sprintf("lb_%d", i+1), Name: l})
+	}
+	return f
+}
+
 // Limits from oho-developer-api.th.txt, §2.2 Create Contact and §2.3 Update
-// Contact (the "Length" column). Lengths count Unicode code points.
+// Contact (the "Length" column). The reference does not say what a character
+// is; the fake takes the stricter reading a server might have and counts
+// UTF-16 code units (as JavaScript's length does), so an astral character
+// such as 𝒇 or an emoji counts two.
 const (
 	MaxSocialID            = 40    // social_profile.id, social_profile.platform_id: "max: 40"
 	MaxPlatformName        = 255   // social_profile.platform_name: "max: 255"
@@ -167,7 +248,7 @@ type attributeBody struct {
 	} `json:"value"`
 }
 
-// field checks one string field: present when required, at most max code points.
+// field checks one string field: present when required, at most max UTF-16 code units.
 type field struct {
 	name     string
 	val      *string
@@ -183,8 +264,8 @@ func (f field) check() string {
 		}
 		return ""
 	}
-	if n := utf8.RuneCountInString(*f.val); n > f.max {
-		return fmt.Sprintf("%s is %d characters, max %d", f.name, n, f.max)
+	if n := utf16Len(*f.val); n > f.max {
+		return fmt.Sprintf("%s is %d characters (UTF-16 units), max %d", f.name, n, f.max)
 	}
 	return ""
 }
@@ -222,7 +303,7 @@ func validateCreate(b createBody) (Contact, string) {
 			return Contact{}, r
 		}
 	}
-	if r := checkCommon(b.Email, b.Gender, b.Age, b.BirthDate, b.Attributes, b.Tags, b.Labels); r != "" {
+	if r := checkCommon(b.Phone, b.Email, b.Gender, b.Age, b.BirthDate, b.Attributes, b.Tags, b.Labels); r != "" {
 		return Contact{}, r
 	}
 
@@ -279,7 +360,7 @@ func validateUpdate(b updateBody) string {
 			return r
 		}
 	}
-	return checkCommon(b.Email, b.Gender, b.Age, b.BirthDate, b.Attributes, b.Tags, b.Labels)
+	return checkCommon(b.Phone, b.Email, b.Gender, b.Age, b.BirthDate, b.Attributes, b.Tags, b.Labels)
 }
 
 // apply changes c by the fields present in b; attributes, tags and labels are
@@ -315,7 +396,10 @@ func (b updateBody) apply(c Contact) Contact {
 }
 
 // checkCommon applies the rules create and update share.
-func checkCommon(email, gender *string, age *float64, birthDate *string, attrs *[]attributeBody, tags, labels *[]string) string {
+func checkCommon(phone, email, gender *string, age *float64, birthDate *string, attrs *[]attributeBody, tags, labels *[]string) string {
+	if phone != nil && *phone != "" && !isPhone(*phone) {
+		return "phone must be written as 'format : 0987654321' shows: digits only, the first a 0"
+	}
 	if email != nil && *email != "" && !isEmail(*email) {
 		return "email must be an email"
 	}
@@ -359,6 +443,22 @@ func checkCommon(email, gender *string, age *float64, birthDate *string, attrs *
 	return ""
 }
 
+// isPhone reports whether s has the one form the reference shows for phone
+// ("เบอร์โทร format : '0987654321'"): national digits, a leading 0, nothing
+// else (no +, spaces or dashes). The reference documents no other form, so
+// the fake accepts none (the update example's '01234567892' has it too).
+func isPhone(s string) bool {
+	if len(s) < 2 || s[0] != '0' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 // isEmail reports whether s is a bare address local@domain with a dotted domain.
 func isEmail(s string) bool {
 	a, err := mail.ParseAddress(s)
@@ -378,6 +478,9 @@ func attributes(in []attributeBody) []Attribute {
 	}
 	return out
 }
+
+// utf16Len returns the UTF-16 code units of s.
+func utf16Len(s string) int { return len(utf16.Encode([]rune(s))) }
 
 // deref returns *s, or "" when s is nil.
 func deref(s *string) string {

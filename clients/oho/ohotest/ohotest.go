@@ -7,8 +7,10 @@
 //
 //   - 401 "You do not have valid permission" without the right x-oho-api-key;
 //   - 400 "Bad request" for a body the field tables forbid: a missing required
-//     field, a length over its max (counted in Unicode code points), a value
-//     outside its enum or range, a malformed date or email, too many tags or
+//     field, a length over its max (counted in UTF-16 code units, the
+//     stricter reading of "characters": 𝒇 counts two), a value outside its
+//     enum or range, a malformed date or email, a phone not in the one
+//     documented form ('0987654321': digits, a leading 0), too many tags or
 //     labels, a duplicated attribute name, a field the table does not list,
 //     or a platform other than line, facebook and instagram;
 //   - 409 "The contact already exists" on a second create of one key;
@@ -71,7 +73,25 @@ type Options struct {
 	Burst int
 	// NowFunc is the rate limiter's clock (default time.Now).
 	NowFunc func() time.Time
+	// Found is how GET writes a found contact, which the reference shows no
+	// example of. Default FoundObjects, the least convenient reading.
+	Found FoundShape
 }
+
+// FoundShape is how GET writes a found contact ("Response Found contact"
+// has no example in the reference).
+type FoundShape int
+
+const (
+	// FoundObjects writes tags and labels as objects {"id", "name"},
+	// attributes as {"id", "name", "value": {"text"}}, every empty field as
+	// null, and fields the create body does not have (id, created_at). A
+	// client reading only the create body's shapes fails on it.
+	FoundObjects FoundShape = iota
+	// FoundCreateBody writes the create body's own names and shapes (tags
+	// and labels as strings, attributes as {"display_name", "value"}).
+	FoundCreateBody
+)
 
 // Request is one request the fake answered.
 type Request struct {
@@ -93,9 +113,11 @@ type Server struct {
 	apiKey  string
 	limiter *rate.Limiter
 	nowFunc func() time.Time
+	found   FoundShape
 
 	mu       sync.Mutex
 	contacts map[Key]Contact
+	foundAs  map[Key]json.RawMessage // SetFound overrides
 	requests []Request
 	faults   faketest.Faults
 }
@@ -105,7 +127,9 @@ func New(o Options) *Server {
 	s := &Server{
 		apiKey:   o.APIKey,
 		nowFunc:  o.NowFunc,
+		found:    o.Found,
 		contacts: make(map[Key]Contact),
+		foundAs:  make(map[Key]json.RawMessage),
 	}
 	if s.apiKey == "" {
 		s.apiKey = DefaultAPIKey
@@ -146,6 +170,36 @@ func (s *Server) Seed(cs ...Contact) {
 	}
 }
 
+// Edit changes the stored contact with key k as a person working in Oho
+// would (an agent adding a tag, a label or an attribute, fixing a name),
+// without validation, and reports whether the contact exists. edit receives
+// a copy it may change freely.
+func (s *Server) Edit(k Key, edit func(c *Contact)) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.contacts[k]
+	if !ok {
+		return false
+	}
+	c = c.clone()
+	edit(&c)
+	s.contacts[k] = c.clone()
+	return true
+}
+
+// SetFound makes every GET of the contact with key k answer 200 with data
+// as the envelope's data (e.g. a body no client can read), whatever the
+// fake holds; nil undoes it. The contact must exist for the GET to find it.
+func (s *Server) SetFound(k Key, data json.RawMessage) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if data == nil {
+		delete(s.foundAs, k)
+		return
+	}
+	s.foundAs[k] = slices.Clone(data)
+}
+
 // Contact returns the stored state of the contact with key k.
 func (s *Server) Contact(k Key) (Contact, bool) {
 	s.mu.Lock()
@@ -155,6 +209,18 @@ func (s *Server) Contact(k Key) (Contact, bool) {
 		return Contact{}, false
 	}
 	return c.clone(), true
+}
+
+// Contacts returns every stored contact, ordered by key.
+func (s *Server) Contacts() []Contact {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Contact, 0, len(s.contacts))
+	for _, c := range s.contacts {
+		out = append(out, c.clone())
+	}
+	slices.SortFunc(out, func(a, b Contact) int { return strings.Compare(a.Key().String(), b.Key().String()) })
+	return out
 }
 
 // Len returns the number of stored contacts.
@@ -253,7 +319,13 @@ func (s *Server) get(w http.ResponseWriter, k Key) (int, string) {
 	if !ok {
 		return fail(w, http.StatusNotFound, MsgNotFoundGet), ""
 	}
-	return reply(w, http.StatusOK, MsgFound, c.clone()), ""
+	if raw, ok := s.foundAs[k]; ok {
+		return reply(w, http.StatusOK, MsgFound, raw), ""
+	}
+	if s.found == FoundCreateBody {
+		return reply(w, http.StatusOK, MsgFound, c.clone()), ""
+	}
+	return reply(w, http.StatusOK, MsgFound, c.asFound()), ""
 }
 
 // create answers POST /contact.

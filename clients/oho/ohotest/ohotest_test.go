@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
@@ -24,12 +25,19 @@ const (
 	thaiName  = "ปักเป้า"
 )
 
-// fill repeats the code points of s until the result has exactly n of them.
+// fill repeats the code points of s until the result is exactly n UTF-16
+// units long (the unit the fake counts), ending with an "x" where an astral
+// code point would overshoot.
 func fill(s string, n int) string {
 	rs := []rune(s)
-	out := make([]rune, n)
-	for i := range out {
-		out[i] = rs[i%len(rs)]
+	var out []rune
+	for i, units := 0, 0; units < n; i++ {
+		r := rs[i%len(rs)]
+		if k := utf16.RuneLen(r); units+k > n {
+			r = 'x'
+		}
+		out = append(out, r)
+		units += utf16.RuneLen(r)
 	}
 	return string(out)
 }
@@ -165,17 +173,17 @@ func TestServer_Create_limits(t *testing.T) {
 		{name: "PlatformWhatsApp", give: set("social_profile.platform", "whatsapp"), wantStatus: 400, wantReason: "social_profile.platform must be one of"},
 
 		{name: "IDAtLimit", give: set("social_profile.id", fill("U0", 40)), wantStatus: 201},
-		{name: "IDOverLimit", give: set("social_profile.id", fill("U0", 41)), wantStatus: 400, wantReason: "social_profile.id is 41 characters, max 40"},
+		{name: "IDOverLimit", give: set("social_profile.id", fill("U0", 41)), wantStatus: 400, wantReason: "social_profile.id is 41 characters (UTF-16 units), max 40"},
 		{name: "IDMissing", give: del("social_profile.id"), wantStatus: 400, wantReason: "social_profile.id is required"},
 		{name: "IDEmpty", give: set("social_profile.id", ""), wantStatus: 400, wantReason: "social_profile.id is required"},
 		{name: "PlatformIDAtLimit", give: set("social_profile.platform_id", fill("U1", 40)), wantStatus: 201},
-		{name: "PlatformIDOverLimit", give: set("social_profile.platform_id", fill("U1", 41)), wantStatus: 400, wantReason: "social_profile.platform_id is 41 characters, max 40"},
+		{name: "PlatformIDOverLimit", give: set("social_profile.platform_id", fill("U1", 41)), wantStatus: 400, wantReason: "social_profile.platform_id is 41 characters (UTF-16 units), max 40"},
 		{name: "PlatformIDMissing", give: del("social_profile.platform_id"), wantStatus: 400, wantReason: "social_profile.platform_id is required"},
 		{name: "PlatformNameThaiAtLimit", give: set("social_profile.platform_name", fill(thaiName, 255)), wantStatus: 201},
-		{name: "PlatformNameThaiOverLimit", give: set("social_profile.platform_name", fill(thaiName, 256)), wantStatus: 400, wantReason: "social_profile.platform_name is 256 characters, max 255"},
+		{name: "PlatformNameThaiOverLimit", give: set("social_profile.platform_name", fill(thaiName, 256)), wantStatus: 400, wantReason: "social_profile.platform_name is 256 characters (UTF-16 units), max 255"},
 		{name: "PlatformNameMissing", give: del("social_profile.platform_name"), wantStatus: 400, wantReason: "social_profile.platform_name is required"},
 		{name: "LineBasicIDAtLimit", give: set("social_profile.line_basic_id", fill("@abc", 255)), wantStatus: 201},
-		{name: "LineBasicIDOverLimit", give: set("social_profile.line_basic_id", fill("@abc", 256)), wantStatus: 400, wantReason: "social_profile.line_basic_id is 256 characters, max 255"},
+		{name: "LineBasicIDOverLimit", give: set("social_profile.line_basic_id", fill("@abc", 256)), wantStatus: 400, wantReason: "social_profile.line_basic_id is 256 characters (UTF-16 units), max 255"},
 		{name: "LineBasicIDMissingForLINE", give: del("social_profile.line_basic_id"), wantStatus: 400, wantReason: "social_profile.line_basic_id is required"},
 		{name: "LineBasicIDMissingForFacebook", give: func(m map[string]any) {
 			set("social_profile.platform", "facebook")(m)
@@ -183,25 +191,32 @@ func TestServer_Create_limits(t *testing.T) {
 		}, wantStatus: 201},
 
 		{name: "ProfilePictureURLAtLimit", give: set("profile_picture_url", "https://x.example/"+strings.Repeat("p", 2000-18)), wantStatus: 201},
-		{name: "ProfilePictureURLOverLimit", give: set("profile_picture_url", "https://x.example/"+strings.Repeat("p", 2001-18)), wantStatus: 400, wantReason: "profile_picture_url is 2001 characters, max 2000"},
+		{name: "ProfilePictureURLOverLimit", give: set("profile_picture_url", "https://x.example/"+strings.Repeat("p", 2001-18)), wantStatus: 400, wantReason: "profile_picture_url is 2001 characters (UTF-16 units), max 2000"},
 		{name: "ProfilePictureURLMissing", give: del("profile_picture_url"), wantStatus: 400, wantReason: "profile_picture_url is required"},
 		{name: "PlatformDisplayNameEmojiAtLimit", give: set("platform_display_name", fill(emojiName, 255)), wantStatus: 201},
-		{name: "PlatformDisplayNameEmojiOverLimit", give: set("platform_display_name", fill(emojiName, 256)), wantStatus: 400, wantReason: "platform_display_name is 256 characters, max 255"},
+		{name: "PlatformDisplayNameEmojiOverLimit", give: set("platform_display_name", fill(emojiName, 256)), wantStatus: 400, wantReason: "platform_display_name is 256 characters (UTF-16 units), max 255"},
 		{name: "PlatformDisplayNameMissing", give: del("platform_display_name"), wantStatus: 400, wantReason: "platform_display_name is required"},
 		{name: "DisplayNameEmojiAtLimit", give: set("display_name", fill(emojiName, 255)), wantStatus: 201},
-		{name: "DisplayNameEmojiOverLimit", give: set("display_name", fill(emojiName, 256)), wantStatus: 400, wantReason: "display_name is 256 characters, max 255"},
+		{name: "DisplayNameEmojiOverLimit", give: set("display_name", fill(emojiName, 256)), wantStatus: 400, wantReason: "display_name is 256 characters (UTF-16 units), max 255"},
 		{name: "DisplayNameMissing", give: del("display_name"), wantStatus: 400, wantReason: "display_name is required"},
 		{name: "FirstNameThaiAtLimit", give: set("first_name", fill(thaiName, 100)), wantStatus: 201},
-		{name: "FirstNameThaiOverLimit", give: set("first_name", fill(thaiName, 101)), wantStatus: 400, wantReason: "first_name is 101 characters, max 100"},
+		{name: "FirstNameThaiOverLimit", give: set("first_name", fill(thaiName, 101)), wantStatus: 400, wantReason: "first_name is 101 characters (UTF-16 units), max 100"},
+		{name: "FirstNameAstralAtLimitInUTF16Units", give: set("first_name", strings.Repeat("𝒇", 50)), wantStatus: 201},
+		{name: "FirstNameAstralWithinCodePointsOverInUTF16Units", give: set("first_name", strings.Repeat("𝒇", 51)), wantStatus: 400,
+			wantReason: "first_name is 102 characters (UTF-16 units), max 100"},
 		{name: "FirstNameMissing", give: del("first_name"), wantStatus: 400, wantReason: "first_name is required"},
 		{name: "LastNameEmojiAtLimit", give: set("last_name", fill(emojiName, 100)), wantStatus: 201},
-		{name: "LastNameEmojiOverLimit", give: set("last_name", fill(emojiName, 101)), wantStatus: 400, wantReason: "last_name is 101 characters, max 100"},
+		{name: "LastNameEmojiOverLimit", give: set("last_name", fill(emojiName, 101)), wantStatus: 400, wantReason: "last_name is 101 characters (UTF-16 units), max 100"},
 		{name: "LastNameAbsent", give: del("last_name"), wantStatus: 201},
 
 		{name: "PhoneAtLimit", give: set("phone", strings.Repeat("0", 20)), wantStatus: 201},
-		{name: "PhoneOverLimit", give: set("phone", strings.Repeat("0", 21)), wantStatus: 400, wantReason: "phone is 21 characters, max 20"},
+		{name: "PhoneOverLimit", give: set("phone", strings.Repeat("0", 21)), wantStatus: 400, wantReason: "phone is 21 characters (UTF-16 units), max 20"},
+		{name: "PhoneE164Refused", give: set("phone", "+886966633355"), wantStatus: 400, wantReason: "phone must be written as 'format : 0987654321' shows"},
+		{name: "PhoneInternationalDigitsRefused", give: set("phone", "66812345678"), wantStatus: 400, wantReason: "phone must be written as"},
+		{name: "PhoneDashesRefused", give: set("phone", "081-234-5678"), wantStatus: 400, wantReason: "phone must be written as"},
+		{name: "PhoneDialledFromThailandAccepted", give: set("phone", "001886966633355"), wantStatus: 201},
 		{name: "EmailAtLimit", give: set("email", email(254)), wantStatus: 201},
-		{name: "EmailOverLimit", give: set("email", email(255)), wantStatus: 400, wantReason: "email is 255 characters, max 254"},
+		{name: "EmailOverLimit", give: set("email", email(255)), wantStatus: 400, wantReason: "email is 255 characters (UTF-16 units), max 254"},
 		{name: "EmailNotAnEmail", give: set("email", "hello at oho.chat"), wantStatus: 400, wantReason: "email must be an email"},
 		{name: "EmailWithoutDomainDot", give: set("email", "hello@oho"), wantStatus: 400, wantReason: "email must be an email"},
 		{name: "EmailWithName", give: set("email", "Hello <hello@oho.chat>"), wantStatus: 400, wantReason: "email must be an email"},
@@ -220,11 +235,11 @@ func TestServer_Create_limits(t *testing.T) {
 		{name: "BirthDateOtherFormat", give: set("birth_date", "29/11/1998"), wantStatus: 400, wantReason: "birth_date must be a valid YYYY-MM-DD date"},
 
 		{name: "AttributeNameThaiAtLimit", give: set("attributes", attrs("v", fill(thaiName, 100))), wantStatus: 201},
-		{name: "AttributeNameThaiOverLimit", give: set("attributes", attrs("v", fill(thaiName, 101))), wantStatus: 400, wantReason: "attributes[0].display_name is 101 characters, max 100"},
+		{name: "AttributeNameThaiOverLimit", give: set("attributes", attrs("v", fill(thaiName, 101))), wantStatus: 400, wantReason: "attributes[0].display_name is 101 characters (UTF-16 units), max 100"},
 		{name: "AttributeNameDuplicated", give: set("attributes", attrs("v", "a", "b", "a")), wantStatus: 400, wantReason: `attributes[2].display_name "a" is duplicated`},
 		{name: "AttributeNameMissing", give: set("attributes", []any{map[string]any{"value": map[string]any{"text": "v"}}}), wantStatus: 400, wantReason: "attributes[0].display_name is required"},
 		{name: "AttributeValueEmojiAtLimit", give: set("attributes", attrs(fill(emojiName, 2000), "a")), wantStatus: 201},
-		{name: "AttributeValueEmojiOverLimit", give: set("attributes", attrs(fill(emojiName, 2001), "a")), wantStatus: 400, wantReason: "attributes[0].value.text is 2001 characters, max 2000"},
+		{name: "AttributeValueEmojiOverLimit", give: set("attributes", attrs(fill(emojiName, 2001), "a")), wantStatus: 400, wantReason: "attributes[0].value.text is 2001 characters (UTF-16 units), max 2000"},
 		{name: "AttributeValueMissing", give: set("attributes", []any{map[string]any{"display_name": "a"}}), wantStatus: 400, wantReason: "attributes[0].value is required"},
 		{name: "AttributeValueTextMissing", give: set("attributes", []any{map[string]any{"display_name": "a", "value": map[string]any{}}}), wantStatus: 400, wantReason: "attributes[0].value.text is required"},
 		{name: "AttributeValueAsString", give: set("attributes", []any{map[string]any{"display_name": "a", "value": "v"}}), wantStatus: 400, wantReason: "invalid JSON body"},
@@ -329,15 +344,17 @@ func TestServer_Update_limits(t *testing.T) {
 		{name: "Empty", give: map[string]any{}, wantStatus: 200},
 		{name: "DisplayNameEmojiAtUpdateLimit", give: map[string]any{"display_name": fill(emojiName, 1000)}, wantStatus: 200},
 		{name: "DisplayNameOverCreateLimitAccepted", give: map[string]any{"display_name": fill(thaiName, 256)}, wantStatus: 200},
-		{name: "DisplayNameEmojiOverUpdateLimit", give: map[string]any{"display_name": fill(emojiName, 1001)}, wantStatus: 400, wantReason: "display_name is 1001 characters, max 1000"},
+		{name: "DisplayNameEmojiOverUpdateLimit", give: map[string]any{"display_name": fill(emojiName, 1001)}, wantStatus: 400, wantReason: "display_name is 1001 characters (UTF-16 units), max 1000"},
 		{name: "FirstNameThaiAtLimit", give: map[string]any{"first_name": fill(thaiName, 100)}, wantStatus: 200},
-		{name: "FirstNameThaiOverLimit", give: map[string]any{"first_name": fill(thaiName, 101)}, wantStatus: 400, wantReason: "first_name is 101 characters, max 100"},
+		{name: "FirstNameThaiOverLimit", give: map[string]any{"first_name": fill(thaiName, 101)}, wantStatus: 400, wantReason: "first_name is 101 characters (UTF-16 units), max 100"},
 		{name: "LastNameAtLimit", give: map[string]any{"last_name": fill(emojiName, 100)}, wantStatus: 200},
-		{name: "LastNameOverLimit", give: map[string]any{"last_name": fill(emojiName, 101)}, wantStatus: 400, wantReason: "last_name is 101 characters, max 100"},
-		{name: "PhoneAtLimit", give: map[string]any{"phone": strings.Repeat("1", 20)}, wantStatus: 200},
-		{name: "PhoneOverLimit", give: map[string]any{"phone": strings.Repeat("1", 21)}, wantStatus: 400, wantReason: "phone is 21 characters, max 20"},
+		{name: "LastNameOverLimit", give: map[string]any{"last_name": fill(emojiName, 101)}, wantStatus: 400, wantReason: "last_name is 101 characters (UTF-16 units), max 100"},
+		{name: "PhoneAtLimit", give: map[string]any{"phone": "0" + strings.Repeat("1", 19)}, wantStatus: 200},
+		{name: "PhoneOverLimit", give: map[string]any{"phone": "0" + strings.Repeat("1", 20)}, wantStatus: 400, wantReason: "phone is 21 characters (UTF-16 units), max 20"},
+		{name: "PhoneVendorUpdateExample", give: map[string]any{"phone": "01234567892"}, wantStatus: 200},
+		{name: "PhoneE164Refused", give: map[string]any{"phone": "+66812345678"}, wantStatus: 400, wantReason: "phone must be written as"},
 		{name: "EmailAtLimit", give: map[string]any{"email": email(254)}, wantStatus: 200},
-		{name: "EmailOverLimit", give: map[string]any{"email": email(255)}, wantStatus: 400, wantReason: "email is 255 characters, max 254"},
+		{name: "EmailOverLimit", give: map[string]any{"email": email(255)}, wantStatus: 400, wantReason: "email is 255 characters (UTF-16 units), max 254"},
 		{name: "EmailNotAnEmail", give: map[string]any{"email": "nope"}, wantStatus: 400, wantReason: "email must be an email"},
 		{name: "GenderFemale", give: map[string]any{"gender": "female"}, wantStatus: 200},
 		{name: "GenderUnknown", give: map[string]any{"gender": "m"}, wantStatus: 400, wantReason: "gender must be one of"},
@@ -346,12 +363,12 @@ func TestServer_Update_limits(t *testing.T) {
 		{name: "AgeUnderMin", give: map[string]any{"age": 0}, wantStatus: 400, wantReason: "age must be an integer from 1 to 99"},
 		{name: "BirthDateValid", give: map[string]any{"birth_date": "1999-11-29"}, wantStatus: 200},
 		{name: "BirthDateInvalid", give: map[string]any{"birth_date": "1999-13-01"}, wantStatus: 400, wantReason: "birth_date must be a valid YYYY-MM-DD date"},
-		{name: "BirthDateOverLength", give: map[string]any{"birth_date": strings.Repeat("1", 25)}, wantStatus: 400, wantReason: "birth_date is 25 characters, max 24"},
+		{name: "BirthDateOverLength", give: map[string]any{"birth_date": strings.Repeat("1", 25)}, wantStatus: 400, wantReason: "birth_date is 25 characters (UTF-16 units), max 24"},
 		{name: "AttributeNameAtLimit", give: map[string]any{"attributes": attrs("v", fill(emojiName, 100))}, wantStatus: 200},
-		{name: "AttributeNameOverLimit", give: map[string]any{"attributes": attrs("v", fill(emojiName, 101))}, wantStatus: 400, wantReason: "attributes[0].display_name is 101 characters, max 100"},
+		{name: "AttributeNameOverLimit", give: map[string]any{"attributes": attrs("v", fill(emojiName, 101))}, wantStatus: 400, wantReason: "attributes[0].display_name is 101 characters (UTF-16 units), max 100"},
 		{name: "AttributeNameDuplicated", give: map[string]any{"attributes": attrs("v", "x", "x")}, wantStatus: 400, wantReason: `attributes[1].display_name "x" is duplicated`},
 		{name: "AttributeValueAtLimit", give: map[string]any{"attributes": attrs(fill(thaiName, 2000), "x")}, wantStatus: 200},
-		{name: "AttributeValueOverLimit", give: map[string]any{"attributes": attrs(fill(thaiName, 2001), "x")}, wantStatus: 400, wantReason: "attributes[0].value.text is 2001 characters, max 2000"},
+		{name: "AttributeValueOverLimit", give: map[string]any{"attributes": attrs(fill(thaiName, 2001), "x")}, wantStatus: 400, wantReason: "attributes[0].value.text is 2001 characters (UTF-16 units), max 2000"},
 		{name: "TagsAtLimit", give: map[string]any{"tags": strs(20)}, wantStatus: 200},
 		{name: "TagsOverLimit", give: map[string]any{"tags": strs(21)}, wantStatus: 400, wantReason: "tags has 21 items, max 20"},
 		{name: "LabelsAtLimit", give: map[string]any{"labels": strs(10)}, wantStatus: 200},
@@ -436,12 +453,89 @@ func TestServer_Get(t *testing.T) {
 				require.Empty(t, resp.Data)
 				return
 			}
-			var c ohotest.Contact
+			var c struct {
+				ID            string                `json:"id"`
+				SocialProfile ohotest.SocialProfile `json:"social_profile"`
+				DisplayName   string                `json:"display_name"`
+			}
 			require.NoError(t, json.Unmarshal(resp.Data, &c))
-			require.Equal(t, createdKey, c.Key())
+			require.Equal(t, createdKey, ohotest.Contact{SocialProfile: c.SocialProfile}.Key())
 			require.Equal(t, emojiName, c.DisplayName)
+			require.NotEmpty(t, c.ID, "Oho's own fields come too")
 		})
 	}
+}
+
+// TestServer_Get_foundShapes: the reference shows no found contact, so the
+// fake writes it in the least convenient shape by default.
+func TestServer_Get_foundShapes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		shape ohotest.FoundShape
+		want  string // JSON the data must contain
+		not   string
+	}{
+		{name: "ObjectsByDefault", shape: ohotest.FoundObjects,
+			want: `"tags":[{"id":"tg_1","name":"ลูกค้าประจำ"},{"id":"tg_2","name":"VIP"},{"id":"tg_3","name":"packgate รายเดือน"}]`},
+		{name: "ObjectsLabels", shape: ohotest.FoundObjects, want: `"labels":[{"id":"lb_1","name":"ติดตามสินค้า"}]`},
+		{name: "ObjectsAttributesNamed", shape: ohotest.FoundObjects, want: `{"id":"at_1","name":"customer_group","value":{"text":"Crown"}}`},
+		{name: "ObjectsEmptyFieldsAreNull", shape: ohotest.FoundObjects, want: `"last_name":null`},
+		{name: "ObjectsAgeIsANumber", shape: ohotest.FoundObjects, want: `"age":25`, not: `"age":null`},
+		{name: "CreateBody", shape: ohotest.FoundCreateBody, want: `"tags":["ลูกค้าประจำ","VIP","packgate รายเดือน"]`, not: `"id":"ct_`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := ohotest.New(ohotest.Options{Found: tt.shape})
+			status, _ := call(t, srv, http.MethodPost, "/contact", createBody())
+			require.Equal(t, http.StatusCreated, status)
+			status, resp := call(t, srv, http.MethodGet, contactPath, nil)
+			require.Equal(t, http.StatusOK, status)
+			require.Contains(t, string(resp.Data), tt.want)
+			if tt.not != "" {
+				require.NotContains(t, string(resp.Data), tt.not)
+			}
+		})
+	}
+}
+
+func TestServer_Edit(t *testing.T) {
+	t.Parallel()
+	srv := ohotest.New(ohotest.Options{})
+	status, _ := call(t, srv, http.MethodPost, "/contact", createBody())
+	require.Equal(t, http.StatusCreated, status)
+
+	require.True(t, srv.Edit(createdKey, func(c *ohotest.Contact) {
+		c.Tags = append(c.Tags, "agent pick")
+		c.Email = "agent@shop.example"
+	}))
+	got, _ := srv.Contact(createdKey)
+	require.Contains(t, got.Tags, "agent pick")
+	require.Equal(t, "agent@shop.example", got.Email)
+	require.False(t, srv.Edit(ohotest.Key{Platform: "line", PlatformID: "x", UserID: "y"}, func(*ohotest.Contact) {}))
+
+	t.Run("PatchStillReplacesListsWhole", func(t *testing.T) {
+		status, _ := call(t, srv, http.MethodPatch, contactPath, map[string]any{"tags": []any{"only"}})
+		require.Equal(t, http.StatusOK, status)
+		got, _ := srv.Contact(createdKey)
+		require.Equal(t, []string{"only"}, got.Tags, "the agent's tag is gone: a PATCH replaces the list")
+	})
+}
+
+func TestServer_SetFound(t *testing.T) {
+	t.Parallel()
+	srv := ohotest.New(ohotest.Options{})
+	status, _ := call(t, srv, http.MethodPost, "/contact", createBody())
+	require.Equal(t, http.StatusCreated, status)
+	srv.SetFound(createdKey, json.RawMessage(`{"tags": 7}`))
+	status, resp := call(t, srv, http.MethodGet, contactPath, nil)
+	require.Equal(t, http.StatusOK, status)
+	require.JSONEq(t, `{"tags": 7}`, string(resp.Data))
+
+	srv.SetFound(createdKey, nil)
+	_, resp = call(t, srv, http.MethodGet, contactPath, nil)
+	require.Contains(t, string(resp.Data), `"social_profile"`)
 }
 
 func TestServer_Update_missingContact(t *testing.T) {

@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"crmsync/clients/internal/faketest"
 )
 
 // Limits and defaults the fake enforces, each from the vendor's document
@@ -41,6 +43,27 @@ const (
 	// "message":"Message String","data":[]}, so the fake uses 403 unless
 	// Options.RejectStatus says otherwise.
 	DefaultRejectStatus = http.StatusForbidden
+	// DefaultMissingStatus answers a request for a contact id the channel
+	// does not hold (never created, or deleted in Okeybot). The document
+	// lists no 404, only 401, 403, 405 and 429, so the fake takes the least
+	// convenient reading: its general 403, which also refuses content and,
+	// in the document's list, tokens. Options.MissingStatus: 404 selects the
+	// other reading.
+	DefaultMissingStatus = http.StatusForbidden
+)
+
+// RateScope is what one rate limit counts: each channel token's calls, or
+// every call of the account.
+type RateScope int
+
+// The scopes. The document says only "Las llamadas a la API se realizan por
+// canal" and "100 llamadas API por minuto", so either reading is possible.
+const (
+	// PerToken counts each channel token's calls apart (the default).
+	PerToken RateScope = iota
+	// PerAccount counts the calls of every token together: one limit for
+	// the whole account.
+	PerAccount
 )
 
 // Documented response messages.
@@ -51,7 +74,9 @@ const (
 	msgTagsAdded        = "Contact Tags have been added successfully." // POST tags 200
 	msgTagsDeleted      = "Contact Tags deleted successfully."         // DELETE tags 200
 	// Not in the document: the fake's own wording for a missing contact,
-	// sent with 404 in the documented error envelope.
+	// sent with Options.MissingStatus in the documented error envelope.
+	// Clients must not rely on it: the document's 403 says only "Message
+	// String".
 	msgContactNotFound = "Contact not found."
 )
 
@@ -76,14 +101,30 @@ type Options struct {
 	// PerPage is by_custom_field's page size (default 10).
 	PerPage int
 	// RateLimit calls per RateWindow are accepted per token (default 100 per
-	// minute). The window slides: a call is refused when RateLimit accepted
-	// calls of the same token lie in (now-RateWindow, now]. That is stricter
-	// than a fixed window, so a client that passes here passes either.
+	// minute), or per account with RateScope PerAccount. The fake counts
+	// them the strictest way (faketest.SlidingWindow): a call is refused
+	// when RateLimit accepted calls arrived in the closed span of RateWindow
+	// before it, however the spans fall. A client that passes here passes
+	// a fixed window or a token bucket too. A refusal is a 429 with the
+	// documented body and no Retry-After (the document promises none).
 	RateLimit  int
 	RateWindow time.Duration
+	// RateScope says whether the limit counts each token's calls
+	// (PerToken, the default) or the whole account's (PerAccount).
+	RateScope RateScope
+	// ArrivalJitter, when positive, delays each call's arrival time as the
+	// rate limit counts it by a random amount in [0, ArrivalJitter), as a
+	// network and a load balancer do: calls that leave evenly spaced do not
+	// arrive so. JitterSeed seeds it (the same seed, the same delays).
+	ArrivalJitter time.Duration
+	JitterSeed    uint64
 	// RejectStatus is the status for refused content (default 403, the
 	// document's general error; see DefaultRejectStatus).
 	RejectStatus int
+	// MissingStatus is the status for a contact id the channel does not
+	// hold, e.g. one deleted in Okeybot (default 403; see
+	// DefaultMissingStatus). 404 is the other reading.
+	MissingStatus int
 	// NowFunc is the fake's clock (default time.Now); inject Clock.Now in
 	// tests so rate windows pass without sleeping.
 	NowFunc func() time.Time
@@ -129,6 +170,8 @@ type Server struct {
 
 	mu           sync.Mutex
 	channels     map[string]*channelState
+	account      *faketest.SlidingWindow // the limit of every token, with PerAccount
+	jitter       *rand.Rand              // nil without ArrivalJitter
 	faults       []int
 	nextID       uint64
 	unauthorized int
@@ -136,9 +179,10 @@ type Server struct {
 
 type channelState struct {
 	viber       bool
+	refuse      int // status every request of the token gets (RefuseToken); 0: served
 	contacts    map[string]*Contact
-	order       []string    // ids in creation order
-	accepted    []time.Time // accepted calls inside the sliding window
+	order       []string                // ids in creation order
+	window      *faketest.SlidingWindow // the token's limit (PerToken)
 	requests    []Request
 	rateLimited int
 }
@@ -159,10 +203,17 @@ func New(opts Options) *Server {
 	if opts.RejectStatus == 0 {
 		opts.RejectStatus = DefaultRejectStatus
 	}
+	if opts.MissingStatus == 0 {
+		opts.MissingStatus = DefaultMissingStatus
+	}
 	if opts.NowFunc == nil {
 		opts.NowFunc = time.Now
 	}
-	s := &Server{opts: opts, channels: make(map[string]*channelState), nextID: firstContactID}
+	s := &Server{opts: opts, channels: make(map[string]*channelState), nextID: firstContactID,
+		account: faketest.NewSlidingWindow(opts.RateLimit, opts.RateWindow)}
+	if opts.ArrivalJitter > 0 {
+		s.jitter = rand.New(rand.NewPCG(opts.JitterSeed, 0x6f6b6579626f74)) // "okeybot"
+	}
 	for _, ch := range opts.Channels {
 		s.AddChannel(ch)
 	}
@@ -191,7 +242,7 @@ func (s *Server) AddChannel(ch Channel) {
 func (s *Server) channelLocked(token string) *channelState {
 	cs, ok := s.channels[token]
 	if !ok {
-		cs = &channelState{contacts: make(map[string]*Contact)}
+		cs = &channelState{contacts: make(map[string]*Contact), window: faketest.NewSlidingWindow(s.opts.RateLimit, s.opts.RateWindow)}
 		s.channels[token] = cs
 	}
 	return cs
@@ -228,12 +279,23 @@ func (s *Server) Seed(token string, cs ...Contact) []Contact {
 }
 
 // FailNext makes the next len(statuses) authenticated requests fail, in
-// order, with these statuses and the documented error envelope (a 429 also
-// carries Retry-After: 1). Injected failures spend no rate.
+// order, with these statuses and the documented error envelope (a 429, as
+// the fake's own, without Retry-After). Injected failures spend no rate.
 func (s *Server) FailNext(statuses ...int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults = append(s.faults, statuses...)
+}
+
+// RefuseToken makes every later request with token fail with status (the
+// document's 401 "API Token is invalid.", or its general 403, which its
+// list of errors also allows for a token Okeybot refuses), before the rate
+// limit and routing, as a revoked token would; 0 serves it again. The
+// requests are recorded and the channel's contacts kept.
+func (s *Server) RefuseToken(token string, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.channelLocked(token).refuse = status
 }
 
 // Contacts returns token's contacts in creation order.
@@ -264,6 +326,52 @@ func (s *Server) Contact(token, id string) (Contact, bool) {
 		return Contact{}, false
 	}
 	return cloneContact(*c), true
+}
+
+// Delete removes one of token's contacts, as a person deleting it in
+// Okeybot does (the API documents no delete). It reports whether the
+// contact existed. Later requests for its id get Options.MissingStatus.
+func (s *Server) Delete(token, id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch, ok := s.channels[token]
+	if !ok {
+		return false
+	}
+	if _, ok := ch.contacts[id]; !ok {
+		return false
+	}
+	delete(ch.contacts, id)
+	ch.order = slices.DeleteFunc(ch.order, func(x string) bool { return x == id })
+	return true
+}
+
+// Edit changes one of token's contacts as a person does in Okeybot's
+// inbox, without a request: f receives the stored contact and may change
+// its custom fields (an empty value removes the field) and tags. It reports
+// whether the contact exists.
+func (s *Server) Edit(token, id string, f func(*Contact)) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch, ok := s.channels[token]
+	if !ok {
+		return false
+	}
+	c, ok := ch.contacts[id]
+	if !ok {
+		return false
+	}
+	f(c)
+	if c.CustomFields == nil {
+		c.CustomFields = map[string]string{}
+	}
+	for k, v := range c.CustomFields {
+		if v == "" {
+			delete(c.CustomFields, k)
+		}
+	}
+	c.Tags = slices.Compact(slices.DeleteFunc(c.Tags, func(t string) bool { return t == "" }))
+	return true
 }
 
 // Requests returns the requests answered for token, oldest first.
@@ -382,44 +490,29 @@ func (s *Server) handleLocked(r *http.Request, body []byte, now time.Time) respo
 }
 
 func (s *Server) serveChannelLocked(ch *channelState, r *http.Request, body []byte, now time.Time) response {
+	if ch.refuse != 0 {
+		return errorResponse(ch.refuse, faultMessage(ch.refuse))
+	}
 	if len(s.faults) > 0 {
 		status := s.faults[0]
 		s.faults = s.faults[1:]
-		resp := errorResponse(status, faultMessage(status))
-		if status == http.StatusTooManyRequests {
-			resp.header = http.Header{"Retry-After": {"1"}}
-		}
-		return resp
+		return errorResponse(status, faultMessage(status))
 	}
 
-	// Sliding window: forget accepted calls at or before now-window.
-	cutoff := now.Add(-s.opts.RateWindow)
-	drop := 0
-	for drop < len(ch.accepted) && !ch.accepted[drop].After(cutoff) {
-		drop++
+	arrival := now
+	if s.jitter != nil {
+		arrival = arrival.Add(time.Duration(s.jitter.Int64N(int64(s.opts.ArrivalJitter))))
 	}
-	ch.accepted = ch.accepted[drop:]
-	if len(ch.accepted) >= s.opts.RateLimit {
+	w := ch.window
+	if s.opts.RateScope == PerAccount {
+		w = s.account
+	}
+	if ok, _ := w.Allow(arrival); !ok {
+		// The document shows the body and promises no Retry-After: none is sent.
 		ch.rateLimited++
-		wait := ch.accepted[0].Add(s.opts.RateWindow).Sub(now)
-		secs := max(1, int(math.Ceil(wait.Seconds())))
-		resp := errorResponse(http.StatusTooManyRequests, msgTooManyRequests)
-		resp.header = http.Header{
-			"Retry-After":           {strconv.Itoa(secs)},
-			"X-Ratelimit-Limit":     {strconv.Itoa(s.opts.RateLimit)},
-			"X-Ratelimit-Remaining": {"0"},
-		}
-		return resp
+		return errorResponse(http.StatusTooManyRequests, msgTooManyRequests)
 	}
-	ch.accepted = append(ch.accepted, now)
-
-	resp := s.routeLocked(ch, r, body, now)
-	if resp.header == nil {
-		resp.header = http.Header{}
-	}
-	resp.header.Set("X-Ratelimit-Limit", strconv.Itoa(s.opts.RateLimit))
-	resp.header.Set("X-Ratelimit-Remaining", strconv.Itoa(s.opts.RateLimit-len(ch.accepted)))
-	return resp
+	return s.routeLocked(ch, r, body, now)
 }
 
 func faultMessage(status int) string {
@@ -497,22 +590,23 @@ func (s *Server) routeLocked(ch *channelState, r *http.Request, body []byte, now
 }
 
 // withContactLocked resolves a path segment to a contact (decoding Base64
-// on Viber channels) and calls f, or answers 404.
+// on Viber channels) and calls f, or answers Options.MissingStatus.
 func (s *Server) withContactLocked(ch *channelState, seg string, f func(*Contact) response) response {
+	missing := errorResponse(s.opts.MissingStatus, msgContactNotFound)
 	id, err := url.PathUnescape(seg)
 	if err != nil {
-		return errorResponse(http.StatusNotFound, msgContactNotFound)
+		return missing
 	}
 	if ch.viber {
 		raw, err := base64.StdEncoding.DecodeString(id)
 		if err != nil {
-			return errorResponse(http.StatusNotFound, msgContactNotFound)
+			return missing
 		}
 		id = string(raw)
 	}
 	c, ok := ch.contacts[id]
 	if !ok {
-		return errorResponse(http.StatusNotFound, msgContactNotFound)
+		return missing
 	}
 	return f(c)
 }

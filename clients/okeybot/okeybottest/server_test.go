@@ -253,9 +253,9 @@ func TestServer_ServeHTTP_tagsAddAndRemove(t *testing.T) {
 	require.Equal(t, []string{"b", "c"}, stored.Tags)
 }
 
-func TestServer_ServeHTTP_notFound(t *testing.T) {
+func TestServer_ServeHTTP_missingContact(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
+	requests := []struct {
 		name   string
 		method string
 		path   string
@@ -266,15 +266,73 @@ func TestServer_ServeHTTP_notFound(t *testing.T) {
 		{"AddTags", http.MethodPost, "/v1/contact/404/tags", tags(1)},
 		{"RemoveTags", http.MethodDelete, "/v1/contact/404/tags", tags(1)},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			srv, _ := setup(t, okeybottest.Options{})
-			got := send(t, srv, token, tt.method, tt.path, tt.body)
-			require.Equal(t, http.StatusNotFound, got.Status)
-			require.Equal(t, errorBody("Contact not found."), got.Body)
-		})
+	tests := []struct {
+		name       string
+		give       int // Options.MissingStatus
+		wantStatus int
+	}{
+		{"DefaultIsTheDocumentedGeneral403", 0, http.StatusForbidden},
+		{"Or404", http.StatusNotFound, http.StatusNotFound},
 	}
+	for _, tt := range tests {
+		for _, rq := range requests {
+			t.Run(tt.name+"/"+rq.name, func(t *testing.T) {
+				t.Parallel()
+				srv, _ := setup(t, okeybottest.Options{MissingStatus: tt.give})
+				got := send(t, srv, token, rq.method, rq.path, rq.body)
+				require.Equal(t, tt.wantStatus, got.Status)
+				require.Equal(t, errorBody("Contact not found."), got.Body)
+			})
+		}
+	}
+}
+
+func TestServer_Delete(t *testing.T) {
+	t.Parallel()
+	srv, _ := setup(t, okeybottest.Options{})
+	cs := srv.Seed(token, okeybottest.Contact{}, okeybottest.Contact{})
+	require.True(t, srv.Delete(token, cs[0].ID))
+	require.False(t, srv.Delete(token, cs[0].ID), "already gone")
+	require.False(t, srv.Delete("unknown", cs[1].ID))
+
+	require.Equal(t, http.StatusForbidden, send(t, srv, token, http.MethodGet, "/v1/contact/"+cs[0].ID, nil).Status)
+	require.Equal(t, http.StatusOK, send(t, srv, token, http.MethodGet, "/v1/contact/"+cs[1].ID, nil).Status)
+	require.Equal(t, []string{cs[1].ID}, []string{srv.Contacts(token)[0].ID})
+	require.Len(t, srv.Contacts(token), 1)
+}
+
+func TestServer_RefuseToken(t *testing.T) {
+	t.Parallel()
+	srv, _ := setup(t, okeybottest.Options{})
+	c := srv.Seed(token, okeybottest.Contact{})[0]
+	srv.RefuseToken(token, http.StatusForbidden)
+	got := send(t, srv, token, http.MethodGet, "/v1/contact/by_custom_field?name=a&value=b", nil)
+	require.Equal(t, http.StatusForbidden, got.Status)
+	require.Equal(t, errorBody("Message String"), got.Body)
+	require.Equal(t, http.StatusOK, send(t, srv, viberToken, http.MethodGet, "/v1/contact/by_custom_field?name=a&value=b", nil).Status,
+		"other tokens are served")
+	srv.RefuseToken(token, 0)
+	require.Equal(t, http.StatusOK, send(t, srv, token, http.MethodGet, "/v1/contact/"+c.ID, nil).Status)
+	require.Equal(t, 2, srv.Calls(token))
+}
+
+func TestServer_Edit(t *testing.T) {
+	t.Parallel()
+	srv, _ := setup(t, okeybottest.Options{})
+	c := srv.Seed(token, okeybottest.Contact{CustomFields: map[string]string{"name": "A", "email": "a@x"}, Tags: []string{"t"}})[0]
+
+	require.True(t, srv.Edit(token, c.ID, func(c *okeybottest.Contact) {
+		c.CustomFields["name"] = "Agent's edit"
+		c.CustomFields["email"] = "" // cleared
+		c.Tags = append(c.Tags, "by agent", "t", "")
+	}))
+	require.False(t, srv.Edit(token, "nope", func(*okeybottest.Contact) {}))
+
+	got, ok := srv.Contact(token, c.ID)
+	require.True(t, ok)
+	require.Equal(t, map[string]string{"name": "Agent's edit"}, got.CustomFields)
+	require.Equal(t, []string{"t", "by agent"}, got.Tags[:2])
+	require.Zero(t, srv.Calls(token), "an edit in Okeybot's inbox is not an API call")
 }
 
 func TestServer_ServeHTTP_methodNotAllowed(t *testing.T) {
@@ -300,18 +358,19 @@ func TestServer_ServeHTTP_rateLimit(t *testing.T) {
 	got := get() // the 101st call within the minute
 	require.Equal(t, http.StatusTooManyRequests, got.Status)
 	require.Equal(t, errorBody("Too many requests"), got.Body)
-	require.Equal(t, "50", got.Header.Get("Retry-After"), "the first call leaves the window at 60s; now is 10s")
+	require.Empty(t, got.Header.Get("Retry-After"), "the document promises no Retry-After")
+	for _, h := range []string{"X-Ratelimit-Limit", "X-Ratelimit-Remaining"} {
+		require.Empty(t, got.Header.Get(h), "no undocumented header a client could come to rely on")
+	}
 	require.Equal(t, 1, srv.RateLimited(token))
 
 	other := send(t, srv, viberToken, http.MethodGet, "/v1/contact/"+base64.StdEncoding.EncodeToString([]byte("x")), nil)
-	require.Equal(t, http.StatusNotFound, other.Status, "another token has its own quota")
+	require.Equal(t, http.StatusForbidden, other.Status, "another token has its own quota: the request reached the contact lookup")
 
-	clock.Advance(49 * time.Second) // 59s after the first call: still inside
-	got = get()
-	require.Equal(t, http.StatusTooManyRequests, got.Status)
-	require.Equal(t, "1", got.Header.Get("Retry-After"))
+	clock.Advance(50 * time.Second) // exactly 60s after the first call: the closed span still holds it
+	require.Equal(t, http.StatusTooManyRequests, get().Status)
 
-	clock.Advance(time.Second) // the first call is now exactly 60s old: out of the window
+	clock.Advance(time.Nanosecond) // the first call is now out of every span ending now
 	require.Equal(t, http.StatusOK, get().Status)
 	require.Equal(t, http.StatusTooManyRequests, get().Status, "only one slot freed so far")
 
@@ -322,12 +381,68 @@ func TestServer_ServeHTTP_rateLimit(t *testing.T) {
 	require.Equal(t, 105, srv.Calls(token))
 }
 
+func TestServer_ServeHTTP_rateScope(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name        string
+		give        okeybottest.RateScope
+		wantSecond  int // status of the other token's first call once the first token used the quota
+		wantLimited int
+	}{
+		{"PerTokenByDefault", okeybottest.PerToken, http.StatusOK, 0},
+		{"PerAccount", okeybottest.PerAccount, http.StatusTooManyRequests, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv, _ := setup(t, okeybottest.Options{RateLimit: 3, RateScope: tt.give})
+			a := srv.Seed(token, okeybottest.Contact{})[0]
+			b := srv.Seed("tok-third", okeybottest.Contact{})[0]
+			for range 3 {
+				require.Equal(t, http.StatusOK, send(t, srv, token, http.MethodGet, "/v1/contact/"+a.ID, nil).Status)
+			}
+			require.Equal(t, tt.wantSecond, send(t, srv, "tok-third", http.MethodGet, "/v1/contact/"+b.ID, nil).Status)
+			require.Equal(t, tt.wantLimited, srv.RateLimited("tok-third"))
+		})
+	}
+}
+
+// A client that spaces calls exactly at the limit (600 ms for 100 a minute)
+// puts 101 calls in a closed span of 60 s; one a hair slower meets 429s as
+// soon as arrivals jitter; one paced with headroom does not.
+func TestServer_ServeHTTP_arrivalJitter(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name        string
+		spacing     time.Duration
+		jitter      time.Duration
+		wantLimited bool
+	}{
+		{"ExactSpacingFillsAClosedSpan", 600 * time.Millisecond, 0, true},
+		{"AHairSlowerNoJitter", 601 * time.Millisecond, 0, false},
+		{"HalfAPercentSlowerWithJitter", 603 * time.Millisecond, time.Second, true}, // tolerates 300 ms
+		{"HeadroomWithJitter", 615 * time.Millisecond, time.Second, false},          // tolerates 1.5 s (apiclient.DefaultHeadroom)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv, clock := setup(t, okeybottest.Options{ArrivalJitter: tt.jitter, JitterSeed: 3})
+			c := srv.Seed(token, okeybottest.Contact{})[0]
+			for range 400 {
+				send(t, srv, token, http.MethodGet, "/v1/contact/"+c.ID, nil)
+				clock.Advance(tt.spacing)
+			}
+			require.Equal(t, tt.wantLimited, srv.RateLimited(token) > 0, "429s: %d", srv.RateLimited(token))
+		})
+	}
+}
+
 func TestServer_ServeHTTP_rateLimitCountsEveryAcceptedCall(t *testing.T) {
 	t.Parallel()
 	srv, _ := setup(t, okeybottest.Options{RateLimit: 3})
-	// A refused body and a 404 are API calls too.
+	// A refused body and a missing contact are API calls too.
 	require.Equal(t, http.StatusForbidden, send(t, srv, token, http.MethodPost, "/v1/contact", fields(31)).Status)
-	require.Equal(t, http.StatusNotFound, send(t, srv, token, http.MethodGet, "/v1/contact/1", nil).Status)
+	require.Equal(t, http.StatusForbidden, send(t, srv, token, http.MethodGet, "/v1/contact/1", nil).Status)
 	require.Equal(t, http.StatusOK, send(t, srv, token, http.MethodPost, "/v1/contact", fields(1)).Status)
 	require.Equal(t, http.StatusTooManyRequests, send(t, srv, token, http.MethodPost, "/v1/contact", fields(1)).Status)
 	require.Len(t, srv.Contacts(token), 1)
@@ -405,11 +520,11 @@ func TestServer_ServeHTTP_viberIDsAreBase64(t *testing.T) {
 
 	encoded := url.PathEscape(base64.StdEncoding.EncodeToString([]byte(id)))
 	require.Equal(t, http.StatusOK, send(t, srv, viberToken, http.MethodGet, "/v1/contact/"+encoded, nil).Status)
-	require.Equal(t, http.StatusNotFound, send(t, srv, viberToken, http.MethodGet, "/v1/contact/"+url.PathEscape(id), nil).Status,
+	require.Equal(t, http.StatusForbidden, send(t, srv, viberToken, http.MethodGet, "/v1/contact/"+url.PathEscape(id), nil).Status,
 		"a raw Viber id is refused")
 
 	plain := srv.Seed(token, okeybottest.Contact{})[0]
-	require.Equal(t, http.StatusNotFound,
+	require.Equal(t, http.StatusForbidden,
 		send(t, srv, token, http.MethodGet, "/v1/contact/"+base64.StdEncoding.EncodeToString([]byte(plain.ID)), nil).Status,
 		"other channels take ids as they are")
 	require.Equal(t, "GET /api/v1/contact/"+encoded+" 200", srv.Requests(viberToken)[1].String())
@@ -425,7 +540,7 @@ func TestServer_FailNext(t *testing.T) {
 	first := send(t, srv, token, http.MethodGet, path, nil)
 	require.Equal(t, http.StatusTooManyRequests, first.Status)
 	require.Equal(t, errorBody("Too many requests"), first.Body)
-	require.Equal(t, "1", first.Header.Get("Retry-After"))
+	require.Empty(t, first.Header.Get("Retry-After"), "an injected 429 carries no Retry-After either")
 	require.Equal(t, http.StatusServiceUnavailable, send(t, srv, token, http.MethodGet, path, nil).Status)
 	require.Equal(t, http.StatusOK, send(t, srv, token, http.MethodGet, path, nil).Status)
 	require.Zero(t, srv.RateLimited(token), "injected failures are not rate limiting")

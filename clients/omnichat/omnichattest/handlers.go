@@ -32,7 +32,8 @@ func (e *badRequest) Error() string { return e.msg }
 // refuse builds a badRequest.
 func refuse(format string, args ...any) error { return &badRequest{msg: fmt.Sprintf(format, args...)} }
 
-// handleChannels serves GET /v1/channels: a plain array.
+// handleChannels serves GET /v1/channels: a plain array of the LINE and
+// webchat channels (all of them with Options.ListEveryPlatform).
 func (s *Server) handleChannels(w http.ResponseWriter, _ *http.Request) {
 	s.mu.Lock()
 	rows := slices.Clone(s.data.channels.rows)
@@ -40,10 +41,15 @@ func (s *Server) handleChannels(w http.ResponseWriter, _ *http.Request) {
 	slices.SortFunc(rows, func(a, b *row) int { return cmpInt(a.seq, b.seq) })
 	var buf bytes.Buffer
 	buf.WriteByte('[')
-	for i, r := range rows {
-		if i > 0 {
+	n := 0
+	for _, r := range rows {
+		if !s.opts.ListEveryPlatform && !slices.ContainsFunc(listedPlatforms, func(p string) bool { return samePlatform(p, r.platform) }) {
+			continue
+		}
+		if n > 0 {
 			buf.WriteByte(',')
 		}
+		n++
 		buf.Write(r.raw)
 	}
 	buf.WriteByte(']')
@@ -93,10 +99,14 @@ func (s *Server) serveWindow(w http.ResponseWriter, stream Stream, q url.Values,
 		return
 	}
 
+	served := size
+	if stream == StreamTaggingLogs && s.opts.TaggingLogPageCap > 0 {
+		served = min(size, s.opts.TaggingLogPageCap) // silently: the page is simply short
+	}
 	s.mu.Lock()
 	vs := s.data.views(stream, f)
 	n := total(vs)
-	refs := selectPage(vs, (page-1)*size, size)
+	refs := selectPage(vs, (page-1)*size, served)
 	s.applyDrift(stream, page, f)
 	s.mu.Unlock()
 

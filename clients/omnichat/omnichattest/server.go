@@ -6,19 +6,36 @@
 // omnichat-open-api.readable.txt), and refuses what the real API refuses:
 //
 //   - a missing or wrong bearer token: 401;
-//   - more than the rate limit (40 requests/second per team by default):
-//     429 with Retry-After in seconds;
+//   - more than the rate limit (40 requests per second per team by
+//     default), counted in the strictest reading: any span of one second,
+//     by arrival time (faketest.SlidingWindow), with Options.ArrivalJitter
+//     of random network delay added to each arrival: 429 with Retry-After in
+//     whole seconds (rounded up, so a retry then is accepted);
 //   - pageSize above 100 (or below 1), page below 1, a missing platform for
 //     contacts and messages, missing window parameters, and any window longer
 //     than 7 days (contacts, tagging logs and messages alike): 400
 //     INVALID_REQUEST_PARAMETERS with the vendor's {"errorCode","message"}
 //     body.
 //
+// Where the document is silent, the server takes the least convenient
+// reading a real one may:
+//
+//   - GET /v1/channels lists only LINE and webchat channels (the document
+//     says "Available platform: web: Webchat, line: LINE", and its example
+//     returns exactly those), while contacts, tagging logs and messages of
+//     every platform are served (Options.ListEveryPlatform lists all);
+//   - tagging-log pages, whose maximum pageSize is not documented, hold at
+//     most 20 rows (the documented default) whatever pageSize asks, without
+//     saying so (Options.TaggingLogPageCap);
+//   - a 429 may come at any time (Options.RateLimitedShare answers that
+//     share of requests 429 at random, as when other clients spend the
+//     team's quota).
+//
 // Rows are filtered by window on updatedAt (contacts), time (messages) and
 // the tagging time (tagging logs, read in Options.Location), ordered by that
 // time and then by key, so offset paging is stable, unless Drift is injected.
-// Faults (FailNext), latency and drift let tests exercise the worker's
-// retries and re-reads. MessageSource lets the server serve millions of
+// Faults (FailNext, Refuse), latency and drift let tests exercise the
+// worker's retries and re-reads. MessageSource lets the server serve millions of
 // messages computed on demand instead of held in memory.
 //
 // The server's limits are written from the vendor documents, independently of
@@ -29,6 +46,7 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -37,8 +55,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"golang.org/x/time/rate"
 
 	"crmsync/clients/internal/faketest"
 )
@@ -59,19 +75,45 @@ const (
 	maxWindowMillis = int64(7 * 24 * time.Hour / time.Millisecond)
 )
 
+// DefaultTaggingLogPageCap is the most tagging-log rows a page holds unless
+// Options.TaggingLogPageCap says otherwise: the documented default page size,
+// since no maximum is documented for that endpoint.
+const DefaultTaggingLogPageCap = defaultPageSize
+
+// listedPlatforms are the platforms whose channels GET /v1/channels lists
+// (its document: "Available platform: web: Webchat, line: LINE").
+var listedPlatforms = []string{"line", "webchat"}
+
 // Options configures a Server. Zero values mean the vendor's behaviour.
 type Options struct {
 	// Token is the only bearer token accepted (default DefaultToken).
 	Token string
-	// RateLimit is the token-bucket rate in requests per second: 0 means
-	// DefaultRateLimit, RateLimitOff (any negative value) disables it.
-	RateLimit float64
-	// Burst is the bucket size (default: the rate rounded up, at least 1).
-	Burst int
+	// RateLimit is how many requests any span of one second may hold, by
+	// arrival time: 0 means DefaultRateLimit, RateLimitOff (any negative
+	// value) disables it.
+	RateLimit int
+	// ArrivalJitter adds a random delay in [0, ArrivalJitter) to the arrival
+	// time each request is counted at, as a network does (default none).
+	ArrivalJitter time.Duration
+	// RateLimitedShare answers that share of requests (0..1), drawn at
+	// random before the rate limit is counted, with 429 and Retry-After: 1,
+	// as a team whose quota other clients spend sees (default none).
+	RateLimitedShare float64
+	// Seed seeds the random draws of ArrivalJitter and RateLimitedShare
+	// (default 1), so a test sees the same ones every run.
+	Seed uint64
+	// ListEveryPlatform makes GET /v1/channels list the seeded channels of
+	// every platform, not only LINE and webchat ones as documented.
+	ListEveryPlatform bool
+	// TaggingLogPageCap is the most rows a tagging-log page holds, whatever
+	// pageSize asks: 0 means DefaultTaggingLogPageCap, a negative value no
+	// cap (pageSize above 100 is refused either way).
+	TaggingLogPageCap int
 	// Location is the zone in which zone-less tagging-log times are read for
 	// window filtering (default UTC). Match the client's Config.Location.
 	Location *time.Location
-	// Latency is added to every request, before anything else happens.
+	// Latency is added to every request once its arrival is recorded (the
+	// rate limit counts arrivals), before anything else happens.
 	Latency time.Duration
 	// NowFunc is the clock of the rate limiter (default time.Now). Tests
 	// pass Clock.Now so that no test depends on real time.
@@ -95,16 +137,24 @@ type Server struct {
 	handler http.Handler
 
 	mu          sync.Mutex
-	lim         *rate.Limiter // nil when rate limiting is off
+	win         *faketest.SlidingWindow // nil when rate limiting is off
+	rnd         *rand.Rand
 	requests    []string
 	requestN    int
 	rateLimited int
 	failN       int
 	failStatus  int
+	refusals    []refusal
 	drifts      []drift
 	driftSeq    int
 	data        store
 	agents      systemUsers // GET /v1/system-users (system_users.go)
+}
+
+// refusal is a persistent fault: requests matching match answer status.
+type refusal struct {
+	status int
+	match  func(*http.Request) bool
 }
 
 // New returns a Server that is not listening: serve Handler yourself (the
@@ -125,8 +175,14 @@ func New(opts Options) *Server {
 	if opts.MaxRequestLog <= 0 {
 		opts.MaxRequestLog = 100_000
 	}
-	s := &Server{opts: opts}
-	s.lim = newLimiter(opts.RateLimit, opts.Burst)
+	if opts.TaggingLogPageCap == 0 {
+		opts.TaggingLogPageCap = DefaultTaggingLogPageCap
+	}
+	if opts.Seed == 0 {
+		opts.Seed = 1
+	}
+	s := &Server{opts: opts, rnd: rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15))}
+	s.win = newWindow(opts.RateLimit)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/v1/channels", s.getOnly(s.handleChannels))
 	mux.HandleFunc("/v1/contacts", s.getOnly(s.handleContacts))
@@ -174,7 +230,7 @@ func (s *Server) RequestCount() int {
 }
 
 // RateLimited returns how many 429 responses the server has sent, from the
-// rate limiter and from FailNext alike.
+// rate limit, RateLimitedShare and FailNext alike.
 func (s *Server) RateLimited() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -189,26 +245,58 @@ func (s *Server) FailNext(n, status int) {
 	s.failN, s.failStatus = n, status
 }
 
-// SetRateLimit changes the rate limit: perSecond as in Options.RateLimit
-// (0 = the vendor's 40/s, negative = off) and burst as in Options.Burst.
-func (s *Server) SetRateLimit(perSecond float64, burst int) {
+// Refuse makes every later request for which match reports true answer
+// status (after the token and the rate limit are checked), with the vendor's
+// error body: a window the API keeps refusing. match must be safe for
+// concurrent use; WindowStarting builds a common one.
+func (s *Server) Refuse(status int, match func(r *http.Request) bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.lim = newLimiter(perSecond, burst)
+	s.refusals = append(s.refusals, refusal{status: status, match: match})
 }
 
-// newLimiter builds the server's token bucket, nil when it is off.
-func newLimiter(perSecond float64, burst int) *rate.Limiter {
+// WindowStarting matches the requests of stream whose window starts at
+// start (updatedAfter, taggedAfter or after), for Refuse.
+func WindowStarting(stream Stream, start time.Time) func(r *http.Request) bool {
+	path, param := "/v1/contacts", "updatedAfter"
+	switch stream {
+	case StreamTaggingLogs:
+		path, param = "/v1/tagging-logs/records", "taggedAfter"
+	case StreamMessages:
+		path, param = "/v1/messages", "after"
+	}
+	want := strconv.FormatInt(start.UnixMilli(), 10)
+	return func(r *http.Request) bool {
+		return r.URL.Path == path && r.URL.Query().Get(param) == want
+	}
+}
+
+// SetRateLimit changes the rate limit: perSecond as in Options.RateLimit
+// (0 = the vendor's 40/s, negative = off). Requests counted so far are
+// forgotten.
+func (s *Server) SetRateLimit(perSecond int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.win = newWindow(perSecond)
+}
+
+// SetRateLimitedShare changes Options.RateLimitedShare: the share of later
+// requests answered 429 at random.
+func (s *Server) SetRateLimitedShare(share float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opts.RateLimitedShare = share
+}
+
+// newWindow builds the server's sliding window, nil when it is off.
+func newWindow(perSecond int) *faketest.SlidingWindow {
 	if perSecond < 0 {
 		return nil
 	}
 	if perSecond == 0 {
 		perSecond = DefaultRateLimit
 	}
-	if burst <= 0 {
-		burst = max(1, int(math.Ceil(perSecond)))
-	}
-	return rate.NewLimiter(rate.Limit(perSecond), burst) // starts full
+	return faketest.NewSlidingWindow(perSecond, time.Second)
 }
 
 // middleware records, delays, fails, authenticates and rate-limits each
@@ -219,6 +307,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		if r.URL.RawQuery != "" {
 			entry += "?" + r.URL.RawQuery
 		}
+		arrival := s.opts.NowFunc()
 		s.mu.Lock()
 		s.requestN++
 		s.requests = append(s.requests, entry)
@@ -256,18 +345,36 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 
 		s.mu.Lock()
 		var retryAfter int
-		if s.lim != nil {
-			now := s.opts.NowFunc()
-			if !s.lim.AllowN(now, 1) {
+		switch {
+		case s.opts.RateLimitedShare > 0 && s.rnd.Float64() < s.opts.RateLimitedShare:
+			s.rateLimited++
+			retryAfter = 1
+		case s.win != nil:
+			if s.opts.ArrivalJitter > 0 {
+				arrival = arrival.Add(time.Duration(s.rnd.Int64N(int64(s.opts.ArrivalJitter))))
+			}
+			if ok, after := s.win.Allow(arrival); !ok {
 				s.rateLimited++
-				missing := 1 - s.lim.TokensAt(now)
-				retryAfter = max(1, int(math.Ceil(missing/float64(s.lim.Limit()))))
+				retryAfter = max(1, int(math.Ceil(after.Seconds())))
+			}
+		}
+		refused := 0
+		if retryAfter == 0 {
+			for _, f := range s.refusals {
+				if f.match(r) {
+					refused = f.status
+					break
+				}
 			}
 		}
 		s.mu.Unlock()
 		if retryAfter > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
 			writeError(w, http.StatusTooManyRequests, "TOO_MANY_REQUESTS", "Too many requests.")
+			return
+		}
+		if refused > 0 {
+			writeError(w, refused, faultCode(refused), "Refused.")
 			return
 		}
 

@@ -151,30 +151,32 @@ func TestServer_methodNotAllowed(t *testing.T) {
 func TestServer_rateLimit(t *testing.T) {
 	t.Parallel()
 	clock := omnichattest.NewClock(day0)
-	srv := omnichattest.NewServer(t, omnichattest.Options{RateLimit: 2, Burst: 2, NowFunc: clock.Now})
+	srv := omnichattest.NewServer(t, omnichattest.Options{RateLimit: 2, NowFunc: clock.Now})
 
-	statuses := func(n int) []int {
+	statuses := func(n int, wantRetryAfter string) []int {
 		var out []int
 		for range n {
 			r := get(t, srv, "/v1/channels", omnichattest.DefaultToken)
 			out = append(out, r.status)
 			if r.status == http.StatusTooManyRequests {
-				require.Equal(t, "1", r.header.Get("Retry-After"))
+				require.Equal(t, wantRetryAfter, r.header.Get("Retry-After"))
 				require.JSONEq(t, `{"errorCode":"TOO_MANY_REQUESTS","message":"Too many requests."}`, r.body)
 			}
 		}
 		return out
 	}
 
-	require.Equal(t, []int{200, 200, 429, 429}, statuses(4))
+	require.Equal(t, []int{200, 200, 429, 429}, statuses(4, "2"), "the span [t, t+1s] holds both: retry after more than 1 s")
 	require.Equal(t, 2, srv.RateLimited())
-	clock.Advance(500 * time.Millisecond) // one token at 2/s
-	require.Equal(t, []int{200, 429}, statuses(2))
-	require.Equal(t, 3, srv.RateLimited())
-	require.Equal(t, 6, srv.RequestCount())
+	clock.Advance(500 * time.Millisecond)
+	require.Equal(t, []int{429}, statuses(1, "1"), "a token bucket would have refilled one; a sliding second has not")
+	clock.Advance(500*time.Millisecond + time.Nanosecond)
+	require.Equal(t, []int{200, 200, 429}, statuses(3, "2"), "both arrivals left the span")
+	require.Equal(t, 4, srv.RateLimited())
+	require.Equal(t, 8, srv.RequestCount())
 
-	srv.SetRateLimit(omnichattest.RateLimitOff, 0)
-	require.Equal(t, []int{200, 200, 200}, statuses(3))
+	srv.SetRateLimit(omnichattest.RateLimitOff)
+	require.Equal(t, []int{200, 200, 200}, statuses(3, ""))
 }
 
 func TestServer_rateLimit_defaultIsVendorLimit(t *testing.T) {
@@ -182,15 +184,131 @@ func TestServer_rateLimit_defaultIsVendorLimit(t *testing.T) {
 	clock := omnichattest.NewClock(day0)
 	srv := omnichattest.NewServer(t, omnichattest.Options{NowFunc: clock.Now})
 
-	ok := 0
-	for range 41 {
-		if get(t, srv, "/v1/channels", omnichattest.DefaultToken).status == http.StatusOK {
-			ok++
-		}
+	var statuses []int
+	for i := range 42 {
+		clock.Set(day0.Add(time.Duration(i) * 25 * time.Millisecond)) // exactly 40/s
+		statuses = append(statuses, get(t, srv, "/v1/channels", omnichattest.DefaultToken).status)
 	}
 
-	require.Equal(t, 40, ok)
+	require.Equal(t, http.StatusTooManyRequests, statuses[40], "the 41st, at 1.000 s, puts 41 in the closed second [0, 1 s]")
 	require.Equal(t, 1, srv.RateLimited())
+	require.Equal(t, http.StatusOK, statuses[41])
+}
+
+// Paced with the client's headroom the fake refuses nothing, even with
+// arrival jitter; paced at the limit exactly, jitter gets requests refused.
+func TestServer_rateLimit_arrivalJitter(t *testing.T) {
+	t.Parallel()
+	refused := func(spacing time.Duration) int {
+		clock := omnichattest.NewClock(day0)
+		srv := omnichattest.NewServer(t, omnichattest.Options{NowFunc: clock.Now, ArrivalJitter: 4 * time.Millisecond})
+		for i := range 400 {
+			clock.Set(day0.Add(time.Duration(i) * spacing))
+			get(t, srv, "/v1/channels", omnichattest.DefaultToken)
+		}
+		return srv.RateLimited()
+	}
+	require.Positive(t, refused(25*time.Millisecond), "40/s exactly with 4 ms of jitter")
+	require.Zero(t, refused(25641*time.Microsecond), "39/s: apiclient.Pace with its default headroom")
+}
+
+func TestServer_RateLimitedShare(t *testing.T) {
+	t.Parallel()
+	srv := omnichattest.NewServer(t, omnichattest.Options{RateLimit: omnichattest.RateLimitOff, RateLimitedShare: 0.3, Seed: 7})
+	for range 1000 {
+		r := get(t, srv, "/v1/channels", omnichattest.DefaultToken)
+		if r.status == http.StatusTooManyRequests {
+			require.Equal(t, "1", r.header.Get("Retry-After"))
+		}
+	}
+	require.InDelta(t, 300, srv.RateLimited(), 50, "about 30% of the answers")
+}
+
+func TestServer_Refuse(t *testing.T) {
+	t.Parallel()
+	srv := omnichattest.NewServer(t, noLimit)
+	srv.Refuse(http.StatusBadRequest, omnichattest.WindowStarting(omnichattest.StreamMessages, day0))
+	week := ms(day0.Add(7 * 24 * time.Hour))
+
+	for range 2 {
+		r := get(t, srv, "/v1/messages?platform=line&after="+ms(day0)+"&before="+week, omnichattest.DefaultToken)
+		require.Equal(t, http.StatusBadRequest, r.status)
+		require.Contains(t, r.body, "INVALID_REQUEST_PARAMETERS")
+	}
+	later := ms(day0.Add(time.Hour))
+	require.Equal(t, http.StatusOK, get(t, srv, "/v1/messages?platform=line&after="+later+"&before="+week, omnichattest.DefaultToken).status)
+	require.Equal(t, http.StatusOK, get(t, srv, "/v1/tagging-logs/records?taggedAfter="+ms(day0)+"&taggedBefore="+week, omnichattest.DefaultToken).status)
+}
+
+func TestServer_channelsListOnlyDocumentedPlatforms(t *testing.T) {
+	t.Parallel()
+	seed := func(srv *omnichattest.Server) {
+		for _, c := range []omnichat.Channel{
+			{Platform: contact.Webchat, ChannelID: "webchat", ChannelName: "Team"},
+			{Platform: contact.LINE, ChannelID: "1657703186", ChannelName: "LINE shop"},
+			{Platform: contact.Facebook, ChannelID: "104512345678901", ChannelName: "Page"},
+			{Platform: contact.WhatsApp, ChannelID: "66812340000", ChannelName: "WhatsApp"},
+		} {
+			srv.SeedChannels(c)
+		}
+		srv.SeedContacts(omnichat.Contact{Platform: contact.Facebook, ChannelID: "104512345678901", ID: "PSID1", UpdatedAt: day0.Add(time.Hour)})
+	}
+	platforms := func(body string) []string {
+		var rows []struct{ Platform string }
+		require.NoError(t, json.Unmarshal([]byte(body), &rows))
+		var out []string
+		for _, r := range rows {
+			out = append(out, r.Platform)
+		}
+		return out
+	}
+
+	srv := omnichattest.NewServer(t, noLimit)
+	seed(srv)
+	require.Equal(t, []string{"webchat", "line"}, platforms(get(t, srv, "/v1/channels", omnichattest.DefaultToken).body))
+	r := get(t, srv, "/v1/contacts?platform=facebook&updatedAfter="+ms(day0)+"&updatedBefore="+ms(day0.Add(24*time.Hour)), omnichattest.DefaultToken)
+	require.Contains(t, r.body, `"PSID1"`, "an unlisted platform's contacts are still served")
+
+	all := omnichattest.NewServer(t, omnichattest.Options{RateLimit: omnichattest.RateLimitOff, ListEveryPlatform: true})
+	seed(all)
+	require.Equal(t, []string{"webchat", "line", "facebook", "whatsapp"}, platforms(get(t, all, "/v1/channels", omnichattest.DefaultToken).body))
+}
+
+func TestServer_taggingLogPagesCappedSilently(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		cap      int
+		wantRows []int // rows of pages 1, 2, 3 at pageSize 100
+	}{
+		{name: "DefaultCapIsTheDefaultPageSize", wantRows: []int{20, 20, 0}}, // rows 20–99 are on no page at size 100
+		{name: "NoCap", cap: -1, wantRows: []int{100, 30, 0}},
+		{name: "CapOf50", cap: 50, wantRows: []int{50, 30, 0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := omnichattest.NewServer(t, omnichattest.Options{RateLimit: omnichattest.RateLimitOff, TaggingLogPageCap: tt.cap})
+			for i := range 130 {
+				srv.SeedTaggingLogs(omnichat.TaggingLog{Time: day0.Add(time.Duration(i) * time.Minute), Platform: contact.LINE,
+					ChannelID: "1", UserID: fmt.Sprintf("U%03d", i), Tag: "VIP", Source: "bot"})
+			}
+			var got []int
+			for page := 1; page <= 3; page++ {
+				r := get(t, srv, fmt.Sprintf("/v1/tagging-logs/records?taggedAfter=%s&taggedBefore=%s&page=%d&pageSize=100",
+					ms(day0), ms(day0.Add(24*time.Hour)), page), omnichattest.DefaultToken)
+				require.Equal(t, http.StatusOK, r.status)
+				var p struct {
+					Content       []json.RawMessage
+					TotalElements int
+				}
+				require.NoError(t, json.Unmarshal([]byte(r.body), &p))
+				require.Equal(t, 130, p.TotalElements)
+				got = append(got, len(p.Content))
+			}
+			require.Equal(t, tt.wantRows, got, "page n holds rows (n−1)·pageSize onwards, at most the cap")
+		})
+	}
 }
 
 func TestServer_FailNext(t *testing.T) {
@@ -261,7 +379,7 @@ func TestServer_Requests(t *testing.T) {
 
 func TestServer_channels(t *testing.T) {
 	t.Parallel()
-	srv := omnichattest.NewServer(t, noLimit)
+	srv := omnichattest.NewServer(t, omnichattest.Options{RateLimit: omnichattest.RateLimitOff, ListEveryPlatform: true})
 	require.NoError(t, srv.SeedFixture(omnichattest.StreamChannels, "channels.json"))
 	srv.SeedChannels(omnichat.Channel{Platform: contact.Facebook, ChannelID: "202104673972398", ChannelName: "Page"})
 
