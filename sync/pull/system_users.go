@@ -19,15 +19,13 @@ type SystemUsersCounts struct {
 	Missing int64
 }
 
-// Map returns the counts by snake_case name, for sync_runs.counts.
+// Map returns the counts by snake_case name, for sync_runs.counts: those
+// of a listing (it has no windows or scopes) and the users marked missing.
 func (c SystemUsersCounts) Map() map[string]int64 {
-	m := c.Counts.Map()
-	for _, k := range []string{"windows", "windows_done", "windows_failed", "windows_split", "windows_kept", "short_windows", "rereads"} {
-		delete(m, k) // a listing has no windows
+	return map[string]int64{
+		"page_requests": int64(c.Requests), "pages": int64(c.Pages), "rows": c.Rows,
+		"inserted": c.Inserted, "updated": c.Updated, "rejections": c.Bad, "missing": c.Missing,
 	}
-	delete(m, "queued")
-	m["missing"] = c.Missing
-	return m
 }
 
 // SystemUsers reads Omnichat's full listing of system users (the agents,
