@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -31,6 +32,9 @@ type Report struct {
 	Server   string // which server they used
 	Rows     []Row
 	Raw      []string // the benchmark result lines, as go test printed them
+	// Unofficial marks a run on a tree with uncommitted changes
+	// (BENCH_UNOFFICIAL=1): its figures describe no commit.
+	Unofficial bool
 }
 
 // RunTime is how long one go test invocation took.
@@ -43,6 +47,12 @@ type RunTime struct {
 func (r Report) Markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## Results\n\n")
+	switch {
+	case r.Scale.Smoke:
+		b.WriteString("**Smoke run (`make bench/smoke`), not figures of record:** every benchmark once at a tiny size, to prove each still runs.\n\n")
+	case r.Unofficial:
+		fmt.Fprintf(&b, "**Unofficial run (BENCH_UNOFFICIAL=1), not figures of record:** the tree had changes no commit holds (commit %s).\n\n", r.Machine.Commit)
+	}
 	fmt.Fprintf(&b, "Run of %s, scale **%s** (%s messages pulled, %s identities reconciled). "+
 		"The whole run took **%s** (", r.Started.UTC().Format("2006-01-02 15:04 MST"), r.Scale.Name,
 		thousands(float64(r.Scale.Messages)), thousands(float64(r.Scale.Identities)), roundDuration(r.Took))
@@ -60,12 +70,14 @@ references are the vendor's limit and the fewest requests its API allows for the
 from the issues and the stages' documents (docs/benchmarks-pull.md, docs/benchmarks-push.md); "—"
 means none was set and the figure is reported, not judged. Peak RSS is the benchmark process's VmHWM
 (the fake API servers run in the same process); the pull resets it before each phase, the reconcile
-figure is the peak of its whole process. Okeybot runs with its one-minute window shortened to ` + okeybotWindow + `
-(same shape, 20 times faster), so its times are a 20th of a real run's; the ratio is what counts. Its
-fake counts any window by arrival time and delays arrivals by up to 10 ms; its time
-reference is the busiest token's requests ÷ the limit (the quota at its sustained rate, which the
-client's 2.5% headroom prices at 1.026), and the least time the limit itself allows, when all 100
-calls of a window arrive at once, is given beside it.
+figure is the peak of its whole process. Okeybot runs with its one-minute window shortened to ` + r.Scale.OkeybotWindow.String() + `
+(same shape, ` + okeybotSpeedup(r.Scale.OkeybotWindow) + ` times faster), so its times are that fraction of a real run's; the ratios
+are what count. Its fake counts any window by arrival time and delays arrivals a little (a third of a
+percent of the window). Each Okeybot run has two time rows: against *the limit's minimum*, the least
+time Okeybot's limit itself allows (100 calls at once per window and token, so the busiest token's
+R calls need ⌈R/100⌉ − 1 windows; reported, not judged: crmsync paces evenly so that a server
+counting any window refuses nothing), and against *crmsync's even pacing*, R ÷ 100 windows, which
+the client's 2.5% headroom prices at 1.026.
 `)
 	if missed := Missed(r.Rows); len(missed) > 0 {
 		b.WriteString("\nShort of target in this run:\n\n")
@@ -93,6 +105,15 @@ calls of a window arrive at once, is given beside it.
 	}
 	b.WriteString("```\n")
 	return b.String()
+}
+
+// okeybotSpeedup returns how many times shorter than Okeybot's minute the
+// fake's window is, e.g. "20".
+func okeybotSpeedup(window time.Duration) string {
+	if window <= 0 {
+		return "?"
+	}
+	return strconv.FormatFloat(float64(time.Minute)/float64(window), 'f', -1, 64)
 }
 
 // roundDuration rounds d to what a reader needs.

@@ -8,8 +8,17 @@
 // `go test -run='^$' -bench=… -benchtime=1x` on sync/pull, sync/reconcile
 // and sync/push one package at a time, at the issue's sizes (-scale=full:
 // 1,000,000 messages, 1,000,000 identities) or a quick development size
-// (-scale=small: 100,000 of each, written to bin/bench/ rather than docs/).
-// Each go test's output is kept in bin/bench/<name>.log.
+// (-scale=small: 100,000 of each, written to bin/bench/ rather than docs/),
+// or once each at a tiny size (-scale=smoke, make bench/smoke, run by CI so
+// that a broken benchmark fails CI; bin/bench/ too). Each go test's output
+// is kept in bin/bench/<name>.log.
+//
+// Figures of record describe a commit: a run on a tree with changes no
+// commit holds (git status --porcelain not empty) is refused, unless
+// -unofficial (make bench BENCH_UNOFFICIAL=1) marks its report unofficial in
+// its header and writes it to bin/bench/, never to docs/. The smoke run
+// never checks the tree. The commit is printed at the start and written in
+// the report.
 //
 // A failing benchmark or a figure missing from the output ends the run with
 // one line on stderr and exit status 1, before anything is written: the
@@ -64,10 +73,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("crmsync-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	scaleName := fs.String("scale", "full", "run size: full (the issue's: 1,000,000 messages and identities) or small (100,000)")
-	out := fs.String("out", "", "report file (default docs/benchmarks.md for -scale=full, bin/bench/benchmarks-small.md otherwise)")
+	scaleName := fs.String("scale", "full", "run size: full (the issue's: 1,000,000 messages and identities), small (100,000) or smoke (each benchmark once, tiny)")
+	out := fs.String("out", "", "report file (default docs/benchmarks.md for an official -scale=full run, bin/bench/benchmarks-<scale>.md otherwise)")
 	logDir := fs.String("logdir", filepath.Join("bin", "bench"), "folder for each go test's full output")
 	goBin := fs.String("go", "go", "the go command")
+	unofficial := fs.Bool("unofficial", false, "run on a tree with uncommitted changes too, and mark the report unofficial (make bench BENCH_UNOFFICIAL=1)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -79,12 +89,15 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	scale, ok := scales[*scaleName]
 	if !ok {
-		return fmt.Errorf("%w: -scale=%q: want full or small", errUsage, *scaleName)
+		return fmt.Errorf("%w: -scale=%q: want full, small or smoke", errUsage, *scaleName)
 	}
-	if *out == "" {
-		*out = filepath.Join("docs", "benchmarks.md")
-		if scale.Name != "full" {
-			*out = filepath.Join(*logDir, "benchmarks-"+scale.Name+".md")
+	// Figures of record describe a commit. A smoke run only proves the
+	// benchmarks run (CI, before a commit too): it never checks the tree.
+	official := false
+	if !scale.Smoke {
+		var err error
+		if official, err = checkTree(ctx, ".", *unofficial); err != nil {
+			return err
 		}
 	}
 	if err := os.MkdirAll(*logDir, 0o755); err != nil {
@@ -92,7 +105,24 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	started := time.Now()
-	rep := Report{Scale: scale, Started: started, Machine: describeMachine(ctx, *goBin), Server: postgresServer()}
+	rep := Report{Scale: scale, Started: started, Machine: describeMachine(ctx, *goBin), Server: postgresServer(), Unofficial: !official && !scale.Smoke}
+	if *out == "" {
+		*out = filepath.Join("docs", "benchmarks.md")
+		if scale.Name != "full" || !official {
+			*out = filepath.Join(*logDir, "benchmarks-"+scale.Name+".md")
+		}
+	}
+	if (scale.Smoke || !official) && isUnder(*out, "docs") {
+		return fmt.Errorf("%w: -out=%s: a smoke or unofficial run is not written into docs/", errUsage, *out)
+	}
+	kind := "official"
+	switch {
+	case scale.Smoke:
+		kind = "smoke"
+	case !official:
+		kind = "UNOFFICIAL (uncommitted changes)"
+	}
+	fmt.Fprintf(stderr, "crmsync-bench: commit %s, %s run, scale %s\n", rep.Machine.Commit, kind, scale.Name)
 	all := Results{}
 	runs := scale.Runs()
 	for i, r := range runs {
@@ -128,6 +158,18 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "crmsync-bench: the run took %s; wrote %s\n", roundDuration(rep.Took), *out)
 	return nil
+}
+
+// isUnder reports whether path lies in the folder dir (relative paths are
+// taken from the working directory).
+func isUnder(path, dir string) bool {
+	p, err1 := filepath.Abs(path)
+	d, err2 := filepath.Abs(dir)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	rel, err := filepath.Rel(d, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 // runOne runs one go test invocation, its output teed to logDir/<name>.log,

@@ -11,7 +11,7 @@ import (
 
 // selectionContacts is the size of the table BenchmarkPushSelection seeds,
 // per scale (CRMSYNC_BENCH_CONTACTS).
-var selectionContacts = map[string]int{"full": 1_000_000, "small": 100_000}
+var selectionContacts = map[string]int{"full": 1_000_000, "small": 100_000, "smoke": 2_000}
 
 const (
 	benchSelection = "BenchmarkPushSelection"
