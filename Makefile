@@ -42,9 +42,14 @@ test/short: ## Every test without the race detector (faster)
 	$(GO) test -count=1 ./...
 
 .PHONY: bench
-bench: ## Run the issues' benchmarks in one go, print one table, write docs/benchmarks.md (BENCH_SCALE=small: quick run into bin/bench/)
+bench: ## Run the issues' benchmarks in one go, print one table, write docs/benchmarks.md (BENCH_SCALE=small: quick run into bin/bench/). Refuses uncommitted changes unless BENCH_UNOFFICIAL=1 (report marked unofficial, into bin/bench/)
 	$(GO) build -o bin/crmsync-bench ./cmd/crmsync-bench
-	bin/crmsync-bench -scale=$(or $(BENCH_SCALE),full) -go=$(GO)
+	bin/crmsync-bench -scale=$(or $(BENCH_SCALE),full) -unofficial=$(if $(filter 1 true yes,$(BENCH_UNOFFICIAL)),true,false) -go=$(GO)
+
+.PHONY: bench/smoke
+bench/smoke: ## Every benchmark `make bench` runs, once at a tiny size, so a broken one fails (CI runs it); report into bin/bench/, never docs/
+	$(GO) build -o bin/crmsync-bench ./cmd/crmsync-bench
+	bin/crmsync-bench -scale=smoke -go=$(GO)
 
 .PHONY: check-config
 check-config: ## Validate jobs.yaml (set the variables it references first)
