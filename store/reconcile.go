@@ -11,8 +11,9 @@ import (
 	"github.com/sirupsen/logrus"
 )
 
-// reconcileLockKey is the advisory lock one reconcile run holds for its whole
-// transaction, so two runs (in one process or several) take turns.
+// reconcileLockKey is the advisory lock one reconcile run holds (on its
+// connection, from before it claims the queue until after its transaction
+// ends), so two runs (in one process or several) take turns.
 const reconcileLockKey = 7370101
 
 // Link key kinds, as stored in shared_keys.kind and contact_merges.key_kind.
@@ -61,23 +62,66 @@ func (st ReconcileState) NeedsFull(cfg ReconcileConfig) bool {
 	return st.AsOf.IsZero() || !st.Config.equal(cfg)
 }
 
-// ReconcileTx is one reconcile run: a transaction holding the reconcile
-// advisory lock. Its methods are the run's set-based steps, in the order
-// package sync/reconcile calls them; each works on temporary tables that
-// live until the transaction ends.
+// ReconcileTx is one reconcile run: a transaction on a connection holding
+// the reconcile advisory lock. Its methods are the run's set-based steps, in
+// the order package sync/reconcile calls them; each works on temporary
+// tables that live until the transaction ends.
 type ReconcileTx struct {
-	tx  pgx.Tx
-	now time.Time
-	log logrus.FieldLogger
+	tx      pgx.Tx
+	now     time.Time
+	claimID int64
+	log     logrus.FieldLogger
 }
 
-// Reconcile runs fn in one transaction that holds the reconcile advisory
-// lock (waiting for another run to finish first). now is the run's clock:
-// every timestamp the run writes is now. The transaction commits when fn
-// returns nil and rolls back otherwise, so a crash or an error leaves the
-// master tables and reconcile_queue as they were.
-func (s *Store) Reconcile(ctx context.Context, now time.Time, fn func(ctx context.Context, rt *ReconcileTx) error) error {
-	return s.pgxConn(ctx, func(pc *pgx.Conn) error {
+// Now is the run's clock, taken once the run held the lock and its claim.
+func (r *ReconcileTx) Now() time.Time { return r.now }
+
+// Reconcile runs fn in one transaction on a connection that holds the
+// reconcile advisory lock (waiting for another run to finish first).
+//
+// Once it holds the lock it claims reconcile_queue in a short transaction of
+// its own, committed at once: every queued identity moves to
+// reconcile_claims under a new claim id, with the claims a crashed run left
+// there. Only then does it read clock, the run's clock (every timestamp the
+// run writes, and the end of its message windows): a change committed by a
+// run is never older than a run that committed before it started, so a push
+// looking back push.ChangeOverlap cannot miss it. The long transaction reads
+// its work from its claims and deletes exactly them when it commits; a pull
+// that queues one of those identities again meanwhile inserts a fresh
+// reconcile_queue row without waiting, and the next run takes it.
+//
+// The transaction commits when fn returns nil and rolls back otherwise,
+// leaving the master tables as they were; a failed run puts its claims back
+// into reconcile_queue, and a crashed one leaves them in reconcile_claims for
+// the next run: nothing queued is lost either way.
+func (s *Store) Reconcile(ctx context.Context, clock func() time.Time, fn func(ctx context.Context, rt *ReconcileTx) error) error {
+	var claimID int64
+	released := false
+	err := s.pgxConn(ctx, func(pc *pgx.Conn) (err error) {
+		if _, err := pc.Exec(ctx, fmt.Sprintf(`SELECT pg_advisory_lock(%d)`, reconcileLockKey)); err != nil {
+			return fmt.Errorf("reconcile: take the reconcile lock: %w", err)
+		}
+		defer func() {
+			uctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err != nil && claimID != 0 && !pc.IsClosed() {
+				released = s.releaseClaims(uctx, pc, claimID) == nil
+			}
+			if pc.IsClosed() {
+				return // the server ended the session, and its lock with it
+			}
+			if _, uerr := pc.Exec(uctx, fmt.Sprintf(`SELECT pg_advisory_unlock(%d)`, reconcileLockKey)); uerr != nil {
+				// Never hand a connection still holding the lock back to the pool.
+				_ = pc.Close(uctx)
+				if err == nil {
+					err = fmt.Errorf("reconcile: release the reconcile lock: %w", uerr)
+				}
+			}
+		}()
+		if claimID, err = claimQueue(ctx, pc); err != nil {
+			return err
+		}
+		now := clock()
 		tx, err := pc.Begin(ctx)
 		if err != nil {
 			return fmt.Errorf("reconcile: begin: %w", err)
@@ -91,13 +135,16 @@ func (s *Store) Reconcile(ctx context.Context, now time.Time, fn func(ctx contex
 			// The run analyses its temporary tables for the planner; a small
 			// sample is enough and keeps that cheap.
 			`SET LOCAL default_statistics_target = 20`,
-			fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d)`, reconcileLockKey),
 		} {
 			if _, err := tx.Exec(ctx, q); err != nil {
 				return fmt.Errorf("reconcile: prepare transaction: %w", err)
 			}
 		}
-		if err := fn(ctx, &ReconcileTx{tx: tx, now: now, log: s.log.WithField("component", "reconcile")}); err != nil {
+		rt := &ReconcileTx{tx: tx, now: now, claimID: claimID, log: s.log.WithField("component", "reconcile")}
+		if err := fn(ctx, rt); err != nil {
+			return err
+		}
+		if _, err := rt.exec(ctx, "delete the run's claims", `DELETE FROM reconcile_claims WHERE claim_id = $1`, claimID); err != nil {
 			return err
 		}
 		if err := tx.Commit(ctx); err != nil {
@@ -105,6 +152,59 @@ func (s *Store) Reconcile(ctx context.Context, now time.Time, fn func(ctx contex
 		}
 		return nil
 	})
+	if err != nil && claimID != 0 && !released {
+		// The run's connection is gone (a cancelled context closes it): put
+		// the claims back from another one. Should that fail too, they stay
+		// in reconcile_claims and the next run takes them over.
+		uctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = s.pgxConn(uctx, func(pc *pgx.Conn) error { return s.releaseClaims(uctx, pc, claimID) })
+	}
+	return err
+}
+
+// claimQueue moves every reconcile_queue row to reconcile_claims under a new
+// claim id, and takes over the claims a run that never finished left there
+// (only the run holding the reconcile lock claims, so every claim present is
+// stale). It is one short transaction, committed before it returns.
+func claimQueue(ctx context.Context, pc *pgx.Conn) (int64, error) {
+	var id int64
+	err := pgx.BeginFunc(ctx, pc, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT nextval('reconcile_claim_id_seq')`).Scan(&id); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE reconcile_claims SET claim_id = $1, claimed_at = now()`, id); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `
+			WITH taken AS (DELETE FROM reconcile_queue RETURNING platform, channel_id, user_id, queued_at)
+			INSERT INTO reconcile_claims (platform, channel_id, user_id, queued_at, claim_id)
+			SELECT platform, channel_id, user_id, queued_at, $1 FROM taken
+			ON CONFLICT (platform, channel_id, user_id) DO UPDATE
+			SET queued_at = LEAST(reconcile_claims.queued_at, EXCLUDED.queued_at)`, id)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("reconcile: claim the queue: %w", err)
+	}
+	return id, nil
+}
+
+// releaseClaims puts the claims of a run that failed back into
+// reconcile_queue (one statement), keeping the earliest queued_at of an
+// identity queued again meanwhile.
+func (s *Store) releaseClaims(ctx context.Context, pc *pgx.Conn, claimID int64) error {
+	_, err := pc.Exec(ctx, `
+		WITH back AS (DELETE FROM reconcile_claims WHERE claim_id = $1 RETURNING platform, channel_id, user_id, queued_at)
+		INSERT INTO reconcile_queue (platform, channel_id, user_id, queued_at)
+		SELECT platform, channel_id, user_id, queued_at FROM back
+		ON CONFLICT (platform, channel_id, user_id) DO UPDATE
+		SET queued_at = LEAST(reconcile_queue.queued_at, EXCLUDED.queued_at)`, claimID)
+	if err != nil {
+		s.log.WithError(err).WithField("claim_id", claimID).Warn("reconcile: claims left for the next run")
+		return fmt.Errorf("reconcile: release claims: %w", err)
+	}
+	return nil
 }
 
 // exec runs one statement, wrapping an error with what.
@@ -179,31 +279,29 @@ func (r *ReconcileTx) SaveState(ctx context.Context, cfg ReconcileConfig, full b
 	return nil
 }
 
-// TakeQueue removes every row of reconcile_queue into the run's work list
-// (temporary table rq) and returns how many. The rows are gone only if the
-// run commits; a pull that queues one of them again meanwhile waits for the
-// run to end and then queues it afresh, so no change is lost.
+// TakeQueue copies the run's claims (see Store.Reconcile) into its work
+// list (temporary table rq) and returns how many identities it holds. The
+// claims are deleted only when the run commits.
 //
-// A full run reads everything anyway: it only empties the queue.
+// A full run reads everything anyway: it only counts them.
 func (r *ReconcileTx) TakeQueue(ctx context.Context, full bool) (int, error) {
-	if full {
-		if err := r.execAll(ctx, "take reconcile queue",
-			`CREATE TEMP TABLE rq (platform text, channel_id text, user_id text, PRIMARY KEY (platform, channel_id, user_id)) ON COMMIT DROP`,
-		); err != nil {
-			return 0, err
-		}
-		n, err := r.exec(ctx, "take reconcile queue", `DELETE FROM reconcile_queue`)
-		return int(n), err
-	}
 	if err := r.execAll(ctx, "take reconcile queue",
 		`CREATE TEMP TABLE rq (platform text, channel_id text, user_id text, PRIMARY KEY (platform, channel_id, user_id)) ON COMMIT DROP`,
-		`WITH d AS (DELETE FROM reconcile_queue RETURNING platform, channel_id, user_id)
-		 INSERT INTO rq SELECT DISTINCT platform, channel_id, user_id FROM d`,
-		`ANALYZE rq`,
 	); err != nil {
 		return 0, err
 	}
-	return r.count(ctx, "take reconcile queue", `SELECT count(*) FROM rq`)
+	if full {
+		return r.count(ctx, "take reconcile queue", `SELECT count(*) FROM reconcile_claims WHERE claim_id = $1`, r.claimID)
+	}
+	n, err := r.exec(ctx, "take reconcile queue", `
+		INSERT INTO rq SELECT platform, channel_id, user_id FROM reconcile_claims WHERE claim_id = $1`, r.claimID)
+	if err != nil {
+		return 0, err
+	}
+	if err := r.execAll(ctx, "take reconcile queue", `ANALYZE rq`); err != nil {
+		return 0, err
+	}
+	return int(n), nil
 }
 
 // PendingPhones returns the distinct raw phones of the queued identities

@@ -71,11 +71,12 @@ func TestParse_capturedOutput(t *testing.T) {
 			give:      "reconcile.txt",
 			wantNames: []string{"BenchmarkReconcile/Full", "BenchmarkReconcile/FullNoChange", "BenchmarkReconcile/Incremental1Percent"},
 			want: []metric{
-				{"BenchmarkReconcile/Full", "ns/op", 258467196},
-				{"BenchmarkReconcile/Full", "seed_s", 0.3055},
+				{"BenchmarkReconcile/Full", "ns/op", 1409885350},
+				{"BenchmarkReconcile/Full", "seed_s", 2.319},
 				{"BenchmarkReconcile/FullNoChange", "updated", 0},
-				{"BenchmarkReconcile/Incremental1Percent", "ns/op", 113329321},
-				{"BenchmarkReconcile/Incremental1Percent", "peak-RSS-MB", 26.21},
+				{"BenchmarkReconcile/Incremental1Percent", "ns/op", 276622978},
+				{"BenchmarkReconcile/Incremental1Percent", "peak-RSS-MB", 27.03},
+				{"BenchmarkReconcile/Incremental1Percent", "pg_backend_peak_rss_MB", 61.07},
 			},
 		},
 		{

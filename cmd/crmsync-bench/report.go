@@ -335,6 +335,13 @@ func Rows(rs Results, s Scale) ([]Row, error) {
 		Ratio:     noReference,
 		Target:    noTarget,
 		Verdict:   verdictNoJudge,
+	}, Row{
+		Figure:    "Reconcile: peak RSS (VmHWM) of the PostgreSQL backend of the three runs (shared buffers it touched included)",
+		Value:     mib(m.get(benchRecIncr, "pg_backend_peak_rss_MB")),
+		Reference: noReference,
+		Ratio:     noReference,
+		Target:    noTarget,
+		Verdict:   verdictNoJudge,
 	})
 
 	// Requests per changed contact, each destination, against the minimum.

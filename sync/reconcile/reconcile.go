@@ -102,10 +102,16 @@ type Result struct {
 	Duration           time.Duration
 }
 
+// afterStepKey is the context key of a func(ctx, step) that a run calls
+// after each of its logged steps, inside its transaction (tests only).
+type afterStepKey struct{}
+
 // Run reconciles the raw tables into the master tables in one transaction
-// under the reconcile advisory lock: incrementally from reconcile_queue, or
-// everything when full (also forced on the first run and when the link
-// settings changed). Both give the same master tables, contact ids included.
+// under the reconcile advisory lock: incrementally from the identities it
+// claimed from reconcile_queue, or everything when full (also forced on the
+// first run and when the link settings changed). Both give the same master
+// tables, contact ids included. The run's clock (opts.NowFunc) is read once
+// the run holds the lock and its claim (see store.Store.Reconcile).
 func Run(ctx context.Context, st *store.Store, opts Options, full bool) (Result, error) {
 	var res Result
 	opts, err := opts.withDefaults()
@@ -113,15 +119,17 @@ func Run(ctx context.Context, st *store.Store, opts Options, full bool) (Result,
 		return res, err
 	}
 	start := time.Now()
-	now := opts.NowFunc()
 	cfg := store.ReconcileConfig{LinkKeys: opts.LinkKeys, SharedKeyCeiling: opts.SharedKeyCeiling, DefaultRegion: opts.DefaultRegion}
 	log := opts.Log.WithField("step", "reconcile")
-	err = st.Reconcile(ctx, now, func(ctx context.Context, rt *store.ReconcileTx) error {
+	err = st.Reconcile(ctx, opts.NowFunc, func(ctx context.Context, rt *store.ReconcileTx) error {
 		res = Result{}
 		lap := time.Now()
 		step := func(name string, fields logrus.Fields) {
 			log.WithFields(fields).WithField("took", time.Since(lap).Round(time.Millisecond)).Debug(name)
 			lap = time.Now()
+			if f, ok := ctx.Value(afterStepKey{}).(func(context.Context, string)); ok {
+				f(ctx, name) // tests pause a run here
+			}
 		}
 		state, err := rt.State(ctx)
 		if err != nil {
