@@ -78,6 +78,7 @@ type Oho struct {
 	channels map[string]store.PushChannel // "platform/channel id" → channel, loaded by Start
 	lineErr  map[string]error             // LINE channel id → bot info refusal, for this run
 	noProf   map[string]bool              // target keys whose LINE profile is 404: final
+	infoSeen map[string]bool              // LINE channels whose bot info request was counted (Calls)
 }
 
 // NewOho validates cfg and returns the Oho destination.
@@ -91,7 +92,7 @@ func NewOho(cfg OhoConfig) (*Oho, error) {
 	if cfg.NowFunc == nil {
 		cfg.NowFunc = time.Now
 	}
-	return &Oho{cfg: cfg, noProf: map[string]bool{}}, nil
+	return &Oho{cfg: cfg, noProf: map[string]bool{}, infoSeen: map[string]bool{}}, nil
 }
 
 // Name returns store.DestinationOho.
@@ -132,6 +133,10 @@ type ohoTarget struct {
 	id     contact.Identity
 	bot    *lineapi.Bot // LINE only
 	target mapping.OhoTarget
+	// infoCall is set on the first target of a LINE channel: resolving it
+	// read the channel's bot info, counted in its outcome's Calls (lineapi
+	// caches it for the client's lifetime, as Oho keeps infoSeen).
+	infoCall bool
 }
 
 // Targets returns one target per identity of c on line, facebook or
@@ -160,6 +165,10 @@ func (o *Oho) Targets(ctx context.Context, c contact.Contact) ([]Target, error) 
 				return nil, err
 			}
 			t.target = mapping.OhoTarget{PlatformID: info.UserID, PlatformName: info.DisplayName, LineBasicID: info.BasicID}
+			o.mu.Lock()
+			t.infoCall = !o.infoSeen[id.ChannelID]
+			o.infoSeen[id.ChannelID] = true
+			o.mu.Unlock()
 		default: // facebook, instagram: the Omnichat channel id is the page or Instagram id
 			o.mu.Lock()
 			ch := o.channels[string(id.Platform)+"/"+id.ChannelID]
@@ -202,6 +211,9 @@ func (o *Oho) Push(ctx context.Context, c contact.Contact, t Target, prev store.
 		return Outcome{Action: Failed, Err: fmt.Errorf("oho target %s: no resolved destination", t.Key)}
 	}
 	var out Outcome
+	if ot.infoCall {
+		out.Calls.add(lineCredential(ot.id.ChannelID), KindBotInfo, 1)
+	}
 	target := ot.target
 	var last *mapping.OhoContact
 	if prev.State != nil {
@@ -268,6 +280,7 @@ func (o *Oho) profile(ctx context.Context, ot *ohoTarget, target *mapping.OhoTar
 		return nil
 	}
 	out.HelperRequests++
+	out.Calls.add(lineCredential(ot.id.ChannelID), KindProfile, 1)
 	p, err := ot.bot.Profile(ctx, ot.id.UserID)
 	switch {
 	case err == nil:
@@ -290,6 +303,7 @@ func (o *Oho) profile(ctx context.Context, ot *ohoTarget, target *mapping.OhoTar
 func (o *Oho) create(ctx context.Context, c contact.Contact, ot ohoTarget, last *mapping.OhoContact, desired mapping.OhoContact, h string, dryRun bool, out Outcome) Outcome {
 	out.Changes = ohoChanges(nil, desired, mapping.OhoDiff{})
 	if dryRun {
+		out.Calls.add(ohoCredential, KindCreate, 1) // a 409 would add a GET and a PATCH: not foreseen
 		out.Action = Created
 		return out
 	}
@@ -298,12 +312,14 @@ func (o *Oho) create(ctx context.Context, c contact.Contact, ot ohoTarget, last 
 		return out
 	}
 	out.Requests++
+	out.Calls.add(ohoCredential, KindCreate, 1)
 	err := o.cfg.Client.Contacts.Create(ctx, toCreateRequest(desired))
 	switch {
 	case err == nil:
 		return o.confirmed(out, Created, desired, h)
 	case errors.Is(err, apiclient.ErrConflict):
 		out.Requests++
+		out.Calls.add(ohoCredential, KindGet, 1)
 		remote, gerr := o.cfg.Client.Contacts.Get(ctx, ot.key)
 		if gerr != nil {
 			return o.readFailed(out, gerr, h)
@@ -330,10 +346,15 @@ func (o *Oho) update(ctx context.Context, c contact.Contact, ot ohoTarget, st *s
 			return out
 		}
 		out.Action = Updated
+		// A real run reads the contact and PATCHes the merge (none when Oho
+		// already holds it: unknown without the read).
+		out.Calls.add(ohoCredential, KindGet, 1)
+		out.Calls.add(ohoCredential, KindUpdate, 1)
 		out.Kept = []Kept{{Field: "(all)", Why: "Oho not read (no API key): changes shown against the last push, not merged with what Oho holds"}}
 		return out
 	}
 	out.Requests++
+	out.Calls.add(ohoCredential, KindGet, 1)
 	remote, err := o.cfg.Client.Contacts.Get(ctx, ot.key)
 	if errors.Is(err, apiclient.ErrNotFound) {
 		// Deleted in Oho since: create it again with the whole payload.
@@ -366,15 +387,19 @@ func (o *Oho) merge(ctx context.Context, c contact.Contact, ot ohoTarget, last *
 		action = Recorded // Oho already holds the merge: nothing to write
 	}
 	if dryRun {
+		if !mg.Update.IsZero() {
+			out.Calls.add(ohoCredential, KindUpdate, 1)
+		}
 		out.Action = action
 		return out
 	}
 	if !mg.Update.IsZero() {
 		out.Requests++
+		out.Calls.add(ohoCredential, KindUpdate, 1)
 		err := o.cfg.Client.Contacts.Update(ctx, ot.key, toUpdateRequest(mg.Update))
 		if errors.Is(err, apiclient.ErrNotFound) && action == Updated {
 			// Deleted in Oho between the GET and the PATCH: create it again.
-			retry.Requests = out.Requests
+			retry.Requests, retry.Calls = out.Requests, out.Calls
 			return o.create(ctx, c, ot, last, desired, h, false, retry)
 		}
 		if err != nil {
@@ -563,4 +588,22 @@ func fromOho(c *oho.Contact) mapping.OhoContact {
 		p.Attributes = append(p.Attributes, mapping.OhoAttribute{DisplayName: a.DisplayName, Value: mapping.OhoAttributeValue{Text: a.Value.Text}})
 	}
 	return p
+}
+
+// Credentials returns the credentials whose quotas the destination spends
+// (see Call.Credential): "oho", then "line/<channel id>" for each LINE
+// channel with a token, sorted.
+func (o *Oho) Credentials() []string {
+	out := []string{ohoCredential}
+	if o.cfg.Line == nil {
+		return out
+	}
+	var lines []string
+	for id, tok := range o.cfg.LineTokens {
+		if tok != "" {
+			lines = append(lines, lineCredential(id))
+		}
+	}
+	slices.Sort(lines)
+	return append(out, lines...)
 }

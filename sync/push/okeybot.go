@@ -464,6 +464,7 @@ func (p *okeybotPush) attempt(ctx context.Context) Outcome {
 	for round := 0; ; round++ {
 		if p.remote == "" {
 			if p.dryRun {
+				p.planCalls(true)
 				p.out.Changes = p.changes()
 				if p.ch.LookupField != "" {
 					p.out.Changes = append([]FieldChange{{Field: "lookup " + p.ch.LookupField, New: p.desiredValue(p.ch.LookupField),
@@ -487,6 +488,7 @@ func (p *okeybotPush) attempt(ctx context.Context) Outcome {
 			}
 		}
 		if p.dryRun {
+			p.planCalls(false)
 			if p.o.cfg.DetectConflicts && !p.plan.IsZero() {
 				p.kept = append(p.kept, FieldChange{Field: "read", Unsent: "dry run: a real run first reads the contact (okeybot.detect_conflicts) " +
 					"and does not send what Okeybot already holds; a field edited there is kept or overwritten by mapping.okeybot.on_conflict"})
@@ -521,6 +523,42 @@ func (p *okeybotPush) attempt(ctx context.Context) Outcome {
 	}
 }
 
+// call counts n requests of kind on the channel's credential.
+func (p *okeybotPush) call(kind string, n int) {
+	p.out.Calls.add(p.o.credential(p.ch), kind, n)
+}
+
+// planCalls counts, in a dry run, the requests a real run sends for the
+// plan: for a target with no Okeybot id (creating), the lookup (when the
+// channel has a lookup field and the payload a value for it), then, when a
+// custom field can create the contact, the create, a PUT per further 30
+// fields and the tag requests; for one with an id, the read of
+// detect_conflicts and the plan's PUTs and tag requests. A lookup that
+// finds the contact in the real run sends only the merge instead of the
+// create: the plan cannot know it without sending the lookup.
+func (p *okeybotPush) planCalls(creating bool) {
+	if creating {
+		if p.ch.LookupField != "" && p.desiredValue(p.ch.LookupField) != "" {
+			p.call(KindLookup, 1)
+		}
+		if len(p.plan.Fields) == 0 {
+			return // refused before any create: no field to create it with
+		}
+		p.call(KindCreate, 1)
+		p.call(KindUpdate, len(p.plan.Fields)-1)
+	} else {
+		if p.plan.IsZero() {
+			return
+		}
+		if p.o.cfg.DetectConflicts {
+			p.call(KindGet, 1)
+		}
+		p.call(KindUpdate, len(p.plan.Fields))
+	}
+	p.call(KindTagRemove, len(p.plan.RemoveTags))
+	p.call(KindTagAdd, len(p.plan.AddTags))
+}
+
 // deadID tells whether the stored id p.remote, which answered err (403 or
 // 404), belongs to a contact deleted in Okeybot: reading the contact must
 // answer 403 or 404 too (if it reads fine, err refused the request itself).
@@ -529,6 +567,7 @@ func (p *okeybotPush) attempt(ctx context.Context) Outcome {
 // outcome to end with.
 func (p *okeybotPush) deadID(ctx context.Context, err error) (dead bool, out Outcome) {
 	p.out.Requests++
+	p.call(KindGet, 1)
 	_, gerr := p.ch.api.Contacts.Get(ctx, p.remote)
 	switch {
 	case gerr == nil:
@@ -664,6 +703,7 @@ func (p *okeybotPush) lookup(ctx context.Context) (done bool) {
 	if field != "" && value != "" {
 		var found []okeybot.Contact
 		p.out.Requests++ // one page: okeybotLookupMax fits in the vendor's first
+		p.call(KindLookup, 1)
 		for m, err := range p.ch.api.Contacts.AllByCustomField(ctx, field, value) {
 			if err != nil {
 				p.out = p.refusedOrFailed(tokenRefusal(err))
@@ -740,6 +780,7 @@ func (p *okeybotPush) probeToken(ctx context.Context) error {
 	}
 	value = p.desiredValue(name)
 	p.out.Requests++
+	p.call(KindProbe, 1)
 	for _, err := range p.ch.api.Contacts.AllByCustomField(ctx, name, value) {
 		if err != nil {
 			return tokenRefusal(err)
@@ -789,6 +830,7 @@ func statusOf(err error) int {
 // what it holds into the plan.
 func (p *okeybotPush) read(ctx context.Context) error {
 	p.out.Requests++
+	p.call(KindGet, 1)
 	c, err := p.ch.api.Contacts.Get(ctx, p.remote)
 	if err != nil {
 		return err
@@ -844,6 +886,7 @@ type sentStep struct {
 // after each but the last. On an error, step says which request failed.
 func (p *okeybotPush) send(ctx context.Context) (step sentStep, err error) {
 	type request struct {
+		kind  string // KindUpdate stands for a create when no id is known yet
 		do    func() error
 		apply func(*okeybotState)
 	}
@@ -859,6 +902,7 @@ func (p *okeybotPush) send(ctx context.Context) (step sentStep, err error) {
 			}
 		}
 		steps = append(steps, request{
+			kind: KindUpdate,
 			do: func() error {
 				if p.remote == "" {
 					id, err := p.ch.api.Contacts.Create(ctx, fields)
@@ -875,12 +919,14 @@ func (p *okeybotPush) send(ctx context.Context) (step sentStep, err error) {
 	}
 	for _, r := range p.plan.RemoveTags {
 		steps = append(steps, request{
+			kind:  KindTagRemove,
 			do:    func() error { return p.ch.api.Tags.Remove(ctx, p.remote, r.Tags) },
 			apply: func(s *okeybotState) { s.setTags(r.Tags, false) },
 		})
 	}
 	for _, r := range p.plan.AddTags {
 		steps = append(steps, request{
+			kind:  KindTagAdd,
 			do:    func() error { return p.ch.api.Tags.Add(ctx, p.remote, r.Tags) },
 			apply: func(s *okeybotState) { s.setTags(r.Tags, true) },
 		})
@@ -892,6 +938,11 @@ func (p *okeybotPush) send(ctx context.Context) (step sentStep, err error) {
 	for i, s := range steps {
 		p.out.Requests++
 		creating := p.remote == ""
+		if creating {
+			p.call(KindCreate, 1)
+		} else {
+			p.call(s.kind, 1)
+		}
 		if err := s.do(); err != nil {
 			return sentStep{addressed: !creating && !createdHere, creating: creating}, err
 		}
@@ -1105,6 +1156,12 @@ func stateOf(c mapping.OkeybotContact, remote, hash string) (*store.PushState, e
 
 var _ Laner = (*Okeybot)(nil)
 
+// credential names the quota channel ch's requests wait on:
+// "okeybot/<lane>" (see Lane).
+func (o *Okeybot) credential(ch *okeybotChannel) string {
+	return "okeybot/" + o.lane(ch)
+}
+
 // Lane returns the lane of an Okeybot target: its channel's limiter, named
 // by the first configured channel that waits on the same one. Channels
 // sharing a token share its limiter; under okeybot.ScopeAccount every
@@ -1115,11 +1172,42 @@ func (o *Okeybot) Lane(t Target) string {
 	if !ok {
 		return ""
 	}
-	lim := ot.ch.api.Limiter()
+	return o.lane(ot.ch)
+}
+
+// lane names the limiter channel c waits on by the first configured
+// channel that waits on the same one.
+func (o *Okeybot) lane(c *okeybotChannel) string {
+	lim := c.api.Limiter()
 	for _, ch := range o.channels {
-		if lim != nil && ch.api.Limiter() == lim || lim == nil && ch.Token == ot.ch.Token {
+		if lim != nil && ch.api.Limiter() == lim || lim == nil && ch.Token == c.Token {
 			return ch.Name
 		}
 	}
-	return ot.ch.Name
+	return c.Name
+}
+
+// Credentials returns the credential of every configured channel's quota
+// (see Call.Credential), in configuration order, each once, and the
+// channels that wait on it.
+func (o *Okeybot) Credentials() []OkeybotCredential {
+	var out []OkeybotCredential
+	idx := map[string]int{}
+	for _, ch := range o.channels {
+		cred := o.credential(ch)
+		i, ok := idx[cred]
+		if !ok {
+			i = len(out)
+			idx[cred] = i
+			out = append(out, OkeybotCredential{Credential: cred})
+		}
+		out[i].Channels = append(out[i].Channels, ch.Name)
+	}
+	return out
+}
+
+// OkeybotCredential is one Okeybot quota: a channel token, or the account.
+type OkeybotCredential struct {
+	Credential string   // "okeybot/<first channel name>"
+	Channels   []string // the channels whose requests wait on it
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -176,6 +177,9 @@ type Outcome struct {
 	// Requests counts requests to the destination; HelperRequests those to
 	// helper APIs (LINE bot info and profiles), which have their own quota.
 	Requests, HelperRequests int
+	// Calls counts the same requests (helper ones included) by credential
+	// and kind; in a dry run, those a real run would send.
+	Calls Calls
 	// Err is the failure when Action is Failed.
 	Err error
 }
@@ -239,6 +243,21 @@ type Options struct {
 	// ReportFunc, when set, receives each contact's report once the contact
 	// is done (one call at a time, in completion order; in id order in a dry run).
 	ReportFunc func(ContactReport)
+	// ProgressFunc, when set, is called after each contact with the run's
+	// progress (one call at a time, under the run's lock: it must return
+	// quickly; Progress is the caller's to keep).
+	ProgressFunc func(Progress)
+}
+
+// Progress is where a run is: the contacts it chose and examined, and the
+// requests made so far by credential and kind.
+type Progress struct {
+	Destination string
+	// Candidates is how many contacts the run chose; Contacts how many it
+	// examined so far.
+	Candidates, Contacts int
+	// Calls are the requests made so far (in a dry run, planned).
+	Calls Calls
 }
 
 // Result counts what a run did. Counts are per target except Contacts.
@@ -252,6 +271,9 @@ type Result struct {
 	// Requests are requests sent to the destination; HelperRequests to
 	// helper APIs (LINE).
 	Requests, HelperRequests int
+	// Calls counts the requests by credential and kind: sent, or in a dry
+	// run those a real run would send (crmsync plan push).
+	Calls Calls
 	// Conflicts counts fields met edited at the destination while crmsync's
 	// value changed too (push_conflicts).
 	Conflicts int
@@ -322,6 +344,7 @@ func (r *Result) add(t TargetReport, o Outcome) {
 	r.Targets++
 	r.Requests += o.Requests
 	r.HelperRequests += o.HelperRequests
+	r.Calls.Add(o.Calls)
 	switch t.Action {
 	case Created:
 		r.Created++
@@ -885,6 +908,11 @@ func (r *runner) contact(ctx context.Context, w *work) {
 	}
 	if r.o.ReportFunc != nil {
 		r.o.ReportFunc(rep)
+	}
+	if r.o.ProgressFunc != nil {
+		calls := make(Calls, len(r.res.Calls))
+		maps.Copy(calls, r.res.Calls)
+		r.o.ProgressFunc(Progress{Destination: r.d.Name(), Candidates: r.res.Candidates, Contacts: r.res.Contacts, Calls: calls})
 	}
 }
 
