@@ -358,3 +358,30 @@ func (s *Store) SplitWindow(ctx context.Context, id int64, halves [2]Span, reaso
 	}
 	return out, nil
 }
+
+// RowDensity returns, per scope of stream, the rows a second of window time
+// held in the done windows (the greater of the rows received and
+// totalElements, over their summed length): what crmsync plan backfill
+// --no-probe estimates windows not read yet from. The "" key holds the
+// stream's density over every scope. A scope with no done window is absent.
+func (s *Store) RowDensity(ctx context.Context, stream string) (map[string]float64, error) {
+	var rows []struct {
+		Scope         string
+		RowsPerSecond float64
+	}
+	err := s.db.WithContext(ctx).Raw(`
+		SELECT coalesce(scope, '') AS scope, rows_per_second FROM (
+			SELECT scope, sum(greatest(rows, coalesce(total_elements, 0)))::float8
+			              / nullif(sum(extract(epoch FROM window_end - window_start)), 0) AS rows_per_second
+			FROM sync_windows WHERE stream = ? AND status = ?
+			GROUP BY GROUPING SETS ((scope), ())
+		) d WHERE rows_per_second IS NOT NULL`, stream, string(WindowDone)).Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("row density of %s windows: %w", stream, err)
+	}
+	out := make(map[string]float64, len(rows))
+	for _, r := range rows {
+		out[r.Scope] = r.RowsPerSecond
+	}
+	return out, nil
+}

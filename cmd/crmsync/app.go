@@ -71,6 +71,7 @@ func commands() []*command {
 		backfillCommand(),
 		scheduleCommand(),
 		pushCommand(),
+		planCommand(),
 		statusCommand(),
 		demoCommand(),
 		sandboxCommand(),

@@ -73,12 +73,25 @@ func (p *Puller) scopes(ctx context.Context, stream Stream) ([]scope, Counts, er
 			chans = append(chans, omnichat.Channel{Platform: contact.Platform(r.Platform), ChannelID: r.ChannelID, ChannelName: r.ChannelName})
 		}
 	}
+	out, sc, perChannel, perPlatform, skipped := p.shape(chans)
+	c.Add(sc)
+	if len(skipped) > 0 {
+		log.WithField("platforms", skipped).Warn("pull: GET /v1/channels lists channels of platforms omnichat.platforms leaves out; not pulled")
+	}
+	log.WithFields(logrus.Fields{"per_channel": strings.Join(perChannel, ", "), "per_platform": strings.Join(perPlatform, ", ")}).
+		Info("pull: coverage (a platform whose channels GET /v1/channels does not list is pulled without channelId)")
+	return out, c, nil
+}
+
+// shape returns the scopes of the configured platforms given the listed
+// channels chans: per channel where chans lists channels of the platform,
+// otherwise the whole platform; with the counts, the coverage per platform
+// and the platforms chans lists that are not configured.
+func (p *Puller) shape(chans []omnichat.Channel) (out []scope, c Counts, perChannel, perPlatform, skipped []string) {
 	byPlatform := map[contact.Platform][]omnichat.Channel{}
 	for _, ch := range chans {
 		byPlatform[ch.Platform] = append(byPlatform[ch.Platform], ch)
 	}
-	var out []scope
-	var perChannel, perPlatform []string
 	for _, pl := range p.platforms {
 		listed := byPlatform[pl]
 		delete(byPlatform, pl)
@@ -96,17 +109,11 @@ func (p *Puller) scopes(ctx context.Context, stream Stream) ([]scope, Counts, er
 		c.ChannelScopes += len(listed)
 		perChannel = append(perChannel, fmt.Sprintf("%s (%d)", pl, len(listed)))
 	}
-	if len(byPlatform) > 0 {
-		var skipped []string
-		for pl := range byPlatform {
-			skipped = append(skipped, string(pl))
-		}
-		slices.Sort(skipped)
-		log.WithField("platforms", skipped).Warn("pull: GET /v1/channels lists channels of platforms omnichat.platforms leaves out; not pulled")
+	for pl := range byPlatform {
+		skipped = append(skipped, string(pl))
 	}
-	log.WithFields(logrus.Fields{"per_channel": strings.Join(perChannel, ", "), "per_platform": strings.Join(perPlatform, ", ")}).
-		Info("pull: coverage (a platform whose channels GET /v1/channels does not list is pulled without channelId)")
-	return out, c, nil
+	slices.Sort(skipped)
+	return out, c, perChannel, perPlatform, skipped
 }
 
 // listChannels lists the channels (within the window deadline: the list's

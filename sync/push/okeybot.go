@@ -1206,6 +1206,21 @@ func (o *Okeybot) Credentials() []OkeybotCredential {
 	return out
 }
 
+// CredentialRate returns the rate (requests per second) the limiter of
+// credential (see Credentials) paces at; ok is false for an unknown
+// credential or one without a limiter.
+func (o *Okeybot) CredentialRate(credential string) (perSecond float64, ok bool) {
+	for _, ch := range o.channels {
+		if o.credential(ch) == credential {
+			if lim := ch.api.Limiter(); lim != nil {
+				return float64(lim.Limit()), true
+			}
+			return 0, false
+		}
+	}
+	return 0, false
+}
+
 // OkeybotCredential is one Okeybot quota: a channel token, or the account.
 type OkeybotCredential struct {
 	Credential string   // "okeybot/<first channel name>"
