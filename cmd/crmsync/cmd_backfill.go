@@ -153,6 +153,7 @@ func parseDateRange(fromS, toS string, loc *time.Location) (from, to time.Time, 
 // attempted even when an earlier one failed; the run then ends failed.
 func runBackfill(ctx context.Context, e *env, cfg *config.Config, st *store.Store, bp backfillPlan) error {
 	progress := newBackfillProgress(e.stderr, isTerminal(e.stderr), e.log)
+	progress.st, progress.rate = st, credentialRate(cfg, omnichatCredential)
 	obs := &apiObserver{} // api_attempts and rate_limited per step, as buildSteps counts them
 	p, err := newPuller(cfg, st, e.log, obs.observe)
 	if err != nil {
@@ -385,11 +386,16 @@ func pullCounts(c pull.Counts, err error) (schedule.Counts, error) {
 }
 
 // backfillProgress shows a progress bar per stream on a terminal, and
-// otherwise a log line at most every logEvery.
+// otherwise a log line at most every logEvery, each with the requests and
+// time left at the account's rate (estimated from the windows ended so
+// far), which it keeps in run_progress for crmsync status too.
 type backfillProgress struct {
-	w   io.Writer
-	tty bool
-	log logrus.FieldLogger
+	w     io.Writer
+	tty   bool
+	log   logrus.FieldLogger
+	st    *store.Store // nil: no run_progress rows
+	rate  float64      // the account's paced requests per second
+	quota *quotaProgress
 
 	mu      sync.Mutex
 	bar     *progressbar.ProgressBar
@@ -407,7 +413,11 @@ func newBackfillProgress(w io.Writer, tty bool, log logrus.FieldLogger) *backfil
 // wrap starts a fresh bar for stream s around its step.
 func (b *backfillProgress) wrap(s pull.Stream, f schedule.StepFunc) schedule.StepFunc {
 	return func(ctx context.Context, run *schedule.Run) (schedule.Counts, error) {
+		q := newQuotaProgress(b.st, run.ID, run.Step, "windows", func(string) float64 { return b.rate }, nil)
+		stopQuota := q.start(ctx)
+		defer stopQuota()
 		b.mu.Lock()
+		b.quota = q
 		b.ended, b.lastLog = 0, time.Time{}
 		if b.tty {
 			b.bar = progressbar.NewOptions64(-1,
@@ -437,9 +447,16 @@ func (b *backfillProgress) update(pr pull.Progress) {
 	if pr.WindowEnded {
 		b.ended++
 	}
+	left := "left: estimating"
+	if b.quota != nil {
+		b.quota.update(b.ended, int64(pr.Planned), map[string]int64{omnichatCredential: int64(pr.Counts.Requests)})
+		if rows := b.quota.rows(); len(rows) == 1 && b.ended > 0 {
+			left = fmt.Sprintf("left: ~%d requests, %s at %s", rows[0].RequestsLeft, fmtDuration(rows[0].SecondsLeft), fmtRate(rows[0].RatePerSecond))
+		}
+	}
 	if b.bar != nil {
 		b.bar.ChangeMax64(int64(pr.Planned))
-		b.bar.Describe(fmt.Sprintf("%-13s %d rows (%d new, %d bad)", pr.Stream, pr.Counts.Rows, pr.Counts.Inserted, pr.Counts.Bad))
+		b.bar.Describe(fmt.Sprintf("%-13s %d rows (%d new, %d bad); %s", pr.Stream, pr.Counts.Rows, pr.Counts.Inserted, pr.Counts.Bad, left))
 		_ = b.bar.Set64(b.ended)
 		return
 	}
@@ -447,7 +464,7 @@ func (b *backfillProgress) update(pr pull.Progress) {
 		b.lastLog = now
 		b.log.WithFields(logrus.Fields{
 			"stream": pr.Stream, "windows": fmt.Sprintf("%d/%d", b.ended, pr.Planned), "rows": pr.Counts.Rows,
-			"new": pr.Counts.Inserted, "bad": pr.Counts.Bad, "window_start": pr.Window.Start.Format(time.RFC3339),
+			"new": pr.Counts.Inserted, "bad": pr.Counts.Bad, "window_start": pr.Window.Start.Format(time.RFC3339), "omnichat": left,
 		}).Info("backfill progress")
 	}
 }

@@ -244,7 +244,7 @@ func planPush(ctx context.Context, cfg *config.Config, st *store.Store, d push.D
 	for _, c := range creds {
 		cp := CredentialPlan{Destination: d.Name(), Credential: c, Requests: res.Calls.Total(c), ByKind: res.Calls.Kinds(c)}
 		if okb != nil {
-			cp.RatePerSecond, _ = okb.CredentialRate(c)
+			cp.RatePerSecond = okeybotRate(okb)(c)
 			for _, k := range okb.Credentials() {
 				if k.Credential == c {
 					cp.Channels = k.Channels

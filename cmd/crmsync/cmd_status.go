@@ -55,10 +55,17 @@ func statusCommand() *command {
 			if err != nil {
 				return err
 			}
+			prog, err := st.RunningProgress(ctx)
+			if err != nil {
+				return err
+			}
+			running := buildRunningProgress(prog)
 			if f.json {
-				err = writeStatusJSON(e.stdout, statusWithPull{Status: s, Pull: ps})
+				err = writeStatusJSON(e.stdout, statusWithPull{Status: s, Pull: ps, Running: running})
 			} else if err = writeStatusTable(e.stdout, s); err == nil {
-				err = writePullStatus(e.stdout, ps, cfg.Location())
+				if err = writeRunningProgress(e.stdout, running, cfg.Location()); err == nil {
+					err = writePullStatus(e.stdout, ps, cfg.Location())
+				}
 			}
 			if err != nil {
 				return err
@@ -218,6 +225,9 @@ func writeStatusTable(w io.Writer, s schedule.Status) error {
 type statusWithPull struct {
 	schedule.Status
 	Pull pullStatus `json:"pull"`
+	// Running is the progress of the push steps and backfill streams
+	// running now, per credential (run_progress); empty when none runs.
+	Running []runningProgress `json:"running"`
 }
 
 // pullStatus is the pull's part of crmsync status: per stream the windows

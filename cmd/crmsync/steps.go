@@ -120,7 +120,7 @@ func buildSteps(_ context.Context, e *env, cfg *config.Config, st *store.Store, 
 		if err != nil {
 			return nil, err
 		}
-		steps[config.StepPushOkeybot] = pushStep(d, st, m, push.DefaultOkeybotConcurrency, o)
+		steps[config.StepPushOkeybot] = pushStep(d, st, m, push.DefaultOkeybotConcurrency, okeybotRate(d), o)
 	}
 	for name, s := range steps {
 		if name != config.StepReconcile { // reconcile holds its own lock
@@ -254,13 +254,26 @@ func reconcileStep(cfg *config.Config, st *store.Store, full bool) schedule.Step
 	}
 }
 
-// pushStep adapts a push destination to a step.
-func pushStep(d push.Destination, st *store.Store, m *metrics.Registry, concurrency int, o stepOptions) schedule.StepFunc {
+// pushStep adapts a push destination to a step. While it runs, its
+// progress per credential (requests made, requests and time left at the
+// credential's limit, rate) is logged and kept in run_progress for crmsync
+// status.
+func pushStep(d push.Destination, st *store.Store, m *metrics.Registry, concurrency int, rate func(string) float64, o stepOptions) schedule.StepFunc {
 	return func(ctx context.Context, run *schedule.Run) (schedule.Counts, error) {
+		prog := newQuotaProgress(st, run.ID, run.Step, "contacts", rate, run.Log)
+		stop := prog.start(ctx)
 		res, err := push.Run(ctx, d, push.Options{
 			Store: st, Log: run.Log, RunID: run.ID, Concurrency: concurrency, Stopping: run.Stopping,
 			Full: o.full, Limit: o.limit,
+			ProgressFunc: func(p push.Progress) {
+				made := map[string]int64{}
+				for _, c := range p.Calls.Credentials() {
+					made[c] = int64(p.Calls.Total(c))
+				}
+				prog.update(int64(p.Contacts), int64(p.Candidates), made)
+			},
 		})
+		stop()
 		if o.pushResult != nil {
 			o.pushResult(res)
 		}
@@ -283,7 +296,7 @@ func pushOhoStep(e *env, cfg *config.Config, st *store.Store, m *metrics.Registr
 	if err != nil {
 		return nil, err
 	}
-	return pushStep(d, st, m, cfg.Oho.Concurrency, o), nil
+	return pushStep(d, st, m, cfg.Oho.Concurrency, func(c string) float64 { return credentialRate(cfg, c) }, o), nil
 }
 
 // newRunner returns the Runner that run, schedule and demo share.
@@ -318,4 +331,12 @@ func requireSchema(ctx context.Context, st *store.Store) error {
 		return fmt.Errorf("the database schema is %d migration(s) behind this crmsync: run crmsync migrate", pending)
 	}
 	return nil
+}
+
+// okeybotRate returns the rate of an Okeybot credential: its limiter's.
+func okeybotRate(d *push.Okeybot) func(string) float64 {
+	return func(c string) float64 {
+		r, _ := d.CredentialRate(c)
+		return r
+	}
 }
