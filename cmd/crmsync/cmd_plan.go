@@ -452,7 +452,11 @@ func planBackfillCommand(ctx context.Context, e *env, args []string) error {
 	for i, s := range streams {
 		steps[i] = pullStepName(s)
 	}
-	cfg, err := e.config(config.ForRun(steps...))
+	opt := config.ForRun(steps...) // the Omnichat token, for the probe
+	if f.noProbe {
+		opt = config.WithoutSecrets() // nothing is sent
+	}
+	cfg, err := e.config(opt)
 	if err != nil {
 		return err
 	}
