@@ -265,7 +265,8 @@ func pushStep(d push.Destination, st *store.Store, m *metrics.Registry, concurre
 	return func(ctx context.Context, run *schedule.Run) (schedule.Counts, error) {
 		prog := newQuotaProgress(st, run.ID, run.Step, "contacts", rate, run.Log)
 		if planAhead {
-			plan, err := push.Run(ctx, d, push.Options{Store: st, Log: run.Log, DryRun: true, Full: o.full, Limit: o.limit})
+			plan, err := push.Run(ctx, d, push.Options{Store: st, Log: run.Log.WithField("purpose", "plan for the progress"),
+				DryRun: true, Full: o.full, Limit: o.limit})
 			if err != nil {
 				run.Log.WithError(err).Warn("push: could not plan the run; its progress extrapolates what is left")
 			} else {
