@@ -127,13 +127,8 @@ func planPushCommand(ctx context.Context, e *env, args []string) error {
 	if help, err := parseSubFlags(e, fs, args); help || err != nil {
 		return err
 	}
-	if f.limit < 0 {
-		return usagef("--limit %d: must be 0 or more", f.limit)
-	}
-	switch f.destination {
-	case "", store.DestinationOho, store.DestinationOkeybot:
-	default:
-		return usagef("--destination %q: want oho or okeybot", f.destination)
+	if err := checkPushFlags(f.destination, f.limit); err != nil {
+		return err
 	}
 	cfg, err := e.config()
 	if err != nil {
@@ -147,17 +142,10 @@ func planPushCommand(ctx context.Context, e *env, args []string) error {
 	if err := requireSchema(ctx, st); err != nil {
 		return err
 	}
-	var dests []string
-	if f.destination != store.DestinationOkeybot {
-		dests = append(dests, store.DestinationOho)
-	}
-	if f.destination == store.DestinationOkeybot || f.destination == "" && len(cfg.Okeybot.Channels) > 0 {
-		dests = append(dests, store.DestinationOkeybot)
-	}
 	var plan PushPlan
-	for _, name := range dests {
+	for _, step := range pushSteps(cfg, f.destination) {
 		var d push.Destination
-		if name == store.DestinationOho {
+		if step == config.StepPushOho {
 			d, err = newOhoDestination(cfg, e.log, true, nil)
 		} else {
 			d, err = newOkeybotDestination(cfg, e.log, nil)
@@ -452,7 +440,11 @@ func planBackfillCommand(ctx context.Context, e *env, args []string) error {
 	for i, s := range streams {
 		steps[i] = pullStepName(s)
 	}
-	cfg, err := e.config(config.ForRun(steps...))
+	opt := config.ForRun(steps...) // the Omnichat token, for the probe
+	if f.noProbe {
+		opt = config.WithoutSecrets() // nothing is sent
+	}
+	cfg, err := e.config(opt)
 	if err != nil {
 		return err
 	}

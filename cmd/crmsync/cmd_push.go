@@ -42,13 +42,8 @@ func pushCommand() *command {
 			if fs.NArg() > 0 {
 				return usagef("unexpected argument %q", fs.Arg(0))
 			}
-			if f.limit < 0 {
-				return usagef("--limit %d: must be 0 or more", f.limit)
-			}
-			switch f.destination {
-			case "", store.DestinationOho, store.DestinationOkeybot:
-			default:
-				return usagef("--destination %q: want oho or okeybot", f.destination)
+			if err := checkPushFlags(f.destination, f.limit); err != nil {
+				return err
 			}
 			cfg, err := e.config()
 			if err != nil {
@@ -59,13 +54,7 @@ func pushCommand() *command {
 				return err
 			}
 			defer st.Close()
-			var steps []string
-			if f.destination != store.DestinationOkeybot {
-				steps = append(steps, config.StepPushOho)
-			}
-			if f.destination == store.DestinationOkeybot || f.destination == "" && len(cfg.Okeybot.Channels) > 0 {
-				steps = append(steps, config.StepPushOkeybot)
-			}
+			steps := pushSteps(cfg, f.destination)
 			if f.dryRun {
 				return dryRunPush(ctx, e, cfg, st, steps, f)
 			}
@@ -98,6 +87,31 @@ func pushCommand() *command {
 			return werr
 		},
 	}
+}
+
+// checkPushFlags checks --destination and --limit of push and plan push.
+func checkPushFlags(destination string, limit int) error {
+	if limit < 0 {
+		return usagef("--limit %d: must be 0 or more", limit)
+	}
+	switch destination {
+	case "", store.DestinationOho, store.DestinationOkeybot:
+		return nil
+	}
+	return usagef("--destination %q: want oho or okeybot", destination)
+}
+
+// pushSteps returns the push steps --destination names: oho, okeybot, or
+// both ("": Okeybot only when okeybot.channels are configured).
+func pushSteps(cfg *config.Config, destination string) []string {
+	var steps []string
+	if destination != store.DestinationOkeybot {
+		steps = append(steps, config.StepPushOho)
+	}
+	if destination == store.DestinationOkeybot || destination == "" && len(cfg.Okeybot.Channels) > 0 {
+		steps = append(steps, config.StepPushOkeybot)
+	}
+	return steps
 }
 
 // dryRunPush prints what a push would create or change, per contact, and

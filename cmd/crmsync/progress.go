@@ -34,8 +34,12 @@ type quotaProgress struct {
 	mu          sync.Mutex
 	done, total int64
 	made        map[string]int64
-	saved       bool // a row was written (so there are rows to clear)
-	changed     bool // figures changed since the last flush
+	// planned, when set, are the requests a plan made before the step
+	// counts per credential (crmsync plan push's computation): what is
+	// left is then the plan less what was made, not an extrapolation.
+	planned map[string]int64
+	saved   bool // a row was written (so there are rows to clear)
+	changed bool // figures changed since the last flush
 }
 
 // progressEvery is how often a running step's progress is written and logged.
@@ -70,14 +74,36 @@ func (q *quotaProgress) rows() []store.RunProgress {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	now := q.nowFunc()
-	out := make([]store.RunProgress, 0, len(q.made))
-	for _, cred := range slices.Sorted(maps.Keys(q.made)) {
-		out = append(out, estimateLeft(store.RunProgress{
+	creds := map[string]bool{}
+	for c := range q.made {
+		creds[c] = true
+	}
+	for c := range q.planned {
+		creds[c] = true
+	}
+	out := make([]store.RunProgress, 0, len(creds))
+	for _, cred := range slices.Sorted(maps.Keys(creds)) {
+		p := store.RunProgress{
 			RunID: q.runID, Step: q.step, Credential: cred, DoneUnits: q.done, TotalUnits: q.total, Unit: q.unit,
 			Requests: q.made[cred], RatePerSecond: q.rate(cred), UpdatedAt: now,
-		}))
+		}
+		if q.planned != nil {
+			p.RequestsLeft = max(q.planned[cred]-p.Requests, 0)
+			p.SecondsLeft = requestSeconds(int(p.RequestsLeft), p.RatePerSecond)
+		} else {
+			p = estimateLeft(p)
+		}
+		out = append(out, p)
 	}
 	return out
+}
+
+// plan sets the requests planned per credential before the step.
+func (q *quotaProgress) plan(planned map[string]int64) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.planned = planned
+	q.changed = true
 }
 
 // estimateLeft fills RequestsLeft and SecondsLeft of p: its requests per
@@ -210,7 +236,7 @@ func writeRunningProgress(w io.Writer, ps []runningProgress, loc *time.Location)
 		return nil
 	}
 	var b strings.Builder
-	b.WriteString("\nRunning now (remaining requests estimated from the work done so far; time at each credential's limit):\n")
+	b.WriteString("\nRunning now (requests left: the plan made at the start less those made (Okeybot), else extrapolated from the work done so far; time at each credential's limit):\n")
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "RUN\tSTEP\tDONE\tCREDENTIAL\tREQUESTS MADE\tREQUESTS LEFT\tTIME LEFT AT LIMIT\tAS OF")
 	for _, p := range ps {

@@ -74,3 +74,17 @@ func TestQuotaProgress_flushShowsInStatusUntilTheStepEnds(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, rows)
 }
+
+func TestQuotaProgress_rows_leftIsThePlanLessWhatWasMade(t *testing.T) {
+	t.Parallel()
+	q := newQuotaProgress(nil, 0, "push_okeybot", "contacts", func(string) float64 { return 97.5 / 60 }, nil)
+	q.plan(map[string]int64{"okeybot/main": 1000, "okeybot/chat": 10})
+	// Contacts without a target finish first: the contacts say little, the plan tells.
+	q.update(250, 279, map[string]int64{"okeybot/main": 400, "okeybot/chat": 12})
+	rows := q.rows()
+	require.Len(t, rows, 2)
+	require.Equal(t, "okeybot/chat", rows[0].Credential)
+	require.Zero(t, rows[0].RequestsLeft, "more than planned (a 409, a dead id): nothing left, never below")
+	require.Equal(t, int64(600), rows[1].RequestsLeft)
+	require.InDelta(t, 600/(97.5/60), rows[1].SecondsLeft, 0.1)
+}

@@ -120,7 +120,7 @@ func buildSteps(_ context.Context, e *env, cfg *config.Config, st *store.Store, 
 		if err != nil {
 			return nil, err
 		}
-		steps[config.StepPushOkeybot] = pushStep(d, st, m, push.DefaultOkeybotConcurrency, okeybotRate(d), o)
+		steps[config.StepPushOkeybot] = pushStep(d, st, m, push.DefaultOkeybotConcurrency, okeybotRate(d), true, o)
 	}
 	for name, s := range steps {
 		if name != config.StepReconcile { // reconcile holds its own lock
@@ -257,10 +257,26 @@ func reconcileStep(cfg *config.Config, st *store.Store, full bool) schedule.Step
 // pushStep adapts a push destination to a step. While it runs, its
 // progress per credential (requests made, requests and time left at the
 // credential's limit, rate) is logged and kept in run_progress for crmsync
-// status.
-func pushStep(d push.Destination, st *store.Store, m *metrics.Registry, concurrency int, rate func(string) float64, o stepOptions) schedule.StepFunc {
+// status. With planAhead (a destination whose dry run sends nothing:
+// Okeybot) the step first plans the run as crmsync plan push does, and what
+// is left is the plan less what was made; otherwise it is extrapolated from
+// the contacts examined so far.
+func pushStep(d push.Destination, st *store.Store, m *metrics.Registry, concurrency int, rate func(string) float64, planAhead bool, o stepOptions) schedule.StepFunc {
 	return func(ctx context.Context, run *schedule.Run) (schedule.Counts, error) {
 		prog := newQuotaProgress(st, run.ID, run.Step, "contacts", rate, run.Log)
+		if planAhead {
+			plan, err := push.Run(ctx, d, push.Options{Store: st, Log: run.Log.WithField("purpose", "plan for the progress"),
+				DryRun: true, Full: o.full, Limit: o.limit})
+			if err != nil {
+				run.Log.WithError(err).Warn("push: could not plan the run; its progress extrapolates what is left")
+			} else {
+				planned := map[string]int64{}
+				for _, c := range plan.Calls.Credentials() {
+					planned[c] = int64(plan.Calls.Total(c))
+				}
+				prog.plan(planned)
+			}
+		}
 		stop := prog.start(ctx)
 		res, err := push.Run(ctx, d, push.Options{
 			Store: st, Log: run.Log, RunID: run.ID, Concurrency: concurrency, Stopping: run.Stopping,
@@ -296,7 +312,7 @@ func pushOhoStep(e *env, cfg *config.Config, st *store.Store, m *metrics.Registr
 	if err != nil {
 		return nil, err
 	}
-	return pushStep(d, st, m, cfg.Oho.Concurrency, func(c string) float64 { return credentialRate(cfg, c) }, o), nil
+	return pushStep(d, st, m, cfg.Oho.Concurrency, func(c string) float64 { return credentialRate(cfg, c) }, false, o), nil
 }
 
 // newRunner returns the Runner that run, schedule and demo share.
