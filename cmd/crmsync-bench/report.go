@@ -134,7 +134,8 @@ var okeybotLayouts = []string{"Alternating", "Grouped", "GroupedAcrossBatches"}
 const okeybotDetect = "DetectConflicts/Update"
 
 // okeybotRows are the Okeybot push's rows: requests per changed contact
-// against the API's minimum, time against what the limit allows, and 429s.
+// against the API's minimum, each run's time against the limit's minimum
+// and against crmsync's even pacing, and the 429s of each layout.
 func okeybotRows(m *metrics, s Scale) []Row {
 	var rows []Row
 	for _, r := range []struct {
