@@ -49,11 +49,18 @@ type BenchRun struct {
 	Bench   string        // the -bench pattern
 	Env     []string      // KEY=VALUE the benchmarks read
 	Timeout time.Duration // go test -timeout
+	// Race builds with the race detector: the smoke run's, so that it
+	// reuses what `make test` (-race) compiled, and checks races too.
+	Race bool
 }
 
 // Args returns go test's arguments for r.
 func (r BenchRun) Args() []string {
-	return []string{"test", "-run=^$", "-bench=" + r.Bench, "-benchtime=1x", "-count=1", "-timeout=" + r.Timeout.String(), r.Pkg}
+	args := []string{"test", "-run=^$", "-bench=" + r.Bench, "-benchtime=1x", "-count=1", "-timeout=" + r.Timeout.String()}
+	if r.Race {
+		args = append(args, "-race")
+	}
+	return append(args, r.Pkg)
 }
 
 // Command returns r as a shell command line, for the report.
@@ -82,7 +89,7 @@ var benchEnvPrefixes = []string{"CRMSYNC_BENCH_", "BENCH_OKEYBOT_"}
 // package runs alone, one after the other, so the benchmarks do not compete
 // for the cores.
 func (s Scale) Runs() []BenchRun {
-	return []BenchRun{
+	runs := []BenchRun{
 		{Name: "pull", Pkg: "./sync/pull/", Bench: "^BenchmarkPull_Messages$",
 			Env: []string{"CRMSYNC_BENCH_MESSAGES=" + strconv.Itoa(s.Messages)}, Timeout: time.Hour},
 		{Name: "pull-rate", Pkg: "./sync/pull/", Bench: "^BenchmarkPull_RateLimited$/^(SharedQuota|NoHeadroom)$",
@@ -94,6 +101,10 @@ func (s Scale) Runs() []BenchRun {
 			Env: []string{"BENCH_OKEYBOT_WINDOW=" + s.OkeybotWindow.String()}, Timeout: 20 * time.Minute},
 		selectionRun(s),
 	}
+	for i := range runs {
+		runs[i].Race = s.Smoke
+	}
+	return runs
 }
 
 // Row is one line of the report's table.
@@ -134,7 +145,8 @@ var okeybotLayouts = []string{"Alternating", "Grouped", "GroupedAcrossBatches"}
 const okeybotDetect = "DetectConflicts/Update"
 
 // okeybotRows are the Okeybot push's rows: requests per changed contact
-// against the API's minimum, time against what the limit allows, and 429s.
+// against the API's minimum, each run's time against the limit's minimum
+// and against crmsync's even pacing, and the 429s of each layout.
 func okeybotRows(m *metrics, s Scale) []Row {
 	var rows []Row
 	for _, r := range []struct {

@@ -396,14 +396,14 @@ func TestScale_Runs(t *testing.T) {
 			},
 		},
 		{
-			name: "SmokeRunsEveryBenchmarkTiny",
+			name: "SmokeRunsEveryBenchmarkTinyWithTheRaceDetector",
 			give: scales["smoke"],
 			want: []string{
-				"CRMSYNC_BENCH_MESSAGES=2000 go test -run='^$' -bench='^BenchmarkPull_Messages$' -benchtime=1x -count=1 -timeout=1h0m0s ./sync/pull/",
-				"CRMSYNC_BENCH_RATE_REQUESTS=100 CRMSYNC_BENCH_LATENCY_MS=20 CRMSYNC_BENCH_JITTER_MS=4 go test -run='^$' -bench='^BenchmarkPull_RateLimited$/^(SharedQuota|NoHeadroom)$' -benchtime=1x -count=1 -timeout=10m0s ./sync/pull/",
-				"CRMSYNC_BENCH_IDENTITIES=2000 go test -run='^$' -bench='^BenchmarkReconcile$/^(Full|FullNoChange|Incremental1Percent)$' -benchtime=1x -count=1 -timeout=1h0m0s ./sync/reconcile/",
-				"BENCH_OKEYBOT_WINDOW=300ms go test -run='^$' -bench='^BenchmarkPush(Oho|Okeybot)$' -benchtime=1x -count=1 -timeout=20m0s ./sync/push/",
-				"CRMSYNC_BENCH_CONTACTS=2000 go test -run='^$' -bench='^BenchmarkPushSelection$' -benchtime=1x -count=1 -timeout=30m0s ./sync/push/",
+				"CRMSYNC_BENCH_MESSAGES=2000 go test -run='^$' -bench='^BenchmarkPull_Messages$' -benchtime=1x -count=1 -timeout=1h0m0s -race ./sync/pull/",
+				"CRMSYNC_BENCH_RATE_REQUESTS=100 CRMSYNC_BENCH_LATENCY_MS=20 CRMSYNC_BENCH_JITTER_MS=4 go test -run='^$' -bench='^BenchmarkPull_RateLimited$/^(SharedQuota|NoHeadroom)$' -benchtime=1x -count=1 -timeout=10m0s -race ./sync/pull/",
+				"CRMSYNC_BENCH_IDENTITIES=2000 go test -run='^$' -bench='^BenchmarkReconcile$/^(Full|FullNoChange|Incremental1Percent)$' -benchtime=1x -count=1 -timeout=1h0m0s -race ./sync/reconcile/",
+				"BENCH_OKEYBOT_WINDOW=300ms go test -run='^$' -bench='^BenchmarkPush(Oho|Okeybot)$' -benchtime=1x -count=1 -timeout=20m0s -race ./sync/push/",
+				"CRMSYNC_BENCH_CONTACTS=2000 go test -run='^$' -bench='^BenchmarkPushSelection$' -benchtime=1x -count=1 -timeout=30m0s -race ./sync/push/",
 			},
 		},
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"net/url"
 	"os"
 	"regexp"
@@ -113,8 +114,9 @@ func TestAnalystsDoc_readonlyRole(t *testing.T) {
 	})
 }
 
-// tryBlock runs the statements of one example on one connection, as
-// runBlock does, and returns how many rows they returned or the first error.
+// tryBlock runs the statements of one example on one connection (so SET
+// applies to what follows) and returns how many rows they returned, or the
+// first error, naming its statement.
 func tryBlock(ctx context.Context, db *sql.DB, block string) (int, error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
@@ -126,22 +128,30 @@ func tryBlock(ctx context.Context, db *sql.DB, block string) (int, error) {
 		if strings.TrimSpace(q) == "" {
 			continue
 		}
-		rs, err := conn.QueryContext(ctx, q)
+		n, err := countRows(ctx, conn, q)
+		total += n
 		if err != nil {
-			return total, err
-		}
-		for rs.Next() {
-			total++
-		}
-		if err := rs.Err(); err != nil {
-			rs.Close()
-			return total, err
-		}
-		if err := rs.Close(); err != nil {
-			return total, err
+			return total, fmt.Errorf("%s: %w", q, err)
 		}
 	}
 	return total, nil
+}
+
+// countRows runs one statement and counts the rows it returns.
+func countRows(ctx context.Context, conn *sql.Conn, q string) (int, error) {
+	rs, err := conn.QueryContext(ctx, q)
+	if err != nil {
+		return 0, err
+	}
+	defer rs.Close()
+	n := 0
+	for rs.Next() {
+		n++
+	}
+	if err := rs.Err(); err != nil {
+		return n, err
+	}
+	return n, rs.Close()
 }
 
 // databaseURL returns the admin URL of st's database.
