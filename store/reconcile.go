@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"slices"
 	"time"
 
@@ -135,6 +136,10 @@ func (s *Store) Reconcile(ctx context.Context, clock func() time.Time, fn func(c
 			// The run analyses its temporary tables for the planner; a small
 			// sample is enough and keeps that cheap.
 			`SET LOCAL default_statistics_target = 20`,
+			// The run's statements are many and big at scale: compiling them
+			// (with inlining and optimisation past jit_optimize_above_cost)
+			// costs more than it saves, each time.
+			`SET LOCAL jit = off`,
 		} {
 			if _, err := tx.Exec(ctx, q); err != nil {
 				return fmt.Errorf("reconcile: prepare transaction: %w", err)
@@ -293,6 +298,12 @@ func (r *ReconcileTx) TakeQueue(ctx context.Context, full bool) (int, error) {
 	if full {
 		return r.count(ctx, "take reconcile queue", `SELECT count(*) FROM reconcile_claims WHERE claim_id = $1`, r.claimID)
 	}
+	// An incremental run touches a few rows of big tables, which are in
+	// memory after the pull: price an index probe as such, so its joins
+	// probe the raw and master tables rather than scanning them whole.
+	if err := r.execAll(ctx, "take reconcile queue", `SET LOCAL random_page_cost = 1.1`); err != nil {
+		return 0, err
+	}
 	n, err := r.exec(ctx, "take reconcile queue", `
 		INSERT INTO rq SELECT platform, channel_id, user_id FROM reconcile_claims WHERE claim_id = $1`, r.claimID)
 	if err != nil {
@@ -330,19 +341,24 @@ type PhoneNumber struct {
 	Raw, E164 string
 }
 
-// SavePhones adds normalised phones for region to phone_numbers with one COPY.
-func (r *ReconcileTx) SavePhones(ctx context.Context, region string, phones []PhoneNumber) error {
-	if len(phones) == 0 {
-		return nil
-	}
-	_, err := r.tx.CopyFrom(ctx, pgx.Identifier{"phone_numbers"}, []string{"raw", "region", "e164", "normalised_at"},
-		pgx.CopyFromSlice(len(phones), func(i int) ([]any, error) {
-			return []any{phones[i].Raw, region, phones[i].E164, r.now}, nil
+// SavePhones adds normalised phones for region to phone_numbers with one
+// COPY, reading them from phones as the COPY goes (the caller may still be
+// normalising the rest). It returns how many it saved.
+func (r *ReconcileTx) SavePhones(ctx context.Context, region string, phones iter.Seq[PhoneNumber]) (int, error) {
+	next, stop := iter.Pull(phones)
+	defer stop()
+	n, err := r.tx.CopyFrom(ctx, pgx.Identifier{"phone_numbers"}, []string{"raw", "region", "e164", "normalised_at"},
+		pgx.CopyFromFunc(func() ([]any, error) {
+			p, ok := next()
+			if !ok {
+				return nil, nil
+			}
+			return []any{p.Raw, region, p.E164, r.now}, nil
 		}))
 	if err != nil {
-		return fmt.Errorf("save normalised phones: %w", err)
+		return 0, fmt.Errorf("save normalised phones: %w", err)
 	}
-	return nil
+	return int(n), nil
 }
 
 // IdentityStats counts what SyncIdentities did.
@@ -379,11 +395,16 @@ const allIdentities = `(SELECT id, contact_id, member_id, email, phone_e164 FROM
 func (r *ReconcileTx) SyncIdentities(ctx context.Context, region string, full bool) (IdentityStats, error) {
 	var st IdentityStats
 	work := `JOIN rq USING (platform, channel_id, user_id)`
+	// One semi-join per raw table (an OR of EXISTS would be planned as
+	// hashed subplans reading each table whole).
 	src := `SELECT platform, channel_id, user_id FROM rq q
-		WHERE user_id <> '' AND (
-		   EXISTS (SELECT 1 FROM omnichat_contacts c WHERE (c.platform, c.channel_id, c.user_id) = (q.platform, q.channel_id, q.user_id))
-		OR EXISTS (SELECT 1 FROM omnichat_messages m WHERE (m.platform, m.channel_id, m.customer_user_id) = (q.platform, q.channel_id, q.user_id))
-		OR EXISTS (SELECT 1 FROM omnichat_tagging_logs l WHERE (l.platform, l.channel_id, l.user_id) = (q.platform, q.channel_id, q.user_id)))`
+		WHERE user_id <> '' AND EXISTS (SELECT 1 FROM omnichat_contacts c WHERE (c.platform, c.channel_id, c.user_id) = (q.platform, q.channel_id, q.user_id))
+		UNION
+		SELECT platform, channel_id, user_id FROM rq q
+		WHERE user_id <> '' AND EXISTS (SELECT 1 FROM omnichat_messages m WHERE (m.platform, m.channel_id, m.customer_user_id) = (q.platform, q.channel_id, q.user_id))
+		UNION
+		SELECT platform, channel_id, user_id FROM rq q
+		WHERE user_id <> '' AND EXISTS (SELECT 1 FROM omnichat_tagging_logs l WHERE (l.platform, l.channel_id, l.user_id) = (q.platform, q.channel_id, q.user_id))`
 	if full {
 		work = ``
 		// Contacts are unique already; the chat history and tagging logs

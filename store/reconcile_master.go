@@ -65,11 +65,26 @@ func (r *ReconcileTx) RebuildContacts(ctx context.Context, full bool, prev time.
 			return st, err
 		}
 	}
-	if err := r.execAll(ctx, what, `ANALYZE ac`, `
+	// ai: the identities of the contacts in ac. A full rebuild takes every
+	// identity, so it reads contact_identities itself (analysed first: this
+	// transaction may just have written it), which, unlike a temporary
+	// table, lets the joins with the raw tables and the ten-million-message
+	// aggregate run in parallel workers.
+	ai := `ai`
+	stage := []string{`ANALYZE ac`, `
 		CREATE TEMP TABLE ai ON COMMIT DROP AS
 		SELECT i.id, i.contact_id, i.platform, i.channel_id, i.user_id, i.has_profile, i.member_id, i.email, i.phone_e164
 		FROM contact_identities i JOIN ac USING (contact_id)`,
-		`ANALYZE ai`,
+		`ANALYZE ai`}
+	if full {
+		ai = `(SELECT id, contact_id, platform, channel_id, user_id, has_profile, member_id, email, phone_e164
+			FROM contact_identities WHERE contact_id IS NOT NULL)`
+		stage = []string{`ANALYZE ac`, `ANALYZE contact_identities`}
+	}
+	if err := r.execAll(ctx, what, stage...); err != nil {
+		return st, err
+	}
+	if err := r.execAll(ctx, what,
 		// Fields from the most recently updated identity that has them, and a
 		// hash of every identity's profile (part of the master record).
 		`CREATE TEMP TABLE np ON COMMIT DROP AS
@@ -81,7 +96,7 @@ func (r *ReconcileTx) RebuildContacts(ctx context.Context, full bool, prev time.
 		       md5(string_agg(ROW(ai.platform, ai.channel_id, ai.user_id, oc.name, oc.email, oc.phone,
 		                          oc.member_id, oc.subscribed, oc.updated_at)::text,
 		                      ',' ORDER BY ai.platform, ai.channel_id, ai.user_id)) AS identities_hash
-		FROM ai
+		FROM `+ai+` ai
 		LEFT JOIN omnichat_contacts oc ON oc.platform = ai.platform AND oc.channel_id = ai.channel_id AND oc.user_id = ai.user_id
 		GROUP BY ai.contact_id`,
 		`ANALYZE np`,
@@ -110,7 +125,7 @@ func (r *ReconcileTx) RebuildContacts(ctx context.Context, full bool, prev time.
 		                       updated_at timestamptz, identity_id bigint, PRIMARY KEY (contact_id, key)) ON COMMIT DROP`,
 		`INSERT INTO na
 		SELECT DISTINCT ON (ai.contact_id, a.key) ai.contact_id, a.key, a.value, a.type, a.display_name, oc.updated_at, ai.id
-		FROM ai
+		FROM `+ai+` ai
 		JOIN omnichat_contacts oc ON oc.platform = ai.platform AND oc.channel_id = ai.channel_id AND oc.user_id = ai.user_id
 		CROSS JOIN LATERAL (
 			SELECT e->>'key' AS key, e->>'value' AS value,
@@ -130,13 +145,13 @@ func (r *ReconcileTx) RebuildContacts(ctx context.Context, full bool, prev time.
 		`CREATE TEMP TABLE nt ON COMMIT DROP AS
 		WITH it AS (
 			SELECT ai.contact_id, ai.platform, ai.channel_id, ai.user_id, t.tag
-			FROM ai
+			FROM `+ai+` ai
 			JOIN omnichat_contacts oc ON oc.platform = ai.platform AND oc.channel_id = ai.channel_id AND oc.user_id = ai.user_id
 			CROSS JOIN LATERAL unnest(oc.tags) AS t (tag)
 			WHERE t.tag <> ''
 			UNION
 			SELECT ai.contact_id, ai.platform, ai.channel_id, ai.user_id, l.tag
-			FROM ai
+			FROM `+ai+` ai
 			JOIN omnichat_tagging_logs l ON l.platform = ai.platform AND l.channel_id = ai.channel_id AND l.user_id = ai.user_id
 			WHERE NOT ai.has_profile AND l.tag <> ''
 		)
@@ -158,7 +173,7 @@ func (r *ReconcileTx) RebuildContacts(ctx context.Context, full bool, prev time.
 		       min(m.sent_at) AS first_at, max(m.sent_at) AS last_at, count(*) AS total,
 		       count(*) FILTER (WHERE m.sent_at > $1 AND m.sent_at <= $3) AS d7,
 		       count(*) FILTER (WHERE m.sent_at > $2 AND m.sent_at <= $3) AS d30
-		FROM ai
+		FROM `+ai+` ai
 		JOIN omnichat_messages m ON m.platform = ai.platform AND m.channel_id = ai.channel_id AND m.customer_user_id = ai.user_id
 		GROUP BY 1, 2, 3`, r.now.Add(-7*24*time.Hour), r.now.Add(-30*24*time.Hour), r.now); err != nil {
 		return st, err

@@ -8,3 +8,6 @@ import "context"
 func WithAfterStep(ctx context.Context, f func(ctx context.Context, step string)) context.Context {
 	return context.WithValue(ctx, afterStepKey{}, f)
 }
+
+// NormalisePhones is normalisePhones, for tests.
+var NormalisePhones = normalisePhones

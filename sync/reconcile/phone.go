@@ -1,7 +1,10 @@
 package reconcile
 
 import (
+	"iter"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/nyaruka/phonenumbers"
 
@@ -48,27 +51,52 @@ func onlyDialable(s string) bool {
 	return true
 }
 
-// normalisePhones normalises every raw phone, in parallel over workers.
-func normalisePhones(raws []string, region string, workers int) []store.PhoneNumber {
-	out := make([]store.PhoneNumber, len(raws))
-	if workers < 1 {
-		workers = 1
-	}
-	done := make(chan struct{}, workers)
-	chunk := (len(raws) + workers - 1) / workers
-	started := 0
-	for lo := 0; lo < len(raws); lo += chunk {
-		hi := min(lo+chunk, len(raws))
-		started++
-		go func() {
-			defer func() { done <- struct{}{} }()
-			for i := lo; i < hi; i++ {
-				out[i] = store.PhoneNumber{Raw: raws[i], E164: NormalisePhone(raws[i], region)}
+// phoneBlock is how many phones a worker normalises at a time.
+const phoneBlock = 4096
+
+// normalisePhones normalises every raw phone on workers goroutines and
+// yields them in the order of raws, as soon as each block of phoneBlock is
+// done, so that the caller's COPY overlaps the work that remains. Workers
+// stop early when the caller stops iterating.
+func normalisePhones(raws []string, region string, workers int) iter.Seq[store.PhoneNumber] {
+	return func(yield func(store.PhoneNumber) bool) {
+		if len(raws) == 0 {
+			return
+		}
+		workers = max(workers, 1)
+		out := make([]store.PhoneNumber, len(raws))
+		blocks := (len(raws) + phoneBlock - 1) / phoneBlock
+		done := make([]chan struct{}, blocks)
+		for b := range done {
+			done[b] = make(chan struct{})
+		}
+		var next atomic.Int64
+		var stop atomic.Bool
+		var wg sync.WaitGroup
+		defer func() { stop.Store(true); wg.Wait() }()
+		for range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					b := int(next.Add(1) - 1)
+					if b >= blocks || stop.Load() {
+						return
+					}
+					for i := b * phoneBlock; i < min((b+1)*phoneBlock, len(raws)); i++ {
+						out[i] = store.PhoneNumber{Raw: raws[i], E164: NormalisePhone(raws[i], region)}
+					}
+					close(done[b])
+				}
+			}()
+		}
+		for b := range blocks {
+			<-done[b]
+			for i := b * phoneBlock; i < min((b+1)*phoneBlock, len(raws)); i++ {
+				if !yield(out[i]) {
+					return
+				}
 			}
-		}()
+		}
 	}
-	for range started {
-		<-done
-	}
-	return out
 }

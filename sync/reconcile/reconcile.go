@@ -146,13 +146,16 @@ func Run(ctx context.Context, st *store.Store, opts Options, full bool) (Result,
 			return err
 		}
 		step("phones listed", logrus.Fields{"phones": len(raws)})
-		phones := normalisePhones(raws, cfg.DefaultRegion, runtime.GOMAXPROCS(0))
-		step("phones normalised", logrus.Fields{"phones": len(raws)})
-		if err := rt.SavePhones(ctx, cfg.DefaultRegion, phones); err != nil {
+		// Normalised on every core while the COPY writes the blocks done.
+		saved, err := rt.SavePhones(ctx, cfg.DefaultRegion, normalisePhones(raws, cfg.DefaultRegion, runtime.GOMAXPROCS(0)))
+		if err != nil {
 			return err
 		}
+		if saved != len(raws) {
+			return fmt.Errorf("normalise phones: saved %d of %d", saved, len(raws))
+		}
 		res.PhonesNormalised = len(raws)
-		step("phones saved", logrus.Fields{"phones": len(raws)})
+		step("phones normalised and saved", logrus.Fields{"phones": len(raws)})
 
 		ids, err := rt.SyncIdentities(ctx, cfg.DefaultRegion, res.Full)
 		if err != nil {
