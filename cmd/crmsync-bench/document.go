@@ -30,7 +30,8 @@ type Report struct {
 	Postgres string // versions the benchmarks reported
 	Server   string // which server they used
 	Rows     []Row
-	Raw      []string // the benchmark result lines, as go test printed them
+	Analysts []AnalystRow // the analyst examples (analysts.go)
+	Raw      []string     // the benchmark result lines, as go test printed them
 }
 
 // RunTime is how long one go test invocation took.
@@ -72,6 +73,10 @@ calls of a window arrive at once, is given beside it.
 		for _, m := range missed {
 			fmt.Fprintf(&b, "- %s: %s, ratio %s (target %s) to %s.\n", m.Figure, m.Value, m.Ratio, m.Target, m.Reference)
 		}
+	}
+
+	if len(r.Analysts) > 0 {
+		b.WriteString(analystsMarkdown(r.Analysts, r.Scale.Identities))
 	}
 
 	fmt.Fprintf(&b, "\n## Machine\n\n")

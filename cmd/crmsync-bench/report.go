@@ -86,6 +86,7 @@ func (s Scale) Runs() []BenchRun {
 		{Name: "push", Pkg: "./sync/push/", Bench: "^BenchmarkPush(Oho|Okeybot)$",
 			Env: []string{"BENCH_OKEYBOT_WINDOW=" + okeybotWindow}, Timeout: 20 * time.Minute},
 		selectionRun(s),
+		analystsRun(s),
 	}
 }
 

@@ -629,7 +629,9 @@ WHERE current_setting('TimeZone') <> analytics_time_zone();
 
 COMMENT ON VIEW v_daily_messages IS 'Message volume per day, channel and sender type. The day is taken in the session time zone. When that zone is conversation_settings.time_zone (jobs.yaml timezone, default UTC; e.g. SET TIME ZONE ''Asia/Bangkok'' with timezone Asia/Bangkok) it reads the message_days rollup and answers at once; in any other zone it counts omnichat_messages (exact, slower: filter on day).';
 
--- v_contact_360: platforms and identity_keys from contact_platforms (one join, GIN-indexed) instead of two subqueries per row.
+-- v_contact_360: platforms and identity_keys from contact_platforms (one join, GIN-indexed) instead of two
+-- subqueries per row. A LEFT JOIN on its key, so a query that reads neither column skips it; every contact
+-- has its row (the contacts trigger), and a filter on platforms turns it into an inner join the GIN index serves.
 CREATE OR REPLACE VIEW v_contact_360 AS
 SELECT c.id                        AS contact_id,
        c.name,
@@ -659,7 +661,7 @@ SELECT c.id                        AS contact_id,
        c.created_at,
        c.updated_at
 FROM contacts c
-JOIN contact_platforms p ON p.contact_id = c.id
+LEFT JOIN contact_platforms p ON p.contact_id = c.id
 LEFT JOIN contact_facts f ON f.contact_id = c.id
 LEFT JOIN reconcile_state s ON s.id = 1
 WHERE c.merged_into IS NULL;
