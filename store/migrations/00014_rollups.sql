@@ -222,10 +222,10 @@ COMMENT ON FUNCTION tag_event_contact_weeks_upsert(text) IS 'The INSERT … ON C
 CREATE FUNCTION tag_events_logs_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     one constant text := $s$
-        SELECT l.tagged_at, l.source, i.contact_id, %1$s AS events,
-               %1$s * (EXISTS (SELECT 1 FROM contact_tags ct WHERE ct.contact_id = i.contact_id AND ct.tag = l.tag))::int AS current_events
+        SELECT l.tagged_at, l.source, i.contact_id, %1$s AS events, %1$s * (ct.contact_id IS NOT NULL)::int AS current_events
         FROM %2$s l
-        LEFT JOIN contact_identities i ON i.platform = l.platform AND i.channel_id = l.channel_id AND i.user_id = l.user_id$s$;
+        LEFT JOIN contact_identities i ON i.platform = l.platform AND i.channel_id = l.channel_id AND i.user_id = l.user_id
+        LEFT JOIN contact_tags ct ON ct.contact_id = i.contact_id AND ct.tag = l.tag$s$;
 BEGIN
     PERFORM pg_advisory_xact_lock_shared(1668247158, -14);
     EXECUTE tag_event_contact_weeks_upsert(CASE TG_OP
@@ -258,11 +258,11 @@ BEGIN
               WHERE o.contact_id IS DISTINCT FROM n.contact_id'
     END;
     EXECUTE tag_event_contact_weeks_upsert(format($s$
-        SELECT l.tagged_at, l.source, x.contact_id, x.n AS events,
-               x.n * (EXISTS (SELECT 1 FROM contact_tags ct WHERE ct.contact_id = x.contact_id AND ct.tag = l.tag))::int AS current_events
+        SELECT l.tagged_at, l.source, x.contact_id, x.n AS events, x.n * (ct.contact_id IS NOT NULL)::int AS current_events
         FROM (%s) m
         JOIN omnichat_tagging_logs l ON l.platform = m.platform AND l.channel_id = m.channel_id AND l.user_id = m.user_id
-        CROSS JOIN LATERAL (VALUES (m.before, -1), (m.after, 1)) AS x (contact_id, n)$s$, moved));
+        CROSS JOIN LATERAL (VALUES (m.before, -1), (m.after, 1)) AS x (contact_id, n)
+        LEFT JOIN contact_tags ct ON ct.contact_id = x.contact_id AND ct.tag = l.tag$s$, moved));
     DELETE FROM tag_event_contact_weeks WHERE events = 0;
     RETURN NULL;
 END
@@ -331,9 +331,10 @@ BEGIN
     TRUNCATE tag_event_contact_weeks, tag_event_weeks;
     INSERT INTO tag_event_contact_weeks (week, source, contact_id, events, current_events)
     SELECT (date_trunc('week', l.tagged_at AT TIME ZONE analytics_time_zone()))::date, l.source, i.contact_id, count(*),
-           count(*) FILTER (WHERE EXISTS (SELECT 1 FROM contact_tags ct WHERE ct.contact_id = i.contact_id AND ct.tag = l.tag))
+           count(ct.contact_id)
     FROM omnichat_tagging_logs l
     LEFT JOIN contact_identities i ON i.platform = l.platform AND i.channel_id = l.channel_id AND i.user_id = l.user_id
+    LEFT JOIN contact_tags ct ON ct.contact_id = i.contact_id AND ct.tag = l.tag
     GROUP BY 1, 2, 3;
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;
@@ -412,17 +413,21 @@ COMMENT ON COLUMN contact_platforms.platforms     IS 'Distinct platforms of its 
 COMMENT ON COLUMN contact_platforms.identity_keys IS 'Its identities as "platform/channel_id/user_id", sorted; empty for none.';
 
 -- +goose StatementBegin
-CREATE FUNCTION contact_platforms_refresh(ids bigint[]) RETURNS void LANGUAGE sql AS $$
+CREATE FUNCTION contact_platforms_refresh(ids bigint[]) RETURNS void LANGUAGE plpgsql AS $f$
+BEGIN
+    -- EXECUTE plans with the array's length known: a hash join for a full build, index probes for a page.
+    EXECUTE $q$
     INSERT INTO contact_platforms AS t (contact_id, platforms, identity_keys)
     SELECT s.id, COALESCE(array_agg(DISTINCT i.platform ORDER BY i.platform) FILTER (WHERE i.platform IS NOT NULL), '{}'),
            COALESCE(array_agg(i.platform || '/' || i.channel_id || '/' || i.user_id ORDER BY i.platform || '/' || i.channel_id || '/' || i.user_id)
                     FILTER (WHERE i.platform IS NOT NULL), '{}')
-    FROM (SELECT DISTINCT id FROM unnest(ids) AS u (id) WHERE id IS NOT NULL) s
+    FROM (SELECT DISTINCT id FROM unnest($1) AS u (id) WHERE id IS NOT NULL) s
     LEFT JOIN contact_identities i ON i.contact_id = s.id
     GROUP BY s.id
     ON CONFLICT (contact_id) DO UPDATE SET platforms = excluded.platforms, identity_keys = excluded.identity_keys
-    WHERE (t.platforms, t.identity_keys) IS DISTINCT FROM (excluded.platforms, excluded.identity_keys);
-$$;
+    WHERE (t.platforms, t.identity_keys) IS DISTINCT FROM (excluded.platforms, excluded.identity_keys)$q$ USING ids;
+END
+$f$;
 -- +goose StatementEnd
 COMMENT ON FUNCTION contact_platforms_refresh(bigint[]) IS 'Recomputes contact_platforms (platforms, identity keys) for the given contacts; used by the contact_identities triggers.';
 
