@@ -31,7 +31,8 @@ type Report struct {
 	Postgres string // versions the benchmarks reported
 	Server   string // which server they used
 	Rows     []Row
-	Raw      []string // the benchmark result lines, as go test printed them
+	Analysts []AnalystRow // the analyst examples (analysts.go)
+	Raw      []string     // the benchmark result lines, as go test printed them
 	// Unofficial marks a run on a tree with uncommitted changes
 	// (BENCH_UNOFFICIAL=1): its figures describe no commit.
 	Unofficial bool
@@ -84,6 +85,10 @@ the client's 2.5% headroom prices at 1.026.
 		for _, m := range missed {
 			fmt.Fprintf(&b, "- %s: %s, ratio %s (target %s) to %s.\n", m.Figure, m.Value, m.Ratio, m.Target, m.Reference)
 		}
+	}
+
+	if len(r.Analysts) > 0 {
+		b.WriteString(analystsMarkdown(r.Analysts, r.Scale.Identities))
 	}
 
 	fmt.Fprintf(&b, "\n## Machine\n\n")

@@ -149,6 +149,9 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	rep.Rows = rows
+	if rep.Analysts, err = readAnalystRows(all); err != nil {
+		return err
+	}
 	if rep.Postgres, err = postgresVersions(all); err != nil {
 		return fmt.Errorf("PostgreSQL version: %w", err)
 	}

@@ -100,6 +100,7 @@ func (s Scale) Runs() []BenchRun {
 		{Name: "push", Pkg: "./sync/push/", Bench: "^BenchmarkPush(Oho|Okeybot)$",
 			Env: []string{"BENCH_OKEYBOT_WINDOW=" + s.OkeybotWindow.String()}, Timeout: 20 * time.Minute},
 		selectionRun(s),
+		analystsRun(s),
 	}
 	for i := range runs {
 		runs[i].Race = s.Smoke

@@ -382,6 +382,7 @@ func TestScale_Runs(t *testing.T) {
 				"CRMSYNC_BENCH_IDENTITIES=1000000 go test -run='^$' -bench='^BenchmarkReconcile$/^(Full|FullNoChange|Incremental1Percent)$' -benchtime=1x -count=1 -timeout=1h0m0s ./sync/reconcile/",
 				"BENCH_OKEYBOT_WINDOW=3s go test -run='^$' -bench='^BenchmarkPush(Oho|Okeybot)$' -benchtime=1x -count=1 -timeout=20m0s ./sync/push/",
 				"CRMSYNC_BENCH_CONTACTS=1000000 go test -run='^$' -bench='^BenchmarkPushSelection$' -benchtime=1x -count=1 -timeout=30m0s ./sync/push/",
+				"CRMSYNC_BENCH_IDENTITIES=1000000 go test -run='^$' -bench='^BenchmarkAnalystExamples$' -benchtime=1x -count=1 -timeout=1h30m0s ./sync/reconcile/",
 			},
 		},
 		{
@@ -393,6 +394,7 @@ func TestScale_Runs(t *testing.T) {
 				"CRMSYNC_BENCH_IDENTITIES=100000 go test -run='^$' -bench='^BenchmarkReconcile$/^(Full|FullNoChange|Incremental1Percent)$' -benchtime=1x -count=1 -timeout=1h0m0s ./sync/reconcile/",
 				"BENCH_OKEYBOT_WINDOW=3s go test -run='^$' -bench='^BenchmarkPush(Oho|Okeybot)$' -benchtime=1x -count=1 -timeout=20m0s ./sync/push/",
 				"CRMSYNC_BENCH_CONTACTS=100000 go test -run='^$' -bench='^BenchmarkPushSelection$' -benchtime=1x -count=1 -timeout=30m0s ./sync/push/",
+				"CRMSYNC_BENCH_IDENTITIES=100000 go test -run='^$' -bench='^BenchmarkAnalystExamples$' -benchtime=1x -count=1 -timeout=1h30m0s ./sync/reconcile/",
 			},
 		},
 		{

@@ -7,7 +7,8 @@
 --
 --   message_day_customers → message_days       (v_daily_messages)
 --   tag_event_contact_weeks → tag_event_weeks  (v_tag_event_weeks)
---   contact_platforms                          (v_contact_360.platforms, with a GIN index)
+--   contact_platforms                          (v_contact_360.platforms, GIN-indexed, and identity_keys)
+--   contact_platform_counts                    (v_platform_combinations)
 --
 -- Days and weeks are those of conversation_settings.time_zone (the jobs.yaml timezone, default UTC),
 -- as for the weekly response-time rollups of 00010; a change of zone rebuilds them.
@@ -221,10 +222,10 @@ COMMENT ON FUNCTION tag_event_contact_weeks_upsert(text) IS 'The INSERT … ON C
 CREATE FUNCTION tag_events_logs_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     one constant text := $s$
-        SELECT l.tagged_at, l.source, i.contact_id, %1$s AS events,
-               %1$s * (EXISTS (SELECT 1 FROM contact_tags ct WHERE ct.contact_id = i.contact_id AND ct.tag = l.tag))::int AS current_events
+        SELECT l.tagged_at, l.source, i.contact_id, %1$s AS events, %1$s * (ct.contact_id IS NOT NULL)::int AS current_events
         FROM %2$s l
-        LEFT JOIN contact_identities i ON i.platform = l.platform AND i.channel_id = l.channel_id AND i.user_id = l.user_id$s$;
+        LEFT JOIN contact_identities i ON i.platform = l.platform AND i.channel_id = l.channel_id AND i.user_id = l.user_id
+        LEFT JOIN contact_tags ct ON ct.contact_id = i.contact_id AND ct.tag = l.tag$s$;
 BEGIN
     PERFORM pg_advisory_xact_lock_shared(1668247158, -14);
     EXECUTE tag_event_contact_weeks_upsert(CASE TG_OP
@@ -257,11 +258,11 @@ BEGIN
               WHERE o.contact_id IS DISTINCT FROM n.contact_id'
     END;
     EXECUTE tag_event_contact_weeks_upsert(format($s$
-        SELECT l.tagged_at, l.source, x.contact_id, x.n AS events,
-               x.n * (EXISTS (SELECT 1 FROM contact_tags ct WHERE ct.contact_id = x.contact_id AND ct.tag = l.tag))::int AS current_events
+        SELECT l.tagged_at, l.source, x.contact_id, x.n AS events, x.n * (ct.contact_id IS NOT NULL)::int AS current_events
         FROM (%s) m
         JOIN omnichat_tagging_logs l ON l.platform = m.platform AND l.channel_id = m.channel_id AND l.user_id = m.user_id
-        CROSS JOIN LATERAL (VALUES (m.before, -1), (m.after, 1)) AS x (contact_id, n)$s$, moved));
+        CROSS JOIN LATERAL (VALUES (m.before, -1), (m.after, 1)) AS x (contact_id, n)
+        LEFT JOIN contact_tags ct ON ct.contact_id = x.contact_id AND ct.tag = l.tag$s$, moved));
     DELETE FROM tag_event_contact_weeks WHERE events = 0;
     RETURN NULL;
 END
@@ -330,9 +331,10 @@ BEGIN
     TRUNCATE tag_event_contact_weeks, tag_event_weeks;
     INSERT INTO tag_event_contact_weeks (week, source, contact_id, events, current_events)
     SELECT (date_trunc('week', l.tagged_at AT TIME ZONE analytics_time_zone()))::date, l.source, i.contact_id, count(*),
-           count(*) FILTER (WHERE EXISTS (SELECT 1 FROM contact_tags ct WHERE ct.contact_id = i.contact_id AND ct.tag = l.tag))
+           count(ct.contact_id)
     FROM omnichat_tagging_logs l
     LEFT JOIN contact_identities i ON i.platform = l.platform AND i.channel_id = l.channel_id AND i.user_id = l.user_id
+    LEFT JOIN contact_tags ct ON ct.contact_id = i.contact_id AND ct.tag = l.tag
     GROUP BY 1, 2, 3;
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;
@@ -399,27 +401,35 @@ COMMENT ON COLUMN v_tag_event_weeks.still_current IS 'Events whose tag the conta
 -- Platforms per contact.
 
 CREATE TABLE contact_platforms (
-    contact_id bigint PRIMARY KEY,
-    platforms  text[] NOT NULL
+    contact_id    bigint PRIMARY KEY,
+    platforms     text[] NOT NULL,
+    identity_keys text[] NOT NULL
 );
 CREATE INDEX contact_platforms_gin_idx ON contact_platforms USING gin (platforms);
 
-COMMENT ON TABLE  contact_platforms IS 'The distinct platforms of each contact''s identities, one row per contact (contacts.id): v_contact_360.platforms, indexed (GIN) for platforms @> ARRAY[...]. Kept by triggers on contacts and contact_identities.';
-COMMENT ON COLUMN contact_platforms.contact_id IS 'The contact (contacts.id).';
-COMMENT ON COLUMN contact_platforms.platforms  IS 'Distinct platforms of its identities, sorted; empty for a contact with none (a merged tombstone).';
+COMMENT ON TABLE  contact_platforms IS 'The distinct platforms and the keys of each contact''s identities, one row per contact (contacts.id): v_contact_360.platforms (indexed, GIN, for platforms @> ARRAY[...]) and identity_keys. Kept by triggers on contacts and contact_identities.';
+COMMENT ON COLUMN contact_platforms.contact_id    IS 'The contact (contacts.id).';
+COMMENT ON COLUMN contact_platforms.platforms     IS 'Distinct platforms of its identities, sorted; empty for a contact with none (a merged tombstone).';
+COMMENT ON COLUMN contact_platforms.identity_keys IS 'Its identities as "platform/channel_id/user_id", sorted; empty for none.';
 
 -- +goose StatementBegin
-CREATE FUNCTION contact_platforms_refresh(ids bigint[]) RETURNS void LANGUAGE sql AS $$
-    INSERT INTO contact_platforms AS t (contact_id, platforms)
-    SELECT s.id, COALESCE(array_agg(DISTINCT i.platform ORDER BY i.platform) FILTER (WHERE i.platform IS NOT NULL), '{}')
-    FROM (SELECT DISTINCT id FROM unnest(ids) AS u (id) WHERE id IS NOT NULL) s
+CREATE FUNCTION contact_platforms_refresh(ids bigint[]) RETURNS void LANGUAGE plpgsql AS $f$
+BEGIN
+    -- EXECUTE plans with the array's length known: a hash join for a full build, index probes for a page.
+    EXECUTE $q$
+    INSERT INTO contact_platforms AS t (contact_id, platforms, identity_keys)
+    SELECT s.id, COALESCE(array_agg(DISTINCT i.platform ORDER BY i.platform) FILTER (WHERE i.platform IS NOT NULL), '{}'),
+           COALESCE(array_agg(i.platform || '/' || i.channel_id || '/' || i.user_id ORDER BY i.platform || '/' || i.channel_id || '/' || i.user_id)
+                    FILTER (WHERE i.platform IS NOT NULL), '{}')
+    FROM (SELECT DISTINCT id FROM unnest($1) AS u (id) WHERE id IS NOT NULL) s
     LEFT JOIN contact_identities i ON i.contact_id = s.id
     GROUP BY s.id
-    ON CONFLICT (contact_id) DO UPDATE SET platforms = excluded.platforms
-    WHERE t.platforms IS DISTINCT FROM excluded.platforms;
-$$;
+    ON CONFLICT (contact_id) DO UPDATE SET platforms = excluded.platforms, identity_keys = excluded.identity_keys
+    WHERE (t.platforms, t.identity_keys) IS DISTINCT FROM (excluded.platforms, excluded.identity_keys)$q$ USING ids;
+END
+$f$;
 -- +goose StatementEnd
-COMMENT ON FUNCTION contact_platforms_refresh(bigint[]) IS 'Recomputes contact_platforms for the given contacts; used by the contact_identities triggers.';
+COMMENT ON FUNCTION contact_platforms_refresh(bigint[]) IS 'Recomputes contact_platforms (platforms, identity keys) for the given contacts; used by the contact_identities triggers.';
 
 -- Identities a statement added, removed or moved: their old and new contacts' platforms. Identities
 -- are written by reconcile, one run at a time; the lock keeps even concurrent writers exact.
@@ -437,7 +447,7 @@ BEGIN
         SELECT array_agg(DISTINCT x.contact_id) INTO ids
         FROM old_rows o FULL JOIN new_rows n ON n.id = o.id
         CROSS JOIN LATERAL (VALUES (o.contact_id), (n.contact_id)) AS x (contact_id)
-        WHERE (o.contact_id, o.platform) IS DISTINCT FROM (n.contact_id, n.platform);
+        WHERE (o.contact_id, o.platform, o.channel_id, o.user_id) IS DISTINCT FROM (n.contact_id, n.platform, n.channel_id, n.user_id);
     END IF;
     PERFORM contact_platforms_refresh(ids);
     RETURN NULL;
@@ -449,7 +459,7 @@ $$;
 CREATE FUNCTION contact_platforms_contacts_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        INSERT INTO contact_platforms (contact_id, platforms) SELECT id, '{}' FROM new_rows ON CONFLICT (contact_id) DO NOTHING;
+        INSERT INTO contact_platforms (contact_id, platforms, identity_keys) SELECT id, '{}', '{}' FROM new_rows ON CONFLICT (contact_id) DO NOTHING;
     ELSE
         DELETE FROM contact_platforms p USING old_rows o WHERE p.contact_id = o.id;
     END IF;
@@ -462,9 +472,9 @@ $$;
 CREATE FUNCTION contact_platforms_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_TABLE_NAME = 'contacts' THEN
-        TRUNCATE contact_platforms;
+        TRUNCATE contact_platforms, contact_platform_counts;
     ELSE
-        UPDATE contact_platforms SET platforms = '{}' WHERE platforms <> '{}';
+        UPDATE contact_platforms SET platforms = '{}', identity_keys = '{}' WHERE identity_keys <> '{}';
     END IF;
     RETURN NULL;
 END
@@ -485,6 +495,57 @@ CREATE TRIGGER contact_platforms_on_delete AFTER DELETE ON contacts
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION contact_platforms_contacts_changed();
 CREATE TRIGGER contact_platforms_on_truncate AFTER TRUNCATE ON contacts
     FOR EACH STATEMENT EXECUTE FUNCTION contact_platforms_truncated();
+
+-- People per platform combination (contacts with identities; merged tombstones have none).
+CREATE TABLE contact_platform_counts (
+    platforms text[] PRIMARY KEY,
+    people    bigint NOT NULL
+);
+
+COMMENT ON TABLE  contact_platform_counts IS 'Rollup of contact_platforms: how many contacts have identities on exactly each combination of platforms (contacts with no identity, i.e. merged tombstones, not counted); exact, kept by triggers. Read it through v_platform_combinations.';
+COMMENT ON COLUMN contact_platform_counts.platforms IS 'The combination: distinct platforms, sorted (never empty).';
+COMMENT ON COLUMN contact_platform_counts.people    IS 'Contacts whose identities are on exactly these platforms (always > 0).';
+
+-- +goose StatementBegin
+CREATE FUNCTION contact_platform_counts_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    src text;
+BEGIN
+    src := CASE TG_OP
+        WHEN 'INSERT' THEN 'SELECT platforms, 1 AS n FROM new_rows'
+        WHEN 'DELETE' THEN 'SELECT platforms, -1 AS n FROM old_rows'
+        ELSE 'SELECT platforms, 1 AS n FROM new_rows UNION ALL SELECT platforms, -1 FROM old_rows'
+    END;
+    EXECUTE format($q$
+        INSERT INTO contact_platform_counts AS t (platforms, people)
+        SELECT platforms, sum(n) FROM (%s) s
+        WHERE platforms <> '{}'
+        GROUP BY 1
+        HAVING sum(n) <> 0
+        ON CONFLICT (platforms) DO UPDATE SET people = t.people + excluded.people$q$, src);
+    IF TG_OP <> 'INSERT' THEN
+        DELETE FROM contact_platform_counts WHERE people = 0;
+    END IF;
+    RETURN NULL;
+END
+$$;
+-- +goose StatementEnd
+
+CREATE TRIGGER contact_platform_counts_on_insert AFTER INSERT ON contact_platforms
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION contact_platform_counts_changed();
+CREATE TRIGGER contact_platform_counts_on_update AFTER UPDATE ON contact_platforms
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION contact_platform_counts_changed();
+CREATE TRIGGER contact_platform_counts_on_delete AFTER DELETE ON contact_platforms
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION contact_platform_counts_changed();
+
+CREATE VIEW v_platform_combinations AS
+SELECT platforms, cardinality(platforms) AS platform_count, people
+FROM contact_platform_counts;
+
+COMMENT ON VIEW   v_platform_combinations IS 'People per combination of platforms they reach us on (from the contact_platform_counts rollup: exact, at once): the same as counting v_contact_360 by platforms.';
+COMMENT ON COLUMN v_platform_combinations.platforms      IS 'The combination, sorted (v_contact_360.platforms).';
+COMMENT ON COLUMN v_platform_combinations.platform_count IS 'How many platforms that is (cardinality(platforms)).';
+COMMENT ON COLUMN v_platform_combinations.people         IS 'Live contacts with identities on exactly these platforms (a contact left with no identity, which reconcile never leaves live, is not counted).';
 
 ---------------------------------------------------------------------------------------------------
 -- A change of zone recounts the day and week rollups (pull_agents writes the setting).
@@ -533,6 +594,25 @@ CREATE TRIGGER analytics_on_delete AFTER DELETE ON conversation_settings
 ---------------------------------------------------------------------------------------------------
 -- The views read the rollups. Same names, columns and order as their latest definitions (00005, 00004).
 
+-- v_daily_messages in any other session zone: the messages counted as before 00014. A function, so
+-- the plan of the rollup branch does not carry this branch's cost (which would make PostgreSQL JIT-compile
+-- a query that reads a few thousand rows).
+-- +goose StatementBegin
+CREATE FUNCTION daily_messages_counted()
+    RETURNS TABLE (day date, platform text, channel_id text, channel_name text, sender_type text, messages bigint, customers bigint)
+    LANGUAGE plpgsql STABLE ROWS 5000 AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    SELECT m.sent_at::date, m.platform, m.channel_id, COALESCE(ch.channel_name, ''), m.sender_type, count(*), count(DISTINCT m.customer_user_id)
+    FROM omnichat_messages m
+    LEFT JOIN omnichat_channels ch ON ch.platform = m.platform AND ch.channel_id = m.channel_id
+    GROUP BY 1, 2, 3, 4, 5;
+END
+$$;
+-- +goose StatementEnd
+COMMENT ON FUNCTION daily_messages_counted() IS 'v_daily_messages counted from omnichat_messages in the session time zone (the view''s branch for a session zone other than analytics_time_zone()).';
+
 -- v_daily_messages: from message_days when the session's zone is analytics_time_zone() (the
 -- other branch is then skipped by a one-time filter); otherwise, exactly as before, from the raw
 -- messages in the session's zone.
@@ -548,21 +628,15 @@ FROM message_days r
 LEFT JOIN omnichat_channels ch ON ch.platform = r.platform AND ch.channel_id = r.channel_id
 WHERE current_setting('TimeZone') = analytics_time_zone()
 UNION ALL
-SELECT m.sent_at::date               AS day,
-       m.platform,
-       m.channel_id,
-       COALESCE(ch.channel_name, '') AS channel_name,
-       m.sender_type,
-       count(*)                      AS messages,
-       count(DISTINCT m.customer_user_id) AS customers
-FROM omnichat_messages m
-LEFT JOIN omnichat_channels ch ON ch.platform = m.platform AND ch.channel_id = m.channel_id
-WHERE current_setting('TimeZone') <> analytics_time_zone()
-GROUP BY 1, 2, 3, 4, 5;
+SELECT d.day, d.platform, d.channel_id, d.channel_name, d.sender_type, d.messages, d.customers
+FROM daily_messages_counted() d
+WHERE current_setting('TimeZone') <> analytics_time_zone();
 
 COMMENT ON VIEW v_daily_messages IS 'Message volume per day, channel and sender type. The day is taken in the session time zone. When that zone is conversation_settings.time_zone (jobs.yaml timezone, default UTC; e.g. SET TIME ZONE ''Asia/Bangkok'' with timezone Asia/Bangkok) it reads the message_days rollup and answers at once; in any other zone it counts omnichat_messages (exact, slower: filter on day).';
 
--- v_contact_360: platforms from contact_platforms (one join, GIN-indexed) instead of a subquery per row.
+-- v_contact_360: platforms and identity_keys from contact_platforms (one join, GIN-indexed) instead of two
+-- subqueries per row. A LEFT JOIN on its key, so a query that reads neither column skips it; every contact
+-- has its row (the contacts trigger), and a filter on platforms turns it into an inner join the GIN index serves.
 CREATE OR REPLACE VIEW v_contact_360 AS
 SELECT c.id                        AS contact_id,
        c.name,
@@ -571,8 +645,7 @@ SELECT c.id                        AS contact_id,
        c.member_id,
        c.identities,
        p.platforms,
-       ARRAY(SELECT i.platform || '/' || i.channel_id || '/' || i.user_id
-             FROM contact_identities i WHERE i.contact_id = c.id ORDER BY 1)                         AS identity_keys,
+       p.identity_keys,
        ARRAY(SELECT t.tag FROM contact_tags t WHERE t.contact_id = c.id ORDER BY 1)                AS tags,
        COALESCE((SELECT jsonb_object_agg(a.key, a.value) FROM contact_attributes a WHERE a.contact_id = c.id),
                 '{}'::jsonb)                                                                        AS attributes,
@@ -593,16 +666,47 @@ SELECT c.id                        AS contact_id,
        c.created_at,
        c.updated_at
 FROM contacts c
-JOIN contact_platforms p ON p.contact_id = c.id
+LEFT JOIN contact_platforms p ON p.contact_id = c.id
 LEFT JOIN contact_facts f ON f.contact_id = c.id
 LEFT JOIN reconcile_state s ON s.id = 1
+WHERE c.merged_into IS NULL;
+
+-- v_push_status: the per-target counts and the last refusal joined once (hash joins) instead of two
+-- subqueries per contact and destination.
+CREATE OR REPLACE VIEW v_push_status AS
+SELECT c.id AS contact_id,
+       d.destination,
+       CASE
+           WHEN c.excluded_from_push THEN 'excluded'
+           WHEN pc.contact_id IS NULL THEN 'never_checked'
+           WHEN pc.contact_updated_at < c.updated_at THEN 'pending'
+           ELSE pc.outcome
+       END AS state,
+       COALESCE(ps.targets, 0) AS pushed_targets,
+       ps.first_pushed_at,
+       ps.last_pushed_at,
+       pc.checked_at,
+       r.created_at AS last_rejected_at,
+       r.field AS last_rejection_field,
+       r.reason AS last_rejection_reason,
+       r.http_status AS last_rejection_status
+FROM contacts c
+CROSS JOIN (VALUES ('oho'), ('okeybot')) AS d (destination)
+LEFT JOIN push_contacts pc ON pc.destination = d.destination AND pc.contact_id = c.id
+LEFT JOIN (SELECT s.destination, s.contact_id, count(*) AS targets, min(s.first_pushed_at) AS first_pushed_at, max(s.pushed_at) AS last_pushed_at
+           FROM push_state s GROUP BY s.destination, s.contact_id) ps ON ps.destination = d.destination AND ps.contact_id = c.id
+LEFT JOIN (SELECT DISTINCT ON (x.destination, x.contact_id) x.destination, x.contact_id, x.created_at, x.field, x.reason, x.http_status
+           FROM push_rejections x ORDER BY x.destination, x.contact_id, x.last_seen_at DESC, x.id DESC) r
+       ON r.destination = d.destination AND r.contact_id = c.id
 WHERE c.merged_into IS NULL;
 
 -- What was there before this migration.
 SELECT message_days_rebuild();
 SELECT tag_event_weeks_rebuild();
-INSERT INTO contact_platforms (contact_id, platforms)
-SELECT c.id, COALESCE(array_agg(DISTINCT i.platform ORDER BY i.platform) FILTER (WHERE i.platform IS NOT NULL), '{}')
+INSERT INTO contact_platforms (contact_id, platforms, identity_keys)
+SELECT c.id, COALESCE(array_agg(DISTINCT i.platform ORDER BY i.platform) FILTER (WHERE i.platform IS NOT NULL), '{}'),
+       COALESCE(array_agg(i.platform || '/' || i.channel_id || '/' || i.user_id ORDER BY i.platform || '/' || i.channel_id || '/' || i.user_id)
+                FILTER (WHERE i.platform IS NOT NULL), '{}')
 FROM contacts c
 LEFT JOIN contact_identities i ON i.contact_id = c.id
 GROUP BY c.id;
@@ -656,6 +760,47 @@ LEFT JOIN omnichat_channels ch ON ch.platform = m.platform AND ch.channel_id = m
 GROUP BY 1, 2, 3, 4, 5;
 COMMENT ON VIEW v_daily_messages IS 'Message volume per day, channel and sender type. The day is taken in the session time zone: SET TIME ZONE ''Asia/Bangkok'' first for Thai days. Filter on day to keep it fast.';
 
+CREATE OR REPLACE VIEW v_push_status AS
+SELECT c.id AS contact_id,
+       d.destination,
+       CASE
+           WHEN c.excluded_from_push THEN 'excluded'
+           WHEN pc.contact_id IS NULL THEN 'never_checked'
+           WHEN pc.contact_updated_at < c.updated_at THEN 'pending'
+           ELSE pc.outcome
+       END AS state,
+       COALESCE(ps.targets, 0) AS pushed_targets,
+       ps.first_pushed_at,
+       ps.last_pushed_at,
+       pc.checked_at,
+       r.created_at AS last_rejected_at,
+       r.field AS last_rejection_field,
+       r.reason AS last_rejection_reason,
+       r.http_status AS last_rejection_status
+FROM contacts c
+CROSS JOIN (VALUES ('oho'), ('okeybot')) AS d (destination)
+LEFT JOIN push_contacts pc ON pc.destination = d.destination AND pc.contact_id = c.id
+LEFT JOIN LATERAL (
+    SELECT count(*) AS targets, min(s.first_pushed_at) AS first_pushed_at, max(s.pushed_at) AS last_pushed_at
+    FROM push_state s
+    WHERE s.destination = d.destination AND s.contact_id = c.id
+) ps ON true
+LEFT JOIN LATERAL (
+    SELECT x.created_at, x.field, x.reason, x.http_status
+    FROM push_rejections x
+    WHERE x.destination = d.destination AND x.contact_id = c.id
+    ORDER BY x.last_seen_at DESC, x.id DESC
+    LIMIT 1
+) r ON true
+WHERE c.merged_into IS NULL;
+
+DROP FUNCTION daily_messages_counted();
+DROP VIEW v_platform_combinations;
+DROP TRIGGER contact_platform_counts_on_delete ON contact_platforms;
+DROP TRIGGER contact_platform_counts_on_update ON contact_platforms;
+DROP TRIGGER contact_platform_counts_on_insert ON contact_platforms;
+DROP FUNCTION contact_platform_counts_changed();
+DROP TABLE contact_platform_counts;
 DROP VIEW v_tag_event_weeks;
 DROP TRIGGER analytics_on_delete ON conversation_settings;
 DROP TRIGGER analytics_on_update ON conversation_settings;

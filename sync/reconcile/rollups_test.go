@@ -37,8 +37,13 @@ var rollupChecks = []struct {
 		        count(*) FILTER (WHERE tag_is_current)
 		 FROM v_tag_events GROUP BY 1, 2`},
 	{"contact_platforms",
-		`SELECT contact_id, platforms FROM contact_platforms`,
-		`SELECT c.id, ARRAY(SELECT DISTINCT i.platform FROM contact_identities i WHERE i.contact_id = c.id ORDER BY 1) FROM contacts c`},
+		`SELECT contact_id, platforms, identity_keys FROM contact_platforms`,
+		`SELECT c.id, ARRAY(SELECT DISTINCT i.platform FROM contact_identities i WHERE i.contact_id = c.id ORDER BY 1),
+		        ARRAY(SELECT i.platform || '/' || i.channel_id || '/' || i.user_id FROM contact_identities i WHERE i.contact_id = c.id ORDER BY 1)
+		 FROM contacts c`},
+	{"v_platform_combinations",
+		`SELECT platforms, platform_count, people FROM v_platform_combinations`,
+		`SELECT platforms, cardinality(platforms), count(*) FROM v_contact_360 WHERE platforms <> '{}' GROUP BY 1`},
 }
 
 // requireRollupsExact fails when any rollup differs from its raw count by a
