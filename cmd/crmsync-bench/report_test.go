@@ -406,6 +406,7 @@ func TestScale_Runs(t *testing.T) {
 				"CRMSYNC_BENCH_IDENTITIES=2000 go test -run='^$' -bench='^BenchmarkReconcile$/^(Full|FullNoChange|Incremental1Percent)$' -benchtime=1x -count=1 -timeout=1h0m0s -race ./sync/reconcile/",
 				"BENCH_OKEYBOT_WINDOW=300ms go test -run='^$' -bench='^BenchmarkPush(Oho|Okeybot)$' -benchtime=1x -count=1 -timeout=20m0s -race ./sync/push/",
 				"CRMSYNC_BENCH_CONTACTS=2000 go test -run='^$' -bench='^BenchmarkPushSelection$' -benchtime=1x -count=1 -timeout=30m0s -race ./sync/push/",
+				"CRMSYNC_BENCH_IDENTITIES=2000 go test -run='^$' -bench='^BenchmarkAnalystExamples$' -benchtime=1x -count=1 -timeout=1h30m0s -race ./sync/reconcile/",
 			},
 		},
 	}
