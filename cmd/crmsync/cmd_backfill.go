@@ -70,14 +70,11 @@ func backfillCommand() *command {
 			if cfg.Omnichat.Token == "" {
 				return usagef("no Omnichat token: set OMNICHAT_TOKEN")
 			}
-			st, err := e.openStore(ctx)
+			st, err := e.openMigratedStore(ctx)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			if err := requireSchema(ctx, st); err != nil {
-				return err
-			}
 			return runBackfill(ctx, e, cfg, st, backfillPlan{streams: streams, from: from, to: to, retryGaveUp: f.retryGaveUp, rereadGaps: f.rereadGaps})
 		},
 	}

@@ -58,3 +58,17 @@ func migrateCommand() *command {
 func (e *env) openStore(ctx context.Context) (*store.Store, error) {
 	return store.Open(ctx, e.getenv("DATABASE_URL"), store.Options{Log: e.log})
 }
+
+// openMigratedStore opens the database and refuses one whose schema is
+// behind this binary's migrations (requireSchema), closing it then.
+func (e *env) openMigratedStore(ctx context.Context) (*store.Store, error) {
+	st, err := e.openStore(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := requireSchema(ctx, st); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return st, nil
+}

@@ -134,14 +134,11 @@ func planPushCommand(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := e.openStore(ctx)
+	st, err := e.openMigratedStore(ctx)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if err := requireSchema(ctx, st); err != nil {
-		return err
-	}
 	var plan PushPlan
 	for _, step := range pushSteps(cfg, f.destination) {
 		var d push.Destination
@@ -458,14 +455,11 @@ func planBackfillCommand(ctx context.Context, e *env, args []string) error {
 		}
 		cfg.Omnichat.Token = "plan-no-probe-sends-nothing"
 	}
-	st, err := e.openStore(ctx)
+	st, err := e.openMigratedStore(ctx)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if err := requireSchema(ctx, st); err != nil {
-		return err
-	}
 	p, err := newPuller(cfg, st, e.log, nil)
 	if err != nil {
 		return err

@@ -56,14 +56,11 @@ func runCommand() *command {
 				}
 				jobs = append(jobs, j)
 			}
-			st, err := e.openStore(ctx)
+			st, err := e.openMigratedStore(ctx)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			if err := requireSchema(ctx, st); err != nil {
-				return err
-			}
 			m := metrics.New()
 			only := []string{}
 			for _, j := range jobs {

@@ -35,14 +35,11 @@ func scheduleCommand() *command {
 			if len(cfg.Jobs) == 0 {
 				return usagef("%s defines no jobs: nothing to schedule", cfg.Path)
 			}
-			st, err := e.openStore(ctx)
+			st, err := e.openMigratedStore(ctx)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			if err := requireSchema(ctx, st); err != nil {
-				return err
-			}
 			m := metrics.New()
 			runner, err := newRunner(ctx, e, cfg, st, m, stepOptions{})
 			if err != nil {

@@ -39,14 +39,11 @@ func statusCommand() *command {
 			if err != nil {
 				return err
 			}
-			st, err := e.openStore(ctx)
+			st, err := e.openMigratedStore(ctx)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			if err := requireSchema(ctx, st); err != nil {
-				return err
-			}
 			s, err := schedule.BuildStatus(ctx, st, cfg, time.Now())
 			if err != nil {
 				return err
