@@ -42,7 +42,9 @@ BEGIN
     -- A room whose holding conversation already has its first reply and first agent reply
     -- before since (fast) is recomputed from since on: the messages before since are untouched,
     -- so that conversation keeps its opening and replies, and the new ones need only the latest
-    -- customer message before since. Other rooms are recomputed from the holding opening.
+    -- customer message before since. A room with no conversation opened before since has no
+    -- customer message before it either, so it too is read from since on (what lies before opens
+    -- nothing). Other rooms are recomputed from the holding opening.
     WITH r AS (
         SELECT t.pl, t.ch, t.rk, t.since, s.opened_at, s.opening_message_id,
                s.opened_at IS NOT NULL AND s.first_reply_at < t.since AND s.first_agent_reply_at < t.since AS fast
@@ -55,7 +57,7 @@ BEGIN
             ORDER BY v.opened_at DESC LIMIT 1) s ON true
     )
     SELECT array_agg(r.pl), array_agg(r.ch), array_agg(r.rk),
-           array_agg(CASE WHEN r.fast THEN r.since ELSE r.opened_at END),
+           array_agg(CASE WHEN r.fast OR r.opened_at IS NULL THEN r.since ELSE r.opened_at END),
            array_agg(p.prev_customer_at),
            array_agg(r.pl) FILTER (WHERE r.fast), array_agg(r.ch) FILTER (WHERE r.fast), array_agg(r.rk) FILTER (WHERE r.fast),
            array_agg(r.since) FILTER (WHERE r.fast), array_agg(r.opened_at) FILTER (WHERE r.fast),
