@@ -111,8 +111,13 @@ func referenceConversations(msgs []chatMsg, gap time.Duration) []conv {
 	return out
 }
 
+// queryer is a *sql.DB or a *sql.Tx.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
 // storedConversations reads the conversations table.
-func storedConversations(t *testing.T, db *sql.DB) []conv {
+func storedConversations(t *testing.T, db queryer) []conv {
 	t.Helper()
 	rs, err := db.QueryContext(t.Context(), `
 		SELECT opening_message_id, platform, channel_id, room_id, room_key, customer_user_id, opened_at, ended_at,
