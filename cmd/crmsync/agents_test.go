@@ -20,15 +20,13 @@ func TestRun_pullAgents(t *testing.T) {
 	srv.SeedSystemUsers(omnichattest.SystemUsers(25)...)
 	cfg := writeConfig(t, "timezone: Asia/Bangkok\nomnichat:\n  token: ${OMNICHAT_TOKEN}\nconversations:\n  quiet_gap: 12h\njobs: []\n")
 	env := map[string]string{"DATABASE_URL": dbURL, "OMNICHAT_BASE_URL": srv.URL, "OMNICHAT_TOKEN": omnichattest.DefaultToken}
-	st, err := store.Open(t.Context(), dbURL, store.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = st.Close() })
+	st := storetest.Open(t, dbURL)
 	count := func(q string) int {
 		var n int
 		require.NoError(t, st.SQL().QueryRowContext(t.Context(), q).Scan(&n))
 		return n
 	}
-	_, err = st.SQL().ExecContext(t.Context(), `INSERT INTO omnichat_messages (id, platform, channel_id, room_id, customer_user_id, sender_type, sent_at, raw)
+	_, err := st.SQL().ExecContext(t.Context(), `INSERT INTO omnichat_messages (id, platform, channel_id, room_id, customer_user_id, sender_type, sent_at, raw)
 		VALUES ('m1', 'line', 'ch', 'r', 'c', 'customer', '2026-01-01 00:00Z', '{}'), ('m2', 'line', 'ch', 'r', 'c', 'customer', '2026-01-01 13:00Z', '{}')`)
 	require.NoError(t, err)
 	require.Equal(t, 1, count(`SELECT count(*) FROM conversations`), "13 hours apart: one conversation at the default 24h")

@@ -42,9 +42,7 @@ func TestBackfillCommand(t *testing.T) {
 		Time: start.Add(72 * time.Hour), CustomerUserID: "U1", SenderType: "customer"})
 	cfg := writeConfig(t, backfillConfig)
 	env := map[string]string{"DATABASE_URL": dbURL, "OMNICHAT_BASE_URL": srv.URL, "OMNICHAT_TOKEN": omnichattest.DefaultToken}
-	st, err := store.Open(t.Context(), dbURL, store.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = st.Close() })
+	st := storetest.Open(t, dbURL)
 	count := func(q string) int {
 		var n int
 		require.NoError(t, st.SQL().QueryRowContext(t.Context(), q).Scan(&n))
@@ -168,9 +166,7 @@ func newBackfillFixture(t *testing.T, opts omnichattest.Options) *backfillFixtur
 		srv.SeedContacts(omnichat.Contact{Platform: ch.Platform, ChannelID: ch.ChannelID, ID: fmt.Sprintf("U%02d", i), Name: "C", UpdatedAt: at})
 		srv.SeedTaggingLogs(omnichat.TaggingLog{Time: at, Platform: ch.Platform, ChannelID: ch.ChannelID, UserID: fmt.Sprintf("U%02d", i), Tag: "VIP", Source: "bot"})
 	}
-	st, err := store.Open(t.Context(), dbURL, store.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = st.Close() })
+	st := storetest.Open(t, dbURL)
 	return &backfillFixture{srv: srv, st: st, dbURL: dbURL,
 		env: map[string]string{"DATABASE_URL": dbURL, "OMNICHAT_BASE_URL": srv.URL, "OMNICHAT_TOKEN": omnichattest.DefaultToken}}
 }

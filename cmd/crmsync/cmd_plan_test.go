@@ -7,7 +7,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"crmsync/clients/okeybot/okeybottest"
-	"crmsync/store"
 	"crmsync/store/storetest"
 )
 
@@ -48,10 +47,8 @@ func TestPlanCommand_pushJSONThenPush(t *testing.T) {
 	dbURL := storetest.NewURL(t)
 	srv := okeybottest.NewServer(t, okeybottest.Options{RateScope: okeybottest.PerAccount,
 		Channels: []okeybottest.Channel{{Token: "tok-a"}, {Token: "tok-b"}}})
-	st, err := store.Open(t.Context(), dbURL, store.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = st.Close() })
-	_, err = st.SQL().ExecContext(t.Context(), `
+	st := storetest.Open(t, dbURL)
+	_, err := st.SQL().ExecContext(t.Context(), `
 		WITH c AS (INSERT INTO contacts (name, email, identities, created_at, updated_at)
 		           SELECT 'Person ' || n, 'p' || n || '@x.example', 1, now() - interval '1 hour', now() - interval '1 hour'
 		           FROM generate_series(1, 3) n RETURNING id, name)

@@ -6,7 +6,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"crmsync/clients/okeybot/okeybottest"
-	"crmsync/store"
 	"crmsync/store/storetest"
 )
 
@@ -18,10 +17,8 @@ func TestPushCommand_okeybotConflictsAndRate(t *testing.T) {
 	dbURL := storetest.NewURL(t)
 	srv := okeybottest.NewServer(t, okeybottest.Options{RateScope: okeybottest.PerAccount,
 		Channels: []okeybottest.Channel{{Token: "tok-a"}, {Token: "tok-b"}}})
-	st, err := store.Open(t.Context(), dbURL, store.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = st.Close() })
-	_, err = st.SQL().ExecContext(t.Context(), `
+	st := storetest.Open(t, dbURL)
+	_, err := st.SQL().ExecContext(t.Context(), `
 		WITH c AS (INSERT INTO contacts (name, email, identities, created_at, updated_at)
 		           VALUES ('Mali', 'm@x.example', 1, now() - interval '1 hour', now() - interval '1 hour') RETURNING id)
 		INSERT INTO contact_identities (platform, channel_id, user_id, contact_id, first_seen_at, updated_at)

@@ -25,10 +25,8 @@ func TestPushCommand(t *testing.T) {
 	lineSrv.AddChannel("tok", lineapitest.BotInfo{UserID: bot, BasicID: "@shop", DisplayName: "Shop", ChatMode: "chat", MarkAsReadMode: "manual"})
 	lineSrv.AddProfile("tok", lineapitest.Profile{UserID: user, DisplayName: "Mali", PictureURL: "https://profile.line-scdn.net/m"})
 
-	st, err := store.Open(t.Context(), dbURL, store.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = st.Close() })
-	_, err = st.SQL().ExecContext(t.Context(), fmt.Sprintf(`
+	st := storetest.Open(t, dbURL)
+	_, err := st.SQL().ExecContext(t.Context(), fmt.Sprintf(`
 		WITH c AS (INSERT INTO contacts (name, identities, created_at, updated_at) VALUES ('Mali', 1, now(), now()) RETURNING id)
 		INSERT INTO contact_identities (platform, channel_id, user_id, contact_id, first_seen_at, updated_at)
 		SELECT 'line', '%s', '%s', id, now(), now() FROM c`, channel, user))

@@ -19,7 +19,6 @@ import (
 	"crmsync/clients/omnichat"
 	"crmsync/clients/omnichat/omnichattest"
 	"crmsync/contact"
-	"crmsync/store"
 	"crmsync/store/storetest"
 )
 
@@ -198,9 +197,7 @@ jobs:
 	overlap := earlier(mLast, tLast).Sub(later(mFirst, tFirst))
 	require.Greater(t, overlap, min(mLast.Sub(mFirst), tLast.Sub(tFirst))/2, "the pulls overlapped")
 
-	st, err := store.Open(t.Context(), dbURL, store.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = st.Close() })
+	st := storetest.Open(t, dbURL)
 	var messages, logs int
 	require.NoError(t, st.SQL().QueryRowContext(t.Context(), `SELECT (SELECT count(*) FROM omnichat_messages), (SELECT count(*) FROM omnichat_tagging_logs)`).Scan(&messages, &logs))
 	require.Equal(t, 20*350, messages)

@@ -140,10 +140,8 @@ func (o *okeybotRace) creates() (posts, contacts int) {
 func twoProcessSetup(t *testing.T, n int) (st *store.Store, env map[string]string, o *okeybotRace) {
 	t.Helper()
 	dbURL := storetest.NewURL(t)
-	st, err := store.Open(t.Context(), dbURL, store.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = st.Close() })
-	_, err = st.SQL().ExecContext(t.Context(), `
+	st = storetest.Open(t, dbURL)
+	_, err := st.SQL().ExecContext(t.Context(), `
 		WITH c AS (
 		    INSERT INTO contacts (name, identities, created_at, updated_at)
 		    SELECT 'Contact ' || g, 1, now(), now() FROM generate_series(1, $1) g RETURNING id)

@@ -129,8 +129,14 @@ func NewURL(tb testing.TB) string {
 // tb ends.
 func New(tb testing.TB) *store.Store {
 	tb.Helper()
-	u := NewURL(tb)
-	s, err := store.Open(context.Background(), u, store.Options{})
+	return Open(tb, NewURL(tb))
+}
+
+// Open returns a Store on the database at dbURL (one from NewURL, whose URL
+// the test also hands to a command), closed when tb ends.
+func Open(tb testing.TB, dbURL string) *store.Store {
+	tb.Helper()
+	s, err := store.Open(context.Background(), dbURL, store.Options{})
 	if err != nil {
 		tb.Fatalf("storetest: %v", err)
 	}
