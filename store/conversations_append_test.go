@@ -37,17 +37,69 @@ func storedRollups(t *testing.T, db queryer) []string {
 	return out
 }
 
+// conversationRows reads every column of conversations but computed_at and
+// the triggers' checkpoint, one JSON object per row in key order: what the
+// comparisons with a rebuild check beyond the definition's fields (reply
+// times, sender names and types).
+func conversationRows(t *testing.T, db queryer) []string {
+	t.Helper()
+	rs, err := db.QueryContext(t.Context(), `
+		SELECT (to_jsonb(c) - 'computed_at' - 'counted_until' - 'counted_messages' - 'counted_customer_messages')::text
+		FROM conversations c ORDER BY opening_message_id`)
+	require.NoError(t, err)
+	defer rs.Close()
+	var out []string
+	for rs.Next() {
+		var row string
+		require.NoError(t, rs.Scan(&row))
+		out = append(out, row)
+	}
+	require.NoError(t, rs.Err())
+	return out
+}
+
+// badCheckpoints lists the conversations whose checkpoint does not count the
+// messages they hold before it (the triggers count on it).
+func badCheckpoints(t *testing.T, db queryer) []string {
+	t.Helper()
+	rs, err := db.QueryContext(t.Context(), `
+		SELECT format('%s: %s messages before %s, %s customer; counted %s, %s', c.opening_message_id,
+		              n.messages, c.counted_until, n.customer_messages, c.counted_messages, c.counted_customer_messages)
+		FROM conversations c
+		CROSS JOIN LATERAL (
+			SELECT count(*) AS messages, count(*) FILTER (WHERE m.sender_type = 'customer') AS customer_messages
+			FROM omnichat_messages m
+			WHERE m.platform = c.platform AND m.channel_id = c.channel_id
+			  AND conversation_room_key(m.room_id, m.customer_user_id) = c.room_key
+			  AND m.sent_at >= c.opened_at AND m.sent_at < c.counted_until
+			  AND (m.sent_at > c.opened_at OR m.id COLLATE "C" >= c.opening_message_id COLLATE "C")) n
+		WHERE c.counted_until IS NOT NULL
+		  AND (n.messages, n.customer_messages) IS DISTINCT FROM (c.counted_messages::int8, c.counted_customer_messages::int8)
+		ORDER BY 1`)
+	require.NoError(t, err)
+	defer rs.Close()
+	var out []string
+	for rs.Next() {
+		var line string
+		require.NoError(t, rs.Scan(&line))
+		out = append(out, line)
+	}
+	require.NoError(t, rs.Err())
+	return out
+}
+
 // rebuiltConversations is what conversations_rebuild() and
-// conversation_weeks_rebuild() make of the stored messages, read in a
-// transaction that is rolled back.
-func rebuiltConversations(t *testing.T, s *store.Store) ([]conv, []string) {
+// conversation_weeks_rebuild() make of the stored messages (the definition's
+// fields, every column, the rollups), read in a transaction that is rolled
+// back.
+func rebuiltConversations(t *testing.T, s *store.Store) ([]conv, []string, []string) {
 	t.Helper()
 	tx, err := s.SQL().BeginTx(t.Context(), nil)
 	require.NoError(t, err)
 	defer func() { require.NoError(t, tx.Rollback()) }()
 	_, err = tx.ExecContext(t.Context(), `SELECT conversations_rebuild(), conversation_weeks_rebuild()`)
 	require.NoError(t, err)
-	return storedConversations(t, tx), storedRollups(t, tx)
+	return storedConversations(t, tx), conversationRows(t, tx), storedRollups(t, tx)
 }
 
 // Rooms whose customers write again within the quiet gap, appended page by
@@ -63,12 +115,19 @@ func TestConversations_appendedPagesMatchARebuild(t *testing.T) {
 		changed int // one page in this many re-pulls earlier messages changed (0: never)
 		deleted int // one page in this many deletes messages (0: never)
 		maxGap  time.Duration
+		senders []string // who sends, picked evenly (nil: customers, agents, bots, AI and system)
 	}{
 		{name: "in order", seed: 1, late: 1000, maxGap: 3 * time.Hour},
 		{name: "in order, some rooms fall quiet", seed: 2, late: 1000, maxGap: 40 * time.Hour},
 		{name: "some pages late", seed: 3, late: 4, maxGap: 6 * time.Hour},
 		{name: "late, changed and deleted", seed: 4, late: 5, changed: 4, deleted: 5, maxGap: 20 * time.Hour},
 		{name: "everything, ties", seed: 5, late: 3, changed: 3, deleted: 4, maxGap: 2 * time.Hour},
+		// Conversations that wait long for a first reply, or a first human one, carried
+		// forward page after page.
+		{name: "rarely answered", seed: 6, late: 6, changed: 5, deleted: 7, maxGap: 3 * time.Hour,
+			senders: []string{"customer", "customer", "customer", "customer", "customer", "customer", "bot", "agent", "system"}},
+		{name: "bots answer, agents rarely", seed: 7, late: 8, changed: 6, maxGap: 5 * time.Hour,
+			senders: []string{"customer", "customer", "bot", "ai-chat", "bot", "customer", "agent"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -76,7 +135,10 @@ func TestConversations_appendedPagesMatchARebuild(t *testing.T) {
 			s := storetest.New(t)
 			db := s.SQL()
 			rng := rand.New(rand.NewPCG(tc.seed, 18))
-			senders := []string{"customer", "customer", "customer", "agent", "bot", "ai-chat", "agent", "system"}
+			senders := tc.senders
+			if senders == nil {
+				senders = []string{"customer", "customer", "customer", "agent", "bot", "ai-chat", "agent", "system"}
+			}
 			rooms := []string{"r1", "r2", "r3", "r4", ""}
 			clock := map[string]time.Time{}
 			held := map[string]chatMsg{}
@@ -141,8 +203,10 @@ func TestConversations_appendedPagesMatchARebuild(t *testing.T) {
 					}
 					insertChat(t, db, rng.IntN(2) == 0, ms...)
 				}
-				wantConv, wantRollups := rebuiltConversations(t, s)
+				wantConv, wantRows, wantRollups := rebuiltConversations(t, s)
 				require.Equal(t, wantConv, storedConversations(t, db), "conversations after page %d", page)
+				require.Equal(t, wantRows, conversationRows(t, db), "every column of the conversations after page %d", page)
+				require.Empty(t, badCheckpoints(t, db), "checkpoints after page %d", page)
 				require.Equal(t, wantRollups, storedRollups(t, db), "rollups after page %d", page)
 				all := make([]chatMsg, 0, len(held))
 				for _, m := range held {
