@@ -46,10 +46,12 @@ BEGIN
         RETURN 0;
     END IF;
     -- One writer per room at a time, so the last one sees every committed message (each
-    -- statement below takes a new snapshot). Buckets are locked in order: no deadlock.
+    -- statement below takes a new snapshot). Each room has its own lock (class 1668247159, key
+    -- the room's hash; 00010 had 256 buckets, so two pages of 100 rooms nearly always waited for
+    -- each other), taken in key order: no deadlock.
     PERFORM pg_advisory_xact_lock_shared(1668247158, -1);
-    PERFORM pg_advisory_xact_lock(1668247158, b)
-    FROM (SELECT DISTINCT hashtext(pl || '/' || ch || '/' || rk) & 255 AS b
+    PERFORM pg_advisory_xact_lock(1668247159, b)
+    FROM (SELECT DISTINCT hashtext(pl || '/' || ch || '/' || rk) AS b
           FROM unnest(p_platform, p_channel, p_room) AS t (pl, ch, rk) ORDER BY 1) s;
 
     SELECT COALESCE(max(quiet_gap), interval '24 hours'), COALESCE(max(time_zone), 'UTC') INTO gap, tz
