@@ -432,6 +432,10 @@ func TestConversations_concurrentWritersOfOneRoom(t *testing.T) {
 		VALUES ('q1', 'line', 'ch1', 'room', 'c', 'customer', $1, '{}')`
 	reply := `INSERT INTO omnichat_messages (id, platform, channel_id, room_id, customer_user_id, sender_type, sender_user_id, sent_at, raw)
 		VALUES ('q2', 'line', 'ch1', 'room', 'c', 'agent', 'agent-1', $1, '{}')`
+	bulkReply := `INSERT INTO omnichat_messages (id, platform, channel_id, room_id, customer_user_id, sender_type, sender_user_id, sent_at, raw)
+		SELECT 'q2', 'line', 'ch1', 'room', 'c', 'agent', 'agent-1', $1::timestamptz, '{}'::jsonb
+		UNION ALL
+		SELECT 'b' || g, 'line', 'ch1', 'other-' || g, 'o' || g, 'customer', '', $1::timestamptz, '{}'::jsonb FROM generate_series(1, 300) g`
 	tests := []struct {
 		name          string
 		first, second string
@@ -440,6 +444,9 @@ func TestConversations_concurrentWritersOfOneRoom(t *testing.T) {
 	}{
 		{"CustomerFirst", customer, reply, at(0), at(time.Minute)},
 		{"ReplyFirst", reply, customer, at(time.Minute), at(0)},
+		// A bulk statement (more than 256 rooms) takes the lock of every room.
+		{"BulkReplyAfter", customer, bulkReply, at(0), at(time.Minute)},
+		{"CustomerAfterBulk", bulkReply, customer, at(time.Minute), at(0)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -470,11 +477,42 @@ func TestConversations_concurrentWritersOfOneRoom(t *testing.T) {
 			require.NoError(t, tx.Commit())
 			require.NoError(t, <-done)
 
-			require.Equal(t, 1, pullCount(t, s, `SELECT count(*) FROM conversations`))
+			require.Equal(t, 1, pullCount(t, s, `SELECT count(*) FROM conversations WHERE room_key = 'room'`))
 			require.Equal(t, 1, pullCount(t, s, `SELECT count(*) FROM conversations WHERE opening_message_id = 'q1'
 				AND first_reply_message_id = 'q2' AND first_response_seconds = 60`))
 		})
 	}
+}
+
+// Writers of different rooms do not wait for each other: each room has its
+// own lock (00019), not one of 256 buckets. (Writers of one day, or of one
+// week's response-time rollup rows, still take turns on those rows, for as
+// long as the rest of the statement and the commit take: the two here write
+// weeks apart.)
+func TestConversations_writersOfOtherRoomsDoNotWait(t *testing.T) {
+	t.Parallel()
+	s := storetest.New(t)
+	ctx := t.Context()
+	db := s.SQL()
+	insert := `INSERT INTO omnichat_messages (id, platform, channel_id, room_id, customer_user_id, sender_type, sent_at, raw)
+		SELECT $1 || g, 'line', 'ch1', $1 || g, 'c-' || $1 || g, 'customer', $2, '{}' FROM generate_series(1, 100) g`
+	tx, err := db.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	defer tx.Rollback() //nolint:errcheck // after commit, a no-op
+	_, err = tx.ExecContext(ctx, insert, "a", at(0))
+	require.NoError(t, err)
+
+	// 100 other rooms while the first writer's 100 are held: 256 buckets
+	// would almost surely have shared one (1 − (156/256)^100 ≈ 1).
+	conn, err := db.Conn(ctx)
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = conn.ExecContext(ctx, `SET lock_timeout = '5s'`)
+	require.NoError(t, err)
+	_, err = conn.ExecContext(ctx, insert, "b", at(30*24*time.Hour))
+	require.NoError(t, err, "the second writer waited for the first one's rooms")
+	require.NoError(t, tx.Commit())
+	require.Equal(t, 200, pullCount(t, s, `SELECT count(*) FROM conversations`))
 }
 
 // waitForLock returns once the backend pid waits for an advisory lock (it

@@ -48,11 +48,17 @@ BEGIN
     -- One writer per room at a time, so the last one sees every committed message (each
     -- statement below takes a new snapshot). Each room has its own lock (class 1668247159, key
     -- the room's hash; 00010 had 256 buckets, so two pages of 100 rooms nearly always waited for
-    -- each other), taken in key order: no deadlock.
-    PERFORM pg_advisory_xact_lock_shared(1668247158, -1);
-    PERFORM pg_advisory_xact_lock(1668247159, b)
-    FROM (SELECT DISTINCT hashtext(pl || '/' || ch || '/' || rk) AS b
-          FROM unnest(p_platform, p_channel, p_room) AS t (pl, ch, rk) ORDER BY 1) s;
+    -- each other), taken in key order: no deadlock. A statement touching more than 256 rooms (a
+    -- bulk load) takes the one lock of every room instead, as a rebuild does, so it never fills
+    -- the server's lock table.
+    IF cardinality(p_room) > 256 THEN
+        PERFORM pg_advisory_xact_lock(1668247158, -1);
+    ELSE
+        PERFORM pg_advisory_xact_lock_shared(1668247158, -1);
+        PERFORM pg_advisory_xact_lock(1668247159, b)
+        FROM (SELECT DISTINCT hashtext(pl || '/' || ch || '/' || rk) AS b
+              FROM unnest(p_platform, p_channel, p_room) AS t (pl, ch, rk) ORDER BY 1) s;
+    END IF;
 
     SELECT COALESCE(max(quiet_gap), interval '24 hours'), COALESCE(max(time_zone), 'UTC') INTO gap, tz
     FROM conversation_settings WHERE id = 1;
