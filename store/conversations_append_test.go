@@ -24,16 +24,24 @@ func storedRollups(t *testing.T, db queryer) []string {
 		`SELECT format('agent %s %s %s %s %s', week, agent_user_id, agent_email, bucket, conversations)
 		 FROM conversation_agent_weeks WHERE conversations <> 0 ORDER BY week, agent_user_id, agent_email, bucket`,
 	} {
-		rs, err := db.QueryContext(t.Context(), q)
-		require.NoError(t, err)
-		for rs.Next() {
-			var line string
-			require.NoError(t, rs.Scan(&line))
-			out = append(out, line)
-		}
-		require.NoError(t, rs.Err())
-		require.NoError(t, rs.Close())
+		out = append(out, queryLines(t, db, q)...)
 	}
+	return out
+}
+
+// queryLines runs a query of one text column and returns its rows.
+func queryLines(t *testing.T, db queryer, q string) []string {
+	t.Helper()
+	rs, err := db.QueryContext(t.Context(), q)
+	require.NoError(t, err)
+	defer rs.Close()
+	var out []string
+	for rs.Next() {
+		var line string
+		require.NoError(t, rs.Scan(&line))
+		out = append(out, line)
+	}
+	require.NoError(t, rs.Err())
 	return out
 }
 
@@ -43,26 +51,16 @@ func storedRollups(t *testing.T, db queryer) []string {
 // times, sender names and types).
 func conversationRows(t *testing.T, db queryer) []string {
 	t.Helper()
-	rs, err := db.QueryContext(t.Context(), `
+	return queryLines(t, db, `
 		SELECT (to_jsonb(c) - 'computed_at' - 'counted_until' - 'counted_messages' - 'counted_customer_messages')::text
 		FROM conversations c ORDER BY opening_message_id`)
-	require.NoError(t, err)
-	defer rs.Close()
-	var out []string
-	for rs.Next() {
-		var row string
-		require.NoError(t, rs.Scan(&row))
-		out = append(out, row)
-	}
-	require.NoError(t, rs.Err())
-	return out
 }
 
 // badCheckpoints lists the conversations whose checkpoint does not count the
 // messages they hold before it (the triggers count on it).
 func badCheckpoints(t *testing.T, db queryer) []string {
 	t.Helper()
-	rs, err := db.QueryContext(t.Context(), `
+	return queryLines(t, db, `
 		SELECT format('%s: %s messages before %s, %s customer; counted %s, %s', c.opening_message_id,
 		              n.messages, c.counted_until, n.customer_messages, c.counted_messages, c.counted_customer_messages)
 		FROM conversations c
@@ -76,16 +74,6 @@ func badCheckpoints(t *testing.T, db queryer) []string {
 		WHERE c.counted_until IS NOT NULL
 		  AND (n.messages, n.customer_messages) IS DISTINCT FROM (c.counted_messages::int8, c.counted_customer_messages::int8)
 		ORDER BY 1`)
-	require.NoError(t, err)
-	defer rs.Close()
-	var out []string
-	for rs.Next() {
-		var line string
-		require.NoError(t, rs.Scan(&line))
-		out = append(out, line)
-	}
-	require.NoError(t, rs.Err())
-	return out
 }
 
 // rebuiltConversations is what conversations_rebuild() and
