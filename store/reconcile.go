@@ -443,16 +443,23 @@ const allIdentities = `(SELECT id, contact_id, member_id, email, phone_e164 FROM
 func (r *ReconcileTx) SyncIdentities(ctx context.Context, region string, full bool) (IdentityStats, error) {
 	var st IdentityStats
 	work := `JOIN rq USING (platform, channel_id, user_id)`
-	// One semi-join per raw table (an OR of EXISTS would be planned as
-	// hashed subplans reading each table whole).
-	src := `SELECT platform, channel_id, user_id FROM rq q
-		WHERE user_id <> '' AND EXISTS (SELECT 1 FROM omnichat_contacts c WHERE (c.platform, c.channel_id, c.user_id) = (q.platform, q.channel_id, q.user_id))
+	// Only the queued identities not stored yet can be new: those are
+	// found first (one probe each of contact_identities), and only they
+	// are looked up in the raw tables, one semi-join per raw table (an OR
+	// of EXISTS would be planned as hashed subplans reading each table
+	// whole).
+	src := `WITH unk AS MATERIALIZED (
+			SELECT platform, channel_id, user_id FROM rq q
+			WHERE user_id <> '' AND NOT EXISTS (SELECT 1 FROM contact_identities x
+				WHERE x.platform = q.platform AND x.channel_id = q.channel_id AND x.user_id = q.user_id))
+		SELECT platform, channel_id, user_id FROM unk q
+		WHERE EXISTS (SELECT 1 FROM omnichat_contacts c WHERE (c.platform, c.channel_id, c.user_id) = (q.platform, q.channel_id, q.user_id))
 		UNION
-		SELECT platform, channel_id, user_id FROM rq q
-		WHERE user_id <> '' AND EXISTS (SELECT 1 FROM omnichat_messages m WHERE (m.platform, m.channel_id, m.customer_user_id) = (q.platform, q.channel_id, q.user_id))
+		SELECT platform, channel_id, user_id FROM unk q
+		WHERE EXISTS (SELECT 1 FROM omnichat_messages m WHERE (m.platform, m.channel_id, m.customer_user_id) = (q.platform, q.channel_id, q.user_id))
 		UNION
-		SELECT platform, channel_id, user_id FROM rq q
-		WHERE user_id <> '' AND EXISTS (SELECT 1 FROM omnichat_tagging_logs l WHERE (l.platform, l.channel_id, l.user_id) = (q.platform, q.channel_id, q.user_id))`
+		SELECT platform, channel_id, user_id FROM unk q
+		WHERE EXISTS (SELECT 1 FROM omnichat_tagging_logs l WHERE (l.platform, l.channel_id, l.user_id) = (q.platform, q.channel_id, q.user_id))`
 	if full {
 		work = ``
 		// Contacts are unique already; the chat history and tagging logs
