@@ -135,12 +135,17 @@ func (r *ReconcileTx) CollectAffected(ctx context.Context, cfg ReconcileConfig, 
 	// Each round looks up the keys of the identities added last round (fr,
 	// with their keys in frk), then every identity sharing a linkable key
 	// or a contact with them, stored (index lookups) or new (wn).
+	// An absent key is NULL in frk, not '': frk's statistics then carry no
+	// '' that the planner would match with the identities' many '' values
+	// (the key filters exclude both, but the estimate does not know it):
+	// with '' it expected millions of rows and sized a hash table for them.
 	frontierKeys := []string{
 		`TRUNCATE frk`,
 		`INSERT INTO frk
-		 SELECT i.id, i.contact_id, i.member_id, i.email, i.phone_e164 FROM fr JOIN contact_identities i USING (id)
+		 SELECT i.id, i.contact_id, NULLIF(i.member_id, ''), NULLIF(i.email, ''), NULLIF(i.phone_e164, '')
+		 FROM fr JOIN contact_identities i USING (id)
 		 UNION ALL
-		 SELECT w.id, NULL, w.member_id, w.email, w.phone_e164 FROM fr JOIN wn w USING (id)`,
+		 SELECT w.id, NULL, NULLIF(w.member_id, ''), NULLIF(w.email, ''), NULLIF(w.phone_e164, '') FROM fr JOIN wn w USING (id)`,
 		`ANALYZE frk`,
 	}
 	var branches []string
@@ -153,8 +158,10 @@ func (r *ReconcileTx) CollectAffected(ctx context.Context, cfg ReconcileConfig, 
 				tbl, col, col, col, cond))
 		}
 	}
+	// UNION ALL: the INSERT's ON CONFLICT DO NOTHING drops the duplicates
+	// (those within the statement too), without a hash of every candidate.
 	expand := `
-		WITH cand AS (` + strings.Join(branches, "\n\t\t\tUNION\n\t\t\t") + `),
+		WITH cand AS (` + strings.Join(branches, "\n\t\t\tUNION ALL\n\t\t\t") + `),
 		ins AS (INSERT INTO aff SELECT id FROM cand ON CONFLICT DO NOTHING RETURNING id)
 		INSERT INTO fr_next SELECT id FROM ins`
 	for round := 0; ; round++ {

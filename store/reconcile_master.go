@@ -70,15 +70,23 @@ func (r *ReconcileTx) RebuildContacts(ctx context.Context, full bool, prev time.
 	// transaction may just have written it), which, unlike a temporary
 	// table, lets the joins with the raw tables and the ten-million-message
 	// aggregate run in parallel workers.
-	ai := `ai`
+	// An incremental run also reads the raw contact rows of ai once (into
+	// occ, the columns the master record uses), rather than probing
+	// omnichat_contacts again for the fields, the attributes and the tags.
+	ai, oc := `ai`, `occ`
 	stage := []string{`ANALYZE ac`, `
 		CREATE TEMP TABLE ai ON COMMIT DROP AS
 		SELECT i.id, i.contact_id, i.platform, i.channel_id, i.user_id, i.has_profile, i.member_id, i.email, i.phone_e164
 		FROM contact_identities i JOIN ac USING (contact_id)`,
-		`ANALYZE ai`}
+		`ANALYZE ai`, `
+		CREATE TEMP TABLE occ ON COMMIT DROP AS
+		SELECT c.platform, c.channel_id, c.user_id, c.name, c.email, c.phone, c.member_id, c.subscribed, c.updated_at,
+		       c.tags, c.custom_attributes
+		FROM ai JOIN omnichat_contacts c ON c.platform = ai.platform AND c.channel_id = ai.channel_id AND c.user_id = ai.user_id`}
 	if full {
 		ai = `(SELECT id, contact_id, platform, channel_id, user_id, has_profile, member_id, email, phone_e164
 			FROM contact_identities WHERE contact_id IS NOT NULL)`
+		oc = `omnichat_contacts`
 		stage = []string{`ANALYZE ac`, `ANALYZE contact_identities`}
 	}
 	if err := r.execAll(ctx, what, stage...); err != nil {
@@ -97,7 +105,7 @@ func (r *ReconcileTx) RebuildContacts(ctx context.Context, full bool, prev time.
 		                          oc.member_id, oc.subscribed, oc.updated_at)::text,
 		                      ',' ORDER BY ai.platform, ai.channel_id, ai.user_id)) AS identities_hash
 		FROM `+ai+` ai
-		LEFT JOIN omnichat_contacts oc ON oc.platform = ai.platform AND oc.channel_id = ai.channel_id AND oc.user_id = ai.user_id
+		LEFT JOIN `+oc+` oc ON oc.platform = ai.platform AND oc.channel_id = ai.channel_id AND oc.user_id = ai.user_id
 		GROUP BY ai.contact_id`,
 		`ANALYZE np`,
 		// Overrides: the latest pin per field, and exclusions.
@@ -126,7 +134,7 @@ func (r *ReconcileTx) RebuildContacts(ctx context.Context, full bool, prev time.
 		`INSERT INTO na
 		SELECT DISTINCT ON (ai.contact_id, a.key) ai.contact_id, a.key, a.value, a.type, a.display_name, oc.updated_at, ai.id
 		FROM `+ai+` ai
-		JOIN omnichat_contacts oc ON oc.platform = ai.platform AND oc.channel_id = ai.channel_id AND oc.user_id = ai.user_id
+		JOIN `+oc+` oc ON oc.platform = ai.platform AND oc.channel_id = ai.channel_id AND oc.user_id = ai.user_id
 		CROSS JOIN LATERAL (
 			SELECT e->>'key' AS key, e->>'value' AS value,
 			       COALESCE(NULLIF(lower(e->>'type'), ''), 'text') AS type, COALESCE(e->>'displayName', '') AS display_name
@@ -146,7 +154,7 @@ func (r *ReconcileTx) RebuildContacts(ctx context.Context, full bool, prev time.
 		WITH it AS (
 			SELECT ai.contact_id, ai.platform, ai.channel_id, ai.user_id, t.tag
 			FROM `+ai+` ai
-			JOIN omnichat_contacts oc ON oc.platform = ai.platform AND oc.channel_id = ai.channel_id AND oc.user_id = ai.user_id
+			JOIN `+oc+` oc ON oc.platform = ai.platform AND oc.channel_id = ai.channel_id AND oc.user_id = ai.user_id
 			CROSS JOIN LATERAL unnest(oc.tags) AS t (tag)
 			WHERE t.tag <> ''
 			UNION
@@ -220,13 +228,35 @@ func (r *ReconcileTx) RebuildContacts(ctx context.Context, full bool, prev time.
 		WHERE c.content_hash IS DISTINCT FROM h.hash`,
 		`ALTER TABLE chg ADD PRIMARY KEY (contact_id)`,
 		`ANALYZE chg`,
-		`DELETE FROM contact_attributes a USING chg WHERE a.contact_id = chg.contact_id`,
-		`DELETE FROM contact_tags t USING chg WHERE t.contact_id = chg.contact_id`,
-		`INSERT INTO contact_attributes (contact_id, key, value, type, display_name, updated_at, identity_id)
+		// Attributes and tags of the changed records: only the rows that
+		// differ are deleted and inserted (a new name leaves the tags alone,
+		// and the tag-event triggers with them). The rows to insert are
+		// found before anything is written: a NOT EXISTS against the table
+		// being inserted into would rescan the pages the INSERT adds.
+		`CREATE TEMP TABLE nai ON COMMIT DROP AS
 		 SELECT na.contact_id, na.key, na.value, na.type, na.display_name, na.updated_at, na.identity_id
-		 FROM na JOIN chg USING (contact_id)`,
+		 FROM na JOIN chg USING (contact_id)
+		 WHERE NOT EXISTS (SELECT 1 FROM contact_attributes a WHERE a.contact_id = na.contact_id AND a.key = na.key
+		                   AND (na.value, na.type, na.display_name, na.updated_at, na.identity_id)
+		                       IS NOT DISTINCT FROM (a.value, a.type, a.display_name, a.updated_at, a.identity_id))`,
+		`CREATE TEMP TABLE nti ON COMMIT DROP AS
+		 SELECT nt.contact_id, nt.tag, nt.applied_at, nt.source
+		 FROM nt JOIN chg USING (contact_id)
+		 WHERE NOT EXISTS (SELECT 1 FROM contact_tags t WHERE t.contact_id = nt.contact_id AND t.tag = nt.tag
+		                   AND (nt.applied_at, nt.source) IS NOT DISTINCT FROM (t.applied_at, t.source))`,
+		`DELETE FROM contact_attributes a USING chg
+		 WHERE a.contact_id = chg.contact_id
+		   AND NOT EXISTS (SELECT 1 FROM na WHERE na.contact_id = a.contact_id AND na.key = a.key
+		                   AND (na.value, na.type, na.display_name, na.updated_at, na.identity_id)
+		                       IS NOT DISTINCT FROM (a.value, a.type, a.display_name, a.updated_at, a.identity_id))`,
+		`DELETE FROM contact_tags t USING chg
+		 WHERE t.contact_id = chg.contact_id
+		   AND NOT EXISTS (SELECT 1 FROM nt WHERE nt.contact_id = t.contact_id AND nt.tag = t.tag
+		                   AND (nt.applied_at, nt.source) IS NOT DISTINCT FROM (t.applied_at, t.source))`,
+		`INSERT INTO contact_attributes (contact_id, key, value, type, display_name, updated_at, identity_id)
+		 SELECT contact_id, key, value, type, display_name, updated_at, identity_id FROM nai`,
 		`INSERT INTO contact_tags (contact_id, tag, applied_at, source)
-		 SELECT nt.contact_id, nt.tag, nt.applied_at, nt.source FROM nt JOIN chg USING (contact_id)`,
+		 SELECT contact_id, tag, applied_at, source FROM nti`,
 		`INSERT INTO contact_facts
 		 SELECT nf.contact_id, first_message_at, last_message_at, last_customer_message_at, last_agent_message_at,
 		        messages_total, messages_7d, messages_30d, customer_messages_total, customer_messages_7d, customer_messages_30d,

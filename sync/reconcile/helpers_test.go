@@ -182,7 +182,12 @@ func rows(t *testing.T, st *store.Store, q string, args ...any) []string {
 	return rowsCtx(t.Context(), t, st.SQL(), q, args...)
 }
 
-func rowsCtx(ctx context.Context, t *testing.T, db *sql.DB, q string, args ...any) []string {
+// querier is what rowsCtx reads from: a *sql.DB, *sql.Conn or *sql.Tx.
+type querier interface {
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+}
+
+func rowsCtx(ctx context.Context, t *testing.T, db querier, q string, args ...any) []string {
 	t.Helper()
 	rs, err := db.QueryContext(ctx, q, args...)
 	require.NoError(t, err, q)

@@ -136,6 +136,13 @@ func Run(ctx context.Context, st *store.Store, opts Options, full bool) (Result,
 			return err
 		}
 		res.Full = full || state.NeedsFull(cfg)
+		if res.Full {
+			// A full build rewrites most of the master tables: their rollups
+			// are recounted once before the run commits.
+			if err := rt.DeferRollups(ctx); err != nil {
+				return err
+			}
+		}
 		if res.Queued, err = rt.TakeQueue(ctx, res.Full); err != nil {
 			return err
 		}
@@ -175,6 +182,13 @@ func Run(ctx context.Context, st *store.Store, opts Options, full bool) (Result,
 		}
 		res.IdentitiesTouched = n
 		rebuildAll := res.Full || becameFull
+		if becameFull && !res.Full {
+			// The rest of the run rewrites everything too (what it wrote so
+			// far is already counted by the triggers).
+			if err := rt.DeferRollups(ctx); err != nil {
+				return err
+			}
+		}
 		step("affected identities collected", logrus.Fields{"identities": n, "all": becameFull})
 
 		g, err := rt.LinkGraph(ctx, cfg)

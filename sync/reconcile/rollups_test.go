@@ -52,12 +52,8 @@ var rollupChecks = []struct {
 // against the raw messages counted in that session zone.
 func requireRollupsExact(t *testing.T, st *store.Store, when string) {
 	t.Helper()
-	for _, c := range rollupChecks {
-		diff := rows(t, st, fmt.Sprintf(`
-			SELECT 'only in rollup', * FROM ((%[1]s) EXCEPT ALL (%[2]s)) a
-			UNION ALL
-			SELECT 'only in raw', * FROM ((%[2]s) EXCEPT ALL (%[1]s)) b`, c.rollup, c.raw))
-		require.Empty(t, diff, "%s: %s differs from the raw tables", when, c.name)
+	for name, diff := range rollupDiffs(t, st.SQL(), when) {
+		require.Empty(t, diff, "%s: %s differs from the raw tables", when, name)
 	}
 
 	ctx := t.Context()
@@ -75,6 +71,34 @@ func requireRollupsExact(t *testing.T, st *store.Store, when string) {
 		(SELECT count(*) FROM v_daily_messages)`, view, raw)).Scan(&diffs, &days))
 	require.Zero(t, diffs, "%s: v_daily_messages in the rollup's zone differs from the raw messages", when)
 	require.Positive(t, days, "%s: v_daily_messages is empty", when)
+}
+
+// rollupDiffs returns, per rollup of rollupChecks, the rows it and its raw
+// count do not share (empty when exact), as db sees them.
+func rollupDiffs(t *testing.T, db querier, when string) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	for _, c := range rollupChecks {
+		out[c.name] = rowsCtx(t.Context(), t, db, fmt.Sprintf(`
+			SELECT 'only in rollup', * FROM ((%[1]s) EXCEPT ALL (%[2]s)) a
+			UNION ALL
+			SELECT 'only in raw', * FROM ((%[2]s) EXCEPT ALL (%[1]s)) b`, c.rollup, c.raw))
+	}
+	return out
+}
+
+// rollupRows lists every stored row of the rollup tables with its ctid, so
+// two listings are equal only if no row was rewritten in between.
+func rollupRows(t *testing.T, st *store.Store) []string {
+	t.Helper()
+	var out []string
+	for _, tbl := range []string{"tag_event_contact_weeks", "tag_event_weeks", "contact_platforms", "contact_platform_counts",
+		"message_day_customers", "message_days"} {
+		for _, r := range rows(t, st, fmt.Sprintf(`SELECT ctid, * FROM %s ORDER BY ctid`, tbl)) {
+			out = append(out, tbl+"\t"+r)
+		}
+	}
+	return out
 }
 
 // requireRollupTotals checks the rollups hold what the raw tables hold in
@@ -168,8 +192,24 @@ func TestRollups_matchRawTables(t *testing.T) {
 	exec(`UPDATE contact_identities SET contact_id = (SELECT min(id) FROM contacts WHERE merged_into IS NULL) WHERE id % 11 = 0`)
 	check("after hand-written master changes")
 	c.now = t0.Add(2 * time.Hour)
-	run(t, st, o, true)
+	res = run(t, st, o, true)
 	check("after a full reconcile")
+	require.Positive(t, res.ContactsUpdated)
+
+	// A full build defers the rollups and recounts them before it commits:
+	// with new raw rows it writes the differences; with nothing changed it
+	// rewrites no rollup row.
+	c.now = t0.Add(3 * time.Hour)
+	w.now = c.now
+	w.batch(&s, 20, 40, 5, 150, 60)
+	s.apply(t, st)
+	run(t, st, o, true)
+	check("after a full reconcile of new raw rows")
+	before := rollupRows(t, st)
+	res = run(t, st, o, true)
+	require.Zero(t, res.ContactsUpdated)
+	require.Equal(t, before, rollupRows(t, st), "a full reconcile that changed nothing rewrote rollup rows")
+	check("after a full reconcile that changed nothing")
 
 	// Another zone: the day and week rollups are recounted in it.
 	exec(`INSERT INTO conversation_settings (id, time_zone) VALUES (1, 'Asia/Bangkok')
@@ -189,6 +229,76 @@ func TestRollups_matchRawTables(t *testing.T) {
 	check("after a full build from scratch")
 	exec(`DELETE FROM conversation_settings`)
 	check("after the zone went back to UTC")
+}
+
+// A transaction that defers the rollups (crmsync.defer_rollups, as a full
+// reconcile build does) leaves them for rollups_catch_up(), which makes them
+// exact again, whatever the statements on the master tables did.
+func TestRollups_deferredCatchUp(t *testing.T) {
+	t.Parallel()
+	st := storetest.New(t)
+	ctx := t.Context()
+	c := &clock{t0}
+	o := reconcile.Options{NowFunc: c.Now, SharedKeyCeiling: 6}
+	w := &world{rng: rand.New(rand.NewPCG(14, 2)), now: t0}
+	var s seed
+	w.batch(&s, 120, 0, 15, 400, 200)
+	s.apply(t, st)
+	run(t, st, o, false)
+	requireRollupsExact(t, st, "before")
+
+	tests := []struct {
+		name  string
+		stmts []string
+		stale bool // the deferred rollups differ from the raw tables before the catch-up
+	}{
+		{"identities moved to another contact", []string{
+			`UPDATE contact_identities SET contact_id = (SELECT min(id) FROM contacts WHERE merged_into IS NULL) WHERE id % 4 = 0`}, true},
+		{"tags taken off and put on", []string{
+			`DELETE FROM contact_tags WHERE contact_id % 2 = 0`,
+			`INSERT INTO contact_tags (contact_id, tag) SELECT id, 'vip' FROM contacts WHERE merged_into IS NULL ON CONFLICT DO NOTHING`}, true},
+		{"identities deleted", []string{`DELETE FROM contact_identities WHERE id % 3 = 0`}, true},
+		{"a new contact with identities", []string{
+			`INSERT INTO contacts (id, created_at, updated_at) VALUES (100000, now(), now())`,
+			`INSERT INTO contact_identities (platform, channel_id, user_id, contact_id, first_seen_at, updated_at)
+			 SELECT platform, channel_id, user_id || '-new', 100000, now(), now() FROM omnichat_tagging_logs LIMIT 3`,
+			`UPDATE omnichat_tagging_logs SET user_id = user_id || '-new' WHERE id IN (SELECT id FROM omnichat_tagging_logs LIMIT 3)`}, true},
+		{"statements that touch no row", []string{
+			`UPDATE contact_identities SET contact_id = NULL WHERE false`,
+			`DELETE FROM contact_tags WHERE false`,
+			`INSERT INTO contacts (id, created_at, updated_at) SELECT 1, now(), now() WHERE false`}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tx, err := st.SQL().BeginTx(ctx, nil)
+			require.NoError(t, err)
+			defer tx.Rollback() //nolint:errcheck // every case is rolled back
+			_, err = tx.ExecContext(ctx, `SET LOCAL crmsync.defer_rollups = on`)
+			require.NoError(t, err)
+			for _, q := range tt.stmts {
+				_, err := tx.ExecContext(ctx, q)
+				require.NoError(t, err, q)
+			}
+			stale := false
+			for _, diff := range rollupDiffs(t, tx, tt.name) {
+				stale = stale || len(diff) > 0
+			}
+			require.Equal(t, tt.stale, stale, "rollups left stale while deferred")
+			var n int64
+			require.NoError(t, tx.QueryRowContext(ctx, `SELECT rollups_catch_up()`).Scan(&n))
+			if tt.stale {
+				require.Positive(t, n, "rows the catch-up wrote")
+			} else {
+				require.Zero(t, n, "rows the catch-up wrote")
+			}
+			for name, diff := range rollupDiffs(t, tx, tt.name) {
+				require.Empty(t, diff, "after the catch-up: %s differs from the raw tables", name)
+			}
+			require.NoError(t, tx.QueryRowContext(ctx, `SELECT rollups_catch_up()`).Scan(&n))
+			require.Zero(t, n, "a second catch-up has nothing pending")
+		})
+	}
+	requireRollupsExact(t, st, "after the rolled-back cases")
 }
 
 // v_daily_messages in a zone other than the rollup's counts the raw
