@@ -24,24 +24,8 @@ func storedRollups(t *testing.T, db queryer) []string {
 		`SELECT format('agent %s %s %s %s %s', week, agent_user_id, agent_email, bucket, conversations)
 		 FROM conversation_agent_weeks WHERE conversations <> 0 ORDER BY week, agent_user_id, agent_email, bucket`,
 	} {
-		out = append(out, queryLines(t, db, q)...)
+		out = append(out, queryStrings(t, db, q)...)
 	}
-	return out
-}
-
-// queryLines runs a query of one text column and returns its rows.
-func queryLines(t *testing.T, db queryer, q string) []string {
-	t.Helper()
-	rs, err := db.QueryContext(t.Context(), q)
-	require.NoError(t, err)
-	defer rs.Close()
-	var out []string
-	for rs.Next() {
-		var line string
-		require.NoError(t, rs.Scan(&line))
-		out = append(out, line)
-	}
-	require.NoError(t, rs.Err())
 	return out
 }
 
@@ -51,7 +35,7 @@ func queryLines(t *testing.T, db queryer, q string) []string {
 // times, sender names and types).
 func conversationRows(t *testing.T, db queryer) []string {
 	t.Helper()
-	return queryLines(t, db, `
+	return queryStrings(t, db, `
 		SELECT (to_jsonb(c) - 'computed_at' - 'counted_until' - 'counted_messages' - 'counted_customer_messages')::text
 		FROM conversations c ORDER BY opening_message_id`)
 }
@@ -60,7 +44,7 @@ func conversationRows(t *testing.T, db queryer) []string {
 // messages they hold before it (the triggers count on it).
 func badCheckpoints(t *testing.T, db queryer) []string {
 	t.Helper()
-	return queryLines(t, db, `
+	return queryStrings(t, db, `
 		SELECT format('%s: %s messages before %s, %s customer; counted %s, %s', c.opening_message_id,
 		              n.messages, c.counted_until, n.customer_messages, c.counted_messages, c.counted_customer_messages)
 		FROM conversations c

@@ -169,7 +169,9 @@ func migrationUp(t *testing.T, file string) string {
 	return up
 }
 
-func queryStrings(t *testing.T, db *sql.DB, q string, args ...any) []string {
+// queryStrings runs a query of one text column (on a *sql.DB or a *sql.Tx)
+// and returns its rows.
+func queryStrings(t *testing.T, db queryer, q string, args ...any) []string {
 	t.Helper()
 	rs, err := db.QueryContext(t.Context(), q, args...)
 	require.NoError(t, err)
