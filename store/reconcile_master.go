@@ -173,20 +173,12 @@ func (r *ReconcileTx) RebuildContacts(ctx context.Context, full bool, prev time.
 		return st, err
 	}
 	// Facts from the chat history: per contact, channel and sender class
-	// first (few aggregates per message), then per contact.
+	// first (few aggregates per message), then per contact, in one
+	// statement: the inner aggregate reads regular tables in a full build,
+	// so it runs in parallel workers, and its 3,000,000 groups (at 1,000,000
+	// identities) feed the outer one directly instead of going through a
+	// temporary table (docs/benchmarks-reconcile.md: 15.2 s → 10.0 s).
 	if _, err := r.exec(ctx, what, `
-		CREATE TEMP TABLE fch ON COMMIT DROP AS
-		SELECT ai.contact_id, ai.platform || '/' || ai.channel_id AS channel,
-		       CASE m.sender_type WHEN 'customer' THEN 'c' WHEN 'agent' THEN 'a' WHEN 'bot' THEN 'b' WHEN 'ai-chat' THEN 'b' ELSE 'o' END AS class,
-		       min(m.sent_at) AS first_at, max(m.sent_at) AS last_at, count(*) AS total,
-		       count(*) FILTER (WHERE m.sent_at > $1 AND m.sent_at <= $3) AS d7,
-		       count(*) FILTER (WHERE m.sent_at > $2 AND m.sent_at <= $3) AS d30
-		FROM `+ai+` ai
-		JOIN omnichat_messages m ON m.platform = ai.platform AND m.channel_id = ai.channel_id AND m.customer_user_id = ai.user_id
-		GROUP BY 1, 2, 3`, r.now.Add(-7*24*time.Hour), r.now.Add(-30*24*time.Hour), r.now); err != nil {
-		return st, err
-	}
-	if err := r.execAll(ctx, what, `ANALYZE fch`, `
 		CREATE TEMP TABLE nf ON COMMIT DROP AS
 		SELECT ac.contact_id,
 		       min(f.first_at) AS first_message_at, max(f.last_at) AS last_message_at,
@@ -204,8 +196,19 @@ func (r *ReconcileTx) RebuildContacts(ctx context.Context, full bool, prev time.
 		       COALESCE(sum(f.d7) FILTER (WHERE f.class = 'b'), 0)::int AS bot_messages_7d,
 		       COALESCE(sum(f.d30) FILTER (WHERE f.class = 'b'), 0)::int AS bot_messages_30d,
 		       COALESCE(array_agg(DISTINCT f.channel ORDER BY f.channel) FILTER (WHERE f.channel IS NOT NULL), '{}') AS channels
-		FROM ac LEFT JOIN fch f USING (contact_id)
-		GROUP BY ac.contact_id`,
+		FROM ac LEFT JOIN (
+			SELECT ai.contact_id, ai.platform || '/' || ai.channel_id AS channel,
+			       CASE m.sender_type WHEN 'customer' THEN 'c' WHEN 'agent' THEN 'a' WHEN 'bot' THEN 'b' WHEN 'ai-chat' THEN 'b' ELSE 'o' END AS class,
+			       min(m.sent_at) AS first_at, max(m.sent_at) AS last_at, count(*) AS total,
+			       count(*) FILTER (WHERE m.sent_at > $1 AND m.sent_at <= $3) AS d7,
+			       count(*) FILTER (WHERE m.sent_at > $2 AND m.sent_at <= $3) AS d30
+			FROM `+ai+` ai
+			JOIN omnichat_messages m ON m.platform = ai.platform AND m.channel_id = ai.channel_id AND m.customer_user_id = ai.user_id
+			GROUP BY 1, 2, 3) f USING (contact_id)
+		GROUP BY ac.contact_id`, r.now.Add(-7*24*time.Hour), r.now.Add(-30*24*time.Hour), r.now); err != nil {
+		return st, err
+	}
+	if err := r.execAll(ctx, what,
 		`ANALYZE nf`,
 		// One hash over everything the master record holds.
 		`CREATE TEMP TABLE ha ON COMMIT DROP AS
