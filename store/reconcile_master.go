@@ -177,7 +177,8 @@ func (r *ReconcileTx) RebuildContacts(ctx context.Context, full bool, prev time.
 	// statement: the inner aggregate reads regular tables in a full build,
 	// so it runs in parallel workers, and its 3,000,000 groups (at 1,000,000
 	// identities) feed the outer one directly instead of going through a
-	// temporary table (docs/benchmarks-reconcile.md: 15.2 s → 10.0 s).
+	// temporary table (docs/benchmarks-reconcile.md, "Third round": 16.2 s →
+	// 11.6 s of a first build).
 	if _, err := r.exec(ctx, what, `
 		CREATE TEMP TABLE nf ON COMMIT DROP AS
 		SELECT ac.contact_id,
