@@ -341,10 +341,13 @@ func pullPageTailSQL(p int) string {
 	-- (and the window's done mark, committed synchronously, flushes it).
 	SELECT set_config('synchronous_commit', 'off', true) AS v
 ), q AS (
-	INSERT INTO reconcile_queue (platform, channel_id, user_id)
+	-- An identity already waiting is stamped with this transaction again
+	-- (queued_by): a reconcile run that claimed the row before this commits
+	-- then leaves it for the next run (migration 00022). Only new rows count.
+	INSERT INTO reconcile_queue AS rq (platform, channel_id, user_id)
 	SELECT DISTINCT platform, channel_id, user_id FROM up WHERE user_id <> '' ORDER BY 1, 2, 3
-	ON CONFLICT DO NOTHING
-	RETURNING 1
+	ON CONFLICT (platform, channel_id, user_id) DO UPDATE SET queued_by = EXCLUDED.queued_by
+	RETURNING rq.xmax = 0 AS inserted
 ), ch AS (
 	-- A channel first seen in a row (its platform was pulled without
 	-- channelId, GET /v1/channels not listing it): known, name unknown.
@@ -371,7 +374,7 @@ func pullPageTailSQL(p int) string {
 	RETURNING 1
 )
 SELECT (SELECT count(*) FROM up WHERE inserted), (SELECT count(*) FROM up WHERE NOT inserted),
-	(SELECT count(*) FROM q), (SELECT count(*) FROM bad), (SELECT count(*) FROM w WHERE (SELECT v FROM async) = 'off'),
+	(SELECT count(*) FROM q WHERE inserted), (SELECT count(*) FROM bad), (SELECT count(*) FROM w WHERE (SELECT v FROM async) = 'off'),
 	(SELECT count(*) FROM ch)`)
 }
 

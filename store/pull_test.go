@@ -53,7 +53,7 @@ func pullSnapshot(t *testing.T, s *store.Store) string {
 		(SELECT string_agg(c::text, ',' ORDER BY platform, channel_id, user_id) FROM omnichat_contacts c),
 		(SELECT string_agg(l::text, ',' ORDER BY id) FROM omnichat_tagging_logs l),
 		(SELECT string_agg(m::text, ',' ORDER BY id) FROM omnichat_messages m),
-		(SELECT string_agg(q::text, ',' ORDER BY platform, channel_id, user_id) FROM reconcile_queue q))`).Scan(&out)
+		(SELECT string_agg((q.platform, q.channel_id, q.user_id, q.queued_at)::text, ',' ORDER BY platform, channel_id, user_id) FROM reconcile_queue q))`).Scan(&out)
 	require.NoError(t, err)
 	return out
 }

@@ -68,10 +68,10 @@ func (st ReconcileState) NeedsFull(cfg ReconcileConfig) bool {
 // the order package sync/reconcile calls them; each works on temporary
 // tables that live until the transaction ends.
 type ReconcileTx struct {
-	tx      pgx.Tx
-	now     time.Time
-	claimID int64
-	log     logrus.FieldLogger
+	tx    pgx.Tx
+	now   time.Time
+	claim string // the run's claim: a pg_snapshot, as text (see Store.Reconcile)
+	log   logrus.FieldLogger
 	// deferred: the run set crmsync.defer_rollups (DeferRollups); the
 	// rollups are brought up to date before it commits.
 	deferred bool
@@ -83,37 +83,32 @@ func (r *ReconcileTx) Now() time.Time { return r.now }
 // Reconcile runs fn in one transaction on a connection that holds the
 // reconcile advisory lock (waiting for another run to finish first).
 //
-// Once it holds the lock it claims reconcile_queue in a short transaction of
-// its own, committed at once: every queued identity moves to
-// reconcile_claims under a new claim id, with the claims a crashed run left
-// there. Only then does it read clock, the run's clock (every timestamp the
+// Once it holds the lock it claims reconcile_queue by taking a snapshot
+// (pg_current_snapshot()), moving no row: the run's work is the queue rows
+// whose queued_by (the transaction that last queued them) that snapshot
+// sees. Only then does it read clock, the run's clock (every timestamp the
 // run writes, and the end of its message windows): a change committed by a
 // run is never older than a run that committed before it started, so a push
-// looking back push.ChangeOverlap cannot miss it. The long transaction reads
-// its work from its claims and deletes exactly them when it commits; a pull
-// that queues one of those identities again meanwhile inserts a fresh
-// reconcile_queue row without waiting, and the next run takes it.
+// looking back push.ChangeOverlap cannot miss it.
 //
 // The transaction commits when fn returns nil and rolls back otherwise,
-// leaving the master tables as they were; a failed run puts its claims back
-// into reconcile_queue, and a crashed one leaves them in reconcile_claims for
-// the next run: nothing queued is lost either way.
+// leaving the master tables as they were. After the commit, in a statement
+// of its own, the run deletes the queue rows its snapshot saw. A pull that
+// queues one of those identities again meanwhile stamps the row with its own
+// transaction, which the snapshot does not see, so the row stays for the
+// next run; the pull never waits for the run's transaction. A run that fails
+// or crashes has moved nothing: every queued identity is still queued.
 func (s *Store) Reconcile(ctx context.Context, clock func() time.Time, fn func(ctx context.Context, rt *ReconcileTx) error) error {
-	var claimID int64
-	released := false
-	err := s.pgxConn(ctx, func(pc *pgx.Conn) (err error) {
+	return s.pgxConn(ctx, func(pc *pgx.Conn) (err error) {
 		if _, err := pc.Exec(ctx, fmt.Sprintf(`SELECT pg_advisory_lock(%d)`, reconcileLockKey)); err != nil {
 			return fmt.Errorf("reconcile: take the reconcile lock: %w", err)
 		}
 		defer func() {
-			uctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			if err != nil && claimID != 0 && !pc.IsClosed() {
-				released = s.releaseClaims(uctx, pc, claimID) == nil
-			}
 			if pc.IsClosed() {
 				return // the server ended the session, and its lock with it
 			}
+			uctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
 			if _, uerr := pc.Exec(uctx, fmt.Sprintf(`SELECT pg_advisory_unlock(%d)`, reconcileLockKey)); uerr != nil {
 				// Never hand a connection still holding the lock back to the pool.
 				_ = pc.Close(uctx)
@@ -122,8 +117,9 @@ func (s *Store) Reconcile(ctx context.Context, clock func() time.Time, fn func(c
 				}
 			}
 		}()
-		if claimID, err = claimQueue(ctx, pc); err != nil {
-			return err
+		var claim string
+		if err := pc.QueryRow(ctx, `SELECT pg_current_snapshot()::text`).Scan(&claim); err != nil {
+			return fmt.Errorf("reconcile: claim the queue: %w", err)
 		}
 		now := clock()
 		tx, err := pc.Begin(ctx)
@@ -148,14 +144,11 @@ func (s *Store) Reconcile(ctx context.Context, clock func() time.Time, fn func(c
 				return fmt.Errorf("reconcile: prepare transaction: %w", err)
 			}
 		}
-		rt := &ReconcileTx{tx: tx, now: now, claimID: claimID, log: s.log.WithField("component", "reconcile")}
+		rt := &ReconcileTx{tx: tx, now: now, claim: claim, log: s.log.WithField("component", "reconcile")}
 		if err := fn(ctx, rt); err != nil {
 			return err
 		}
 		if err := rt.catchUpRollups(ctx); err != nil {
-			return err
-		}
-		if _, err := rt.exec(ctx, "delete the run's claims", `DELETE FROM reconcile_claims WHERE claim_id = $1`, claimID); err != nil {
 			return err
 		}
 		// The commit runs the deferred foreign-key checks of the identities
@@ -165,61 +158,18 @@ func (s *Store) Reconcile(ctx context.Context, clock func() time.Time, fn func(c
 			return fmt.Errorf("reconcile: commit: %w", err)
 		}
 		rt.log.WithField("took", time.Since(start).Round(time.Millisecond)).Debug("commit")
+		start = time.Now()
+		tag, err := pc.Exec(ctx, `DELETE FROM reconcile_queue WHERE pg_visible_in_snapshot(queued_by, $1::pg_snapshot)`, claim)
+		if err != nil {
+			// The run's work is committed; its queue rows stay, and the next
+			// run reconciles those identities again (to the same result).
+			rt.log.WithError(err).Warn("reconcile: committed, but the queue rows it took were not deleted; the next run takes them again")
+			return nil
+		}
+		rt.log.WithFields(logrus.Fields{"took": time.Since(start).Round(time.Millisecond), "rows": tag.RowsAffected()}).
+			Debug("delete the run's queue rows")
 		return nil
 	})
-	if err != nil && claimID != 0 && !released {
-		// The run's connection is gone (a cancelled context closes it): put
-		// the claims back from another one. Should that fail too, they stay
-		// in reconcile_claims and the next run takes them over.
-		uctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_ = s.pgxConn(uctx, func(pc *pgx.Conn) error { return s.releaseClaims(uctx, pc, claimID) })
-	}
-	return err
-}
-
-// claimQueue moves every reconcile_queue row to reconcile_claims under a new
-// claim id, and takes over the claims a run that never finished left there
-// (only the run holding the reconcile lock claims, so every claim present is
-// stale). It is one short transaction, committed before it returns.
-func claimQueue(ctx context.Context, pc *pgx.Conn) (int64, error) {
-	var id int64
-	err := pgx.BeginFunc(ctx, pc, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, `SELECT nextval('reconcile_claim_id_seq')`).Scan(&id); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE reconcile_claims SET claim_id = $1, claimed_at = now()`, id); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, `
-			WITH taken AS (DELETE FROM reconcile_queue RETURNING platform, channel_id, user_id, queued_at)
-			INSERT INTO reconcile_claims (platform, channel_id, user_id, queued_at, claim_id)
-			SELECT platform, channel_id, user_id, queued_at, $1 FROM taken
-			ON CONFLICT (platform, channel_id, user_id) DO UPDATE
-			SET queued_at = LEAST(reconcile_claims.queued_at, EXCLUDED.queued_at)`, id)
-		return err
-	})
-	if err != nil {
-		return 0, fmt.Errorf("reconcile: claim the queue: %w", err)
-	}
-	return id, nil
-}
-
-// releaseClaims puts the claims of a run that failed back into
-// reconcile_queue (one statement), keeping the earliest queued_at of an
-// identity queued again meanwhile.
-func (s *Store) releaseClaims(ctx context.Context, pc *pgx.Conn, claimID int64) error {
-	_, err := pc.Exec(ctx, `
-		WITH back AS (DELETE FROM reconcile_claims WHERE claim_id = $1 RETURNING platform, channel_id, user_id, queued_at)
-		INSERT INTO reconcile_queue (platform, channel_id, user_id, queued_at)
-		SELECT platform, channel_id, user_id, queued_at FROM back
-		ON CONFLICT (platform, channel_id, user_id) DO UPDATE
-		SET queued_at = LEAST(reconcile_queue.queued_at, EXCLUDED.queued_at)`, claimID)
-	if err != nil {
-		s.log.WithError(err).WithField("claim_id", claimID).Warn("reconcile: claims left for the next run")
-		return fmt.Errorf("reconcile: release claims: %w", err)
-	}
-	return nil
 }
 
 // DeferRollups makes the triggers on the master tables (contact_identities,
@@ -332,9 +282,9 @@ func (r *ReconcileTx) SaveState(ctx context.Context, cfg ReconcileConfig, full b
 	return nil
 }
 
-// TakeQueue copies the run's claims (see Store.Reconcile) into its work
-// list (temporary table rq) and returns how many identities it holds. The
-// claims are deleted only when the run commits.
+// TakeQueue copies the queue rows the run's claim sees (see
+// Store.Reconcile) into its work list (temporary table rq) and returns how
+// many identities it holds. They are deleted only after the run commits.
 //
 // A full run reads everything anyway: it only counts them.
 func (r *ReconcileTx) TakeQueue(ctx context.Context, full bool) (int, error) {
@@ -344,7 +294,7 @@ func (r *ReconcileTx) TakeQueue(ctx context.Context, full bool) (int, error) {
 		return 0, err
 	}
 	if full {
-		return r.count(ctx, "take reconcile queue", `SELECT count(*) FROM reconcile_claims WHERE claim_id = $1`, r.claimID)
+		return r.count(ctx, "take reconcile queue", `SELECT count(*) FROM reconcile_queue WHERE pg_visible_in_snapshot(queued_by, $1::pg_snapshot)`, r.claim)
 	}
 	// An incremental run touches a few rows of big tables, which are in
 	// memory after the pull: price an index probe as such, so its joins
@@ -353,7 +303,8 @@ func (r *ReconcileTx) TakeQueue(ctx context.Context, full bool) (int, error) {
 		return 0, err
 	}
 	n, err := r.exec(ctx, "take reconcile queue", `
-		INSERT INTO rq SELECT platform, channel_id, user_id FROM reconcile_claims WHERE claim_id = $1`, r.claimID)
+		INSERT INTO rq SELECT platform, channel_id, user_id FROM reconcile_queue
+		WHERE pg_visible_in_snapshot(queued_by, $1::pg_snapshot)`, r.claim)
 	if err != nil {
 		return 0, err
 	}

@@ -74,13 +74,31 @@ func pullUpsert(ctx context.Context, st *store.Store, user, name string) error {
 		  VALUES ('line', 'ch1', $1, $2, '', '', '', '{}', '[]', $3, '{}')
 		  ON CONFLICT (platform, channel_id, user_id) DO UPDATE SET name = EXCLUDED.name, updated_at = EXCLUDED.updated_at`,
 			[]any{user, name, t0}},
-		{`INSERT INTO reconcile_queue (platform, channel_id, user_id) VALUES ('line', 'ch1', $1) ON CONFLICT DO NOTHING`, []any{user}},
+		{`INSERT INTO reconcile_queue (platform, channel_id, user_id) VALUES ('line', 'ch1', $1)
+		  ON CONFLICT (platform, channel_id, user_id) DO UPDATE SET queued_by = EXCLUDED.queued_by`, []any{user}},
 	} {
 		if _, err := tx.ExecContext(ctx, q.sql, q.args...); err != nil {
 			return err
 		}
 	}
 	return tx.Commit()
+}
+
+// beginPullUpsert is pullUpsert left open: its transaction has written and
+// queued, and commit finishes it.
+func beginPullUpsert(t *testing.T, st *store.Store, user, name string) (commit func()) {
+	t.Helper()
+	tx, err := st.SQL().BeginTx(t.Context(), nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = tx.Rollback() })
+	_, err = tx.ExecContext(t.Context(), `INSERT INTO omnichat_contacts (platform, channel_id, user_id, name, email, phone, member_id, tags, custom_attributes, updated_at, raw)
+		VALUES ('line', 'ch1', $1, $2, '', '', '', '{}', '[]', $3, '{}')
+		ON CONFLICT (platform, channel_id, user_id) DO UPDATE SET name = EXCLUDED.name, updated_at = EXCLUDED.updated_at`, user, name, t0)
+	require.NoError(t, err)
+	_, err = tx.ExecContext(t.Context(), `INSERT INTO reconcile_queue (platform, channel_id, user_id) VALUES ('line', 'ch1', $1)
+		ON CONFLICT (platform, channel_id, user_id) DO UPDATE SET queued_by = EXCLUDED.queued_by`, user)
+	require.NoError(t, err)
+	return func() { require.NoError(t, tx.Commit()) }
 }
 
 func TestRun_claimedIdentityRequeuesWithoutWaiting(t *testing.T) {
@@ -99,27 +117,70 @@ func TestRun_claimedIdentityRequeuesWithoutWaiting(t *testing.T) {
 	p := startPaused(t.Context(), st, opts(c), "contacts rebuilt")
 	<-p.paused
 	// Mid-transaction (the master records are written, not committed), the
-	// run's identity sits in reconcile_claims under its claim, committed.
-	require.Equal(t, []string{"line\tch1\ta\t1"}, rows(t, st,
-		`SELECT platform, channel_id, user_id, count(*) OVER () FROM reconcile_claims`))
-	require.Empty(t, rows(t, st, `SELECT * FROM reconcile_queue`))
+	// run's identity is still in reconcile_queue: claiming moved nothing.
+	require.Equal(t, []string{"line\tch1\ta"}, rows(t, st, `SELECT platform, channel_id, user_id FROM reconcile_queue`))
 
-	// A pull page re-queues that identity without waiting for the run.
+	// A pull page re-queues that identity, and queues a new one, without
+	// waiting for the run (lock_timeout 200 ms).
 	require.NoError(t, pullUpsert(t.Context(), st, "a", "A2"))
+	require.NoError(t, pullUpsert(t.Context(), st, "c", "C"))
 	close(p.resume)
 	require.NoError(t, p.wait(t))
 	require.Equal(t, 1, p.res.Queued)
 	require.Equal(t, []string{"A1"}, rows(t, st, `SELECT name FROM contacts WHERE id = $1`, contactOf(t, st, "line/ch1/a")))
 
-	// The run deleted only its claim: the re-queued row waits for the next
-	// run, which takes the change.
-	require.Empty(t, rows(t, st, `SELECT * FROM reconcile_claims`))
-	require.Equal(t, []string{"line\tch1\ta"}, rows(t, st, `SELECT platform, channel_id, user_id FROM reconcile_queue`))
+	// The run deleted only the row its claim saw: the re-queued row and the
+	// new one wait for the next run, which takes the changes.
+	require.Equal(t, []string{"line\tch1\ta", "line\tch1\tc"}, rows(t, st, `SELECT platform, channel_id, user_id FROM reconcile_queue ORDER BY 3`))
 	c.now = t0.Add(2 * time.Hour)
 	res := run(t, st, opts(c), false)
-	require.Equal(t, 1, res.Queued)
+	require.Equal(t, 2, res.Queued)
 	require.Equal(t, []string{"A2"}, rows(t, st, `SELECT name FROM contacts WHERE id = $1`, contactOf(t, st, "line/ch1/a")))
-	require.Empty(t, rows(t, st, `SELECT platform, channel_id, user_id FROM reconcile_queue UNION ALL SELECT platform, channel_id, user_id FROM reconcile_claims`))
+	require.Equal(t, []string{"C"}, rows(t, st, `SELECT name FROM contacts WHERE id = $1`, contactOf(t, st, "line/ch1/c")))
+	require.Empty(t, rows(t, st, `SELECT * FROM reconcile_queue`))
+}
+
+// A pull whose transaction was still open when the run claimed the queue
+// commits while the run works: its rows, new or re-queued, were not in the
+// claim, so the run leaves them queued, although they were there, committed,
+// when it deleted its own.
+func TestRun_pullOpenAtTheClaimStaysQueued(t *testing.T) {
+	t.Parallel()
+	st := storetest.New(t)
+	var s seed
+	s.contact(rawContact{User: "a", Name: "A", Phone: "0811111111"})
+	s.contact(rawContact{User: "b", Name: "B", Phone: "0822222222"})
+	s.apply(t, st)
+	c := &clock{t0}
+	run(t, st, opts(c), false)
+	s.contact(rawContact{User: "a", Name: "A1", Phone: "0811111111"})
+	s.contact(rawContact{User: "b", Name: "B1", Phone: "0822222222"})
+	s.apply(t, st)
+
+	// The pull re-queues a (already waiting, committed before) and queues
+	// d (new), and has not committed when the run claims.
+	commit := beginPullUpsert(t, st, "a", "A2")
+	commitD := beginPullUpsert(t, st, "d", "D")
+	c.now = t0.Add(time.Hour)
+	p := startPaused(t.Context(), st, opts(c), "queue taken")
+	<-p.paused
+	commit()
+	commitD()
+	close(p.resume)
+	require.NoError(t, p.wait(t))
+	// The run worked on a and b (its claim saw a's earlier queueing), but
+	// deleted neither a, queued again by a transaction its claim did not
+	// see, nor d.
+	require.Equal(t, 2, p.res.Queued)
+
+	require.Equal(t, []string{"line\tch1\ta", "line\tch1\td"}, rows(t, st, `SELECT platform, channel_id, user_id FROM reconcile_queue ORDER BY 3`))
+	c.now = t0.Add(2 * time.Hour)
+	res := run(t, st, opts(c), false)
+	require.Equal(t, 2, res.Queued)
+	require.Equal(t, []string{"A2"}, rows(t, st, `SELECT name FROM contacts WHERE id = $1`, contactOf(t, st, "line/ch1/a")))
+	require.Equal(t, []string{"B1"}, rows(t, st, `SELECT name FROM contacts WHERE id = $1`, contactOf(t, st, "line/ch1/b")))
+	require.Equal(t, []string{"D"}, rows(t, st, `SELECT name FROM contacts WHERE id = $1`, contactOf(t, st, "line/ch1/d")))
+	require.Empty(t, rows(t, st, `SELECT * FROM reconcile_queue`))
 }
 
 func TestRun_cancelledRunLosesNothing(t *testing.T) {
@@ -143,7 +204,6 @@ func TestRun_cancelledRunLosesNothing(t *testing.T) {
 
 	// Nothing written, every queued identity still queued.
 	require.Equal(t, queued, rows(t, st, `SELECT platform, channel_id, user_id FROM reconcile_queue ORDER BY 1, 2, 3`))
-	require.Empty(t, rows(t, st, `SELECT * FROM reconcile_claims`))
 	require.Empty(t, rows(t, st, `SELECT * FROM contact_identities`))
 	require.Empty(t, rows(t, st, `SELECT * FROM reconcile_state`))
 
@@ -151,34 +211,7 @@ func TestRun_cancelledRunLosesNothing(t *testing.T) {
 	require.Equal(t, 3, res.Queued)
 	require.Equal(t, 3, res.NewIdentities)
 	require.Equal(t, contactOf(t, st, "line/ch1/a"), contactOf(t, st, "line/ch1/b"))
-	require.Empty(t, rows(t, st, `SELECT platform, channel_id, user_id FROM reconcile_queue UNION ALL SELECT platform, channel_id, user_id FROM reconcile_claims`))
-}
-
-func TestRun_takesOverClaimsOfACrashedRun(t *testing.T) {
-	t.Parallel()
-	st := storetest.New(t)
-	var s seed
-	s.contact(rawContact{User: "a", Name: "A", Phone: "0811111111"})
-	s.contact(rawContact{User: "b", Name: "B", Phone: "0811111111"})
-	s.apply(t, st)
-	// A run claimed the queue and died before committing (its process
-	// killed: nothing put the claims back); then a pull queued b again and c.
-	_, err := st.SQL().ExecContext(t.Context(), `
-		WITH d AS (DELETE FROM reconcile_queue RETURNING platform, channel_id, user_id, queued_at)
-		INSERT INTO reconcile_claims (platform, channel_id, user_id, queued_at, claim_id)
-		SELECT platform, channel_id, user_id, queued_at, nextval('reconcile_claim_id_seq') FROM d`)
-	require.NoError(t, err)
-	s.contact(rawContact{User: "b", Name: "B2", Phone: "0811111111"})
-	s.contact(rawContact{User: "c", Name: "C", Email: "c@example.com"})
-	s.apply(t, st)
-
-	c := &clock{t0}
-	res := run(t, st, opts(c), false)
-	require.Equal(t, 3, res.Queued, "a and b from the stale claims, b and c from the queue, once each")
-	require.Equal(t, 3, res.NewIdentities)
-	require.Equal(t, contactOf(t, st, "line/ch1/a"), contactOf(t, st, "line/ch1/b"))
-	require.Equal(t, []string{"2"}, rows(t, st, `SELECT count(*) FROM contacts`))
-	require.Empty(t, rows(t, st, `SELECT platform, channel_id, user_id FROM reconcile_queue UNION ALL SELECT platform, channel_id, user_id FROM reconcile_claims`))
+	require.Empty(t, rows(t, st, `SELECT * FROM reconcile_queue`))
 }
 
 // A run's clock is read once it holds the lock: a run that waited behind

@@ -4,15 +4,16 @@
 //
 // Everything is set-based: a run issues a fixed number of statements (a
 // few more per expansion round), never one per row. A run holds an advisory
-// lock, so two runs take turns. It claims reconcile_queue in a short
-// transaction of its own (the rows move to reconcile_claims, committed at
-// once), then reads its clock, and does the rest in one transaction
-// (store.Reconcile) that deletes its claims when it commits: a pull that
-// queues a claimed identity again never waits for the run, a failure
-// leaves the previous master state and puts the claims back in the queue,
-// and a crash leaves them for the next run. A run:
+// lock, so two runs take turns. It claims reconcile_queue by taking a
+// snapshot (no row moves: its work is the queue rows that snapshot sees),
+// then reads its clock, and does the rest in one transaction
+// (store.Reconcile); once that commits it deletes the rows its claim saw. A
+// pull that queues a claimed identity again never waits for the run and
+// stays queued for the next one; a failure or a crash leaves the previous
+// master state and the queue as it was. A run:
 //
-//  1. takes its claims (the identities pull changed) into a work list;
+//  1. takes the queue rows its claim sees (the identities pull changed)
+//     into a work list;
 //  2. normalises the raw phones it has not seen yet in Go with
 //     github.com/nyaruka/phonenumbers (PostgreSQL cannot), on all cores,
 //     and stores them with one COPY in phone_numbers, which every later
