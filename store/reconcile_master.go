@@ -16,6 +16,23 @@ type MasterStats struct {
 // then the identity key, so ties resolve the same way every time.
 const byRecency = `oc.updated_at DESC NULLS LAST, ai.platform, ai.channel_id, ai.user_id`
 
+// messageCounts are one identity's message counts (alias m): in all, in the
+// last 7 and 30 days ($1 and $2 to the run's clock $3), and the same per
+// sender class (customer; agent; bot, AI included). A message of another
+// sender counts only in the totals.
+const messageCounts = `count(*)::int AS total,
+	count(*) FILTER (WHERE m.sent_at > $1 AND m.sent_at <= $3)::int AS d7,
+	count(*) FILTER (WHERE m.sent_at > $2 AND m.sent_at <= $3)::int AS d30,
+	count(*) FILTER (WHERE m.sender_type = 'customer')::int AS c_total,
+	count(*) FILTER (WHERE m.sender_type = 'customer' AND m.sent_at > $1 AND m.sent_at <= $3)::int AS c_d7,
+	count(*) FILTER (WHERE m.sender_type = 'customer' AND m.sent_at > $2 AND m.sent_at <= $3)::int AS c_d30,
+	count(*) FILTER (WHERE m.sender_type = 'agent')::int AS a_total,
+	count(*) FILTER (WHERE m.sender_type = 'agent' AND m.sent_at > $1 AND m.sent_at <= $3)::int AS a_d7,
+	count(*) FILTER (WHERE m.sender_type = 'agent' AND m.sent_at > $2 AND m.sent_at <= $3)::int AS a_d30,
+	count(*) FILTER (WHERE m.sender_type IN ('bot', 'ai-chat'))::int AS b_total,
+	count(*) FILTER (WHERE m.sender_type IN ('bot', 'ai-chat') AND m.sent_at > $1 AND m.sent_at <= $3)::int AS b_d7,
+	count(*) FILTER (WHERE m.sender_type IN ('bot', 'ai-chat') AND m.sent_at > $2 AND m.sent_at <= $3)::int AS b_d30`
+
 // RebuildContacts recomputes the master record (fields, attributes, tags,
 // facts, overrides) of every contact the run may have changed, and writes
 // only the records whose content really changed (content_hash), moving
@@ -172,40 +189,53 @@ func (r *ReconcileTx) RebuildContacts(ctx context.Context, full bool, prev time.
 	); err != nil {
 		return st, err
 	}
-	// Facts from the chat history: per contact, channel and sender class
-	// first (few aggregates per message), then per contact, in one
-	// statement: the inner aggregate reads regular tables in a full build,
-	// so it runs in parallel workers, and its 3,000,000 groups (at 1,000,000
-	// identities) feed the outer one directly instead of going through a
-	// temporary table (docs/benchmarks-reconcile.md, "Third round": 16.2 s →
-	// 11.6 s of a first build).
+	// Facts from the chat history. An incremental run joins its few
+	// identities to their messages first (index probes), aggregating per
+	// contact, channel and sender class, then per contact. A full build
+	// aggregates the whole message table per identity first (every
+	// identity's messages are read anyway: a parallel scan, and one group per
+	// identity rather than three per contact and channel), then joins the
+	// 1,000,000 groups to the identities (docs/benchmarks-reconcile.md,
+	// "Fourth round"). Both give the same rows.
+	perIdentity := `
+		SELECT ai.contact_id, ai.platform || '/' || ai.channel_id AS channel,
+		       min(m.sent_at) AS first_at, max(m.sent_at) AS last_at,
+		       max(m.sent_at) FILTER (WHERE m.sender_type = 'customer') AS last_c,
+		       max(m.sent_at) FILTER (WHERE m.sender_type = 'agent') AS last_a,
+		       ` + messageCounts + `
+		FROM ` + ai + ` ai
+		JOIN omnichat_messages m ON m.platform = ai.platform AND m.channel_id = ai.channel_id AND m.customer_user_id = ai.user_id
+		GROUP BY ai.contact_id, ai.id, ai.platform, ai.channel_id`
+	if full {
+		perIdentity = `
+		SELECT ai.contact_id, ai.platform || '/' || ai.channel_id AS channel, m.*
+		FROM ` + ai + ` ai
+		JOIN (SELECT m.platform, m.channel_id, m.customer_user_id,
+		             min(m.sent_at) AS first_at, max(m.sent_at) AS last_at,
+		             max(m.sent_at) FILTER (WHERE m.sender_type = 'customer') AS last_c,
+		             max(m.sent_at) FILTER (WHERE m.sender_type = 'agent') AS last_a,
+		             ` + messageCounts + `
+		      FROM omnichat_messages m GROUP BY 1, 2, 3) m
+		  ON m.platform = ai.platform AND m.channel_id = ai.channel_id AND m.customer_user_id = ai.user_id`
+	}
 	if _, err := r.exec(ctx, what, `
 		CREATE TEMP TABLE nf ON COMMIT DROP AS
 		SELECT ac.contact_id,
 		       min(f.first_at) AS first_message_at, max(f.last_at) AS last_message_at,
-		       max(f.last_at) FILTER (WHERE f.class = 'c') AS last_customer_message_at,
-		       max(f.last_at) FILTER (WHERE f.class = 'a') AS last_agent_message_at,
+		       max(f.last_c) AS last_customer_message_at, max(f.last_a) AS last_agent_message_at,
 		       COALESCE(sum(f.total), 0)::int AS messages_total, COALESCE(sum(f.d7), 0)::int AS messages_7d,
 		       COALESCE(sum(f.d30), 0)::int AS messages_30d,
-		       COALESCE(sum(f.total) FILTER (WHERE f.class = 'c'), 0)::int AS customer_messages_total,
-		       COALESCE(sum(f.d7) FILTER (WHERE f.class = 'c'), 0)::int AS customer_messages_7d,
-		       COALESCE(sum(f.d30) FILTER (WHERE f.class = 'c'), 0)::int AS customer_messages_30d,
-		       COALESCE(sum(f.total) FILTER (WHERE f.class = 'a'), 0)::int AS agent_messages_total,
-		       COALESCE(sum(f.d7) FILTER (WHERE f.class = 'a'), 0)::int AS agent_messages_7d,
-		       COALESCE(sum(f.d30) FILTER (WHERE f.class = 'a'), 0)::int AS agent_messages_30d,
-		       COALESCE(sum(f.total) FILTER (WHERE f.class = 'b'), 0)::int AS bot_messages_total,
-		       COALESCE(sum(f.d7) FILTER (WHERE f.class = 'b'), 0)::int AS bot_messages_7d,
-		       COALESCE(sum(f.d30) FILTER (WHERE f.class = 'b'), 0)::int AS bot_messages_30d,
+		       COALESCE(sum(f.c_total), 0)::int AS customer_messages_total,
+		       COALESCE(sum(f.c_d7), 0)::int AS customer_messages_7d,
+		       COALESCE(sum(f.c_d30), 0)::int AS customer_messages_30d,
+		       COALESCE(sum(f.a_total), 0)::int AS agent_messages_total,
+		       COALESCE(sum(f.a_d7), 0)::int AS agent_messages_7d,
+		       COALESCE(sum(f.a_d30), 0)::int AS agent_messages_30d,
+		       COALESCE(sum(f.b_total), 0)::int AS bot_messages_total,
+		       COALESCE(sum(f.b_d7), 0)::int AS bot_messages_7d,
+		       COALESCE(sum(f.b_d30), 0)::int AS bot_messages_30d,
 		       COALESCE(array_agg(DISTINCT f.channel ORDER BY f.channel) FILTER (WHERE f.channel IS NOT NULL), '{}') AS channels
-		FROM ac LEFT JOIN (
-			SELECT ai.contact_id, ai.platform || '/' || ai.channel_id AS channel,
-			       CASE m.sender_type WHEN 'customer' THEN 'c' WHEN 'agent' THEN 'a' WHEN 'bot' THEN 'b' WHEN 'ai-chat' THEN 'b' ELSE 'o' END AS class,
-			       min(m.sent_at) AS first_at, max(m.sent_at) AS last_at, count(*) AS total,
-			       count(*) FILTER (WHERE m.sent_at > $1 AND m.sent_at <= $3) AS d7,
-			       count(*) FILTER (WHERE m.sent_at > $2 AND m.sent_at <= $3) AS d30
-			FROM `+ai+` ai
-			JOIN omnichat_messages m ON m.platform = ai.platform AND m.channel_id = ai.channel_id AND m.customer_user_id = ai.user_id
-			GROUP BY 1, 2, 3) f USING (contact_id)
+		FROM ac LEFT JOIN (`+perIdentity+`) f USING (contact_id)
 		GROUP BY ac.contact_id`, r.now.Add(-7*24*time.Hour), r.now.Add(-30*24*time.Hour), r.now); err != nil {
 		return st, err
 	}

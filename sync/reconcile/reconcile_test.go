@@ -381,8 +381,12 @@ func TestRun_derivedFacts(t *testing.T) {
 		agent_messages_total, agent_messages_7d, agent_messages_30d,
 		bot_messages_total, bot_messages_7d, bot_messages_30d, array_to_string(channels, ',')
 		FROM contact_facts WHERE contact_id = $1`
-	require.Equal(t, []string{"true\ttrue\ttrue\ttrue\t11\t5\t8\t6\t3\t5\t3\t1\t2\t2\t1\t1\tfacebook/fb,line/ch1"},
-		rows(t, st, q, id, t0.Add(-50*d), t0.Add(-h), t0.Add(-h), t0.Add(-2*h)))
+	want := []string{"true\ttrue\ttrue\ttrue\t11\t5\t8\t6\t3\t5\t3\t1\t2\t2\t1\t1\tfacebook/fb,line/ch1"}
+	require.Equal(t, want, rows(t, st, q, id, t0.Add(-50*d), t0.Add(-h), t0.Add(-h), t0.Add(-2*h)))
+	// A full rebuild computes the facts another way (the whole message table
+	// aggregated per identity first) and must reach the same row.
+	run(t, st, opts(c), true)
+	require.Equal(t, want, rows(t, st, q, id, t0.Add(-50*d), t0.Add(-h), t0.Add(-h), t0.Add(-2*h)), "full rebuild")
 
 	// Eight days later, with nothing new: the windows moved, the run refreshes them.
 	c.now = t0.Add(8 * d)
