@@ -16,11 +16,15 @@ type MasterStats struct {
 // then the identity key, so ties resolve the same way every time.
 const byRecency = `oc.updated_at DESC NULLS LAST, ai.platform, ai.channel_id, ai.user_id`
 
-// messageCounts are one identity's message counts (alias m): in all, in the
-// last 7 and 30 days ($1 and $2 to the run's clock $3), and the same per
-// sender class (customer; agent; bot, AI included). A message of another
-// sender counts only in the totals.
-const messageCounts = `count(*)::int AS total,
+// messageFacts are the aggregates of one identity's messages (alias m): its
+// first and last message, the last from the customer and from an agent, and
+// its counts in all and in the last 7 and 30 days ($1 and $2 to the run's
+// clock $3), in total and per sender class (customer; agent; bot, AI
+// included). A message of another sender counts only in the totals.
+const messageFacts = `min(m.sent_at) AS first_at, max(m.sent_at) AS last_at,
+	max(m.sent_at) FILTER (WHERE m.sender_type = 'customer') AS last_c,
+	max(m.sent_at) FILTER (WHERE m.sender_type = 'agent') AS last_a,
+	count(*)::int AS total,
 	count(*) FILTER (WHERE m.sent_at > $1 AND m.sent_at <= $3)::int AS d7,
 	count(*) FILTER (WHERE m.sent_at > $2 AND m.sent_at <= $3)::int AS d30,
 	count(*) FILTER (WHERE m.sender_type = 'customer')::int AS c_total,
@@ -189,20 +193,15 @@ func (r *ReconcileTx) RebuildContacts(ctx context.Context, full bool, prev time.
 	); err != nil {
 		return st, err
 	}
-	// Facts from the chat history. An incremental run joins its few
-	// identities to their messages first (index probes), aggregating per
-	// contact, channel and sender class, then per contact. A full build
-	// aggregates the whole message table per identity first (every
-	// identity's messages are read anyway: a parallel scan, and one group per
-	// identity rather than three per contact and channel), then joins the
+	// Facts from the chat history, per identity first, then per contact. An
+	// incremental run joins its few identities to their messages (index
+	// probes) and aggregates per identity. A full build aggregates the whole
+	// message table per identity first (every identity's messages are read
+	// anyway: a parallel scan, one group per identity), then joins the
 	// 1,000,000 groups to the identities (docs/benchmarks-reconcile.md,
 	// "Fourth round"). Both give the same rows.
 	perIdentity := `
-		SELECT ai.contact_id, ai.platform || '/' || ai.channel_id AS channel,
-		       min(m.sent_at) AS first_at, max(m.sent_at) AS last_at,
-		       max(m.sent_at) FILTER (WHERE m.sender_type = 'customer') AS last_c,
-		       max(m.sent_at) FILTER (WHERE m.sender_type = 'agent') AS last_a,
-		       ` + messageCounts + `
+		SELECT ai.contact_id, ai.platform || '/' || ai.channel_id AS channel, ` + messageFacts + `
 		FROM ` + ai + ` ai
 		JOIN omnichat_messages m ON m.platform = ai.platform AND m.channel_id = ai.channel_id AND m.customer_user_id = ai.user_id
 		GROUP BY ai.contact_id, ai.id, ai.platform, ai.channel_id`
@@ -210,11 +209,7 @@ func (r *ReconcileTx) RebuildContacts(ctx context.Context, full bool, prev time.
 		perIdentity = `
 		SELECT ai.contact_id, ai.platform || '/' || ai.channel_id AS channel, m.*
 		FROM ` + ai + ` ai
-		JOIN (SELECT m.platform, m.channel_id, m.customer_user_id,
-		             min(m.sent_at) AS first_at, max(m.sent_at) AS last_at,
-		             max(m.sent_at) FILTER (WHERE m.sender_type = 'customer') AS last_c,
-		             max(m.sent_at) FILTER (WHERE m.sender_type = 'agent') AS last_a,
-		             ` + messageCounts + `
+		JOIN (SELECT m.platform, m.channel_id, m.customer_user_id, ` + messageFacts + `
 		      FROM omnichat_messages m GROUP BY 1, 2, 3) m
 		  ON m.platform = ai.platform AND m.channel_id = ai.channel_id AND m.customer_user_id = ai.user_id`
 	}

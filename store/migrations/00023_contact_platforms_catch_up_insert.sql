@@ -5,8 +5,10 @@
 -- (at 1,000,000 identities) speculatively: 5.0 s, against 3.5 s for the same rows computed into a
 -- temporary table once and inserted plainly (docs/benchmarks-reconcile.md, "Fourth round"). Rows
 -- already stored that differ are updated in place; rows of contacts that are gone are deleted, as
--- before. The rollup lock (1668247158, -15) is taken first, so no other writer inserts a key between
--- the computation and the INSERT. The rows written, and so contact_platform_counts, are the same.
+-- before. No INSERT can meet a stored key: the rollup lock (1668247158, -15) keeps the identity
+-- triggers out, and a contact another transaction adds is either committed before the computation
+-- (its row is then stored and compared) or not seen by it. The rows written, and so
+-- contact_platform_counts, are the same.
 
 -- +goose Up
 
