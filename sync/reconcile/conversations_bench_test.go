@@ -25,6 +25,10 @@ import (
 //     triggers and with them disabled: the difference is their cost;
 //   - BackfillPage: the same page dated in the middle of the rooms' history
 //     (an old range re-pulled), triggers on;
+//   - BulkInsert: one INSERT … SELECT of one customer message into each of
+//     n/100 rooms, every room with a conversation holding the message's
+//     time (a backfill or a load in SQL): the triggers' cost per statement
+//     must grow with its rows, not their square (migration 00024);
 //   - Examples: every SQL example of docs/analysts.md that reads the agent
 //     or conversation tables, best of three runs, in ms.
 //
@@ -91,6 +95,24 @@ func BenchmarkConversations(b *testing.B) {
 		writePages(b, func(k int) time.Time {
 			return now.Add(-45 * 24 * time.Hour).Add(time.Duration(page*100+k) * time.Second)
 		})
+	})
+	b.Run("BulkInsert", func(b *testing.B) {
+		rooms := max(n/100, 1)
+		round := 0
+		for b.Loop() {
+			round++
+			// One customer message in each of rooms distinct rooms, each with
+			// a conversation holding the message's time, in one statement.
+			if _, err := st.SQL().ExecContext(ctx, `
+				INSERT INTO omnichat_messages (id, platform, channel_id, room_id, customer_user_id, sender_type, sender_user_id, sent_at, raw)
+				SELECT 'bulk-' || $1::int || '-' || g, (ARRAY['line', 'facebook', 'instagram'])[i % 3 + 1], 'ch' || (i % 5),
+				       'room-u' || i, 'u' || i, 'customer', 'u' || i, $4::timestamptz + $1::int * interval '1 minute', '{}'
+				FROM generate_series(1, $2::int) AS g CROSS JOIN LATERAL (SELECT (g - 1) * ($3::int / $2::int) + $1::int % ($3::int / $2::int) + 1 AS i) x`,
+				round, rooms, n, now); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(rooms), "rooms")
 	})
 	if _, err := st.SQL().ExecContext(ctx, `VACUUM ANALYZE conversations`); err != nil {
 		b.Fatal(err)
