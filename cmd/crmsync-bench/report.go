@@ -102,10 +102,32 @@ func (s Scale) Runs() []BenchRun {
 		selectionRun(s),
 		analystsRun(s),
 	}
+	if s.Smoke {
+		runs = append(runs, smokeOnlyRuns(s)...)
+	}
 	for i := range runs {
 		runs[i].Race = s.Smoke
 	}
 	return runs
+}
+
+// smokeOnlyRuns are the benchmarks no table of docs/benchmarks.md reads
+// (development measurements, named in the docs beside their figures): the
+// smoke run runs them too, once each at its size, so that every benchmark
+// of the repository fails CI when it breaks (TestRuns_smokeCoversEveryBenchmark).
+func smokeOnlyRuns(s Scale) []BenchRun {
+	ids := "CRMSYNC_BENCH_IDENTITIES=" + strconv.Itoa(s.Identities)
+	return []BenchRun{
+		{Name: "pull-rate-headroom", Pkg: "./sync/pull/", Bench: "^BenchmarkPull_RateLimited$/^Headroom$",
+			Env: []string{"CRMSYNC_BENCH_RATE_REQUESTS=" + strconv.Itoa(s.RatePages), "CRMSYNC_BENCH_LATENCY_MS=" + strconv.Itoa(rateLatencyMS),
+				"CRMSYNC_BENCH_JITTER_MS=" + strconv.Itoa(rateJitterMS)}, Timeout: 10 * time.Minute},
+		{Name: "reconcile-label-propagation", Pkg: "./sync/reconcile/", Bench: "^BenchmarkReconcile$/^LabelPropagationSQL$",
+			Env: []string{ids}, Timeout: 10 * time.Minute},
+		{Name: "conversations", Pkg: "./sync/reconcile/", Bench: "^BenchmarkConversations$", Env: []string{ids}, Timeout: 10 * time.Minute},
+		{Name: "store-write", Pkg: "./store/", Bench: "^BenchmarkWriteMessagesPage$", Timeout: 10 * time.Minute},
+		{Name: "mapping", Pkg: "./mapping/", Bench: "^Benchmark", Timeout: 10 * time.Minute},
+		{Name: "backfill-429s", Pkg: "./cmd/crmsync/", Bench: "^BenchmarkBackfill_thirtyPercent429s$", Timeout: 10 * time.Minute},
+	}
 }
 
 // Row is one line of the report's table.

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -407,6 +409,12 @@ func TestScale_Runs(t *testing.T) {
 				"BENCH_OKEYBOT_WINDOW=300ms go test -run='^$' -bench='^BenchmarkPush(Oho|Okeybot)$' -benchtime=1x -count=1 -timeout=20m0s -race ./sync/push/",
 				"CRMSYNC_BENCH_CONTACTS=2000 go test -run='^$' -bench='^BenchmarkPushSelection$' -benchtime=1x -count=1 -timeout=30m0s -race ./sync/push/",
 				"CRMSYNC_BENCH_IDENTITIES=2000 go test -run='^$' -bench='^BenchmarkAnalystExamples$' -benchtime=1x -count=1 -timeout=1h30m0s -race ./sync/reconcile/",
+				"CRMSYNC_BENCH_RATE_REQUESTS=100 CRMSYNC_BENCH_LATENCY_MS=20 CRMSYNC_BENCH_JITTER_MS=4 go test -run='^$' -bench='^BenchmarkPull_RateLimited$/^Headroom$' -benchtime=1x -count=1 -timeout=10m0s -race ./sync/pull/",
+				"CRMSYNC_BENCH_IDENTITIES=2000 go test -run='^$' -bench='^BenchmarkReconcile$/^LabelPropagationSQL$' -benchtime=1x -count=1 -timeout=10m0s -race ./sync/reconcile/",
+				"CRMSYNC_BENCH_IDENTITIES=2000 go test -run='^$' -bench='^BenchmarkConversations$' -benchtime=1x -count=1 -timeout=10m0s -race ./sync/reconcile/",
+				"go test -run='^$' -bench='^BenchmarkWriteMessagesPage$' -benchtime=1x -count=1 -timeout=10m0s -race ./store/",
+				"go test -run='^$' -bench='^Benchmark' -benchtime=1x -count=1 -timeout=10m0s -race ./mapping/",
+				"go test -run='^$' -bench='^BenchmarkBackfill_thirtyPercent429s$' -benchtime=1x -count=1 -timeout=10m0s -race ./cmd/crmsync/",
 			},
 		},
 	}
@@ -419,6 +427,58 @@ func TestScale_Runs(t *testing.T) {
 			}
 			require.Equal(t, tt.want, got)
 		})
+	}
+}
+
+// TestRuns_smokeCoversEveryBenchmark finds every benchmark function of the
+// repository and requires a smoke run of its package whose -bench pattern
+// selects it, so that a benchmark added later without one fails here, not
+// in the next make bench.
+func TestRuns_smokeCoversEveryBenchmark(t *testing.T) {
+	t.Parallel()
+
+	root := filepath.Join("..", "..")
+	decl := regexp.MustCompile(`(?m)^func (Benchmark\w*)\(b \*testing\.B\)`)
+	found := map[string][]string{} // package directory ("./sync/pull/") → benchmarks
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata" || d.Name() == "bin") && path != root {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(root, filepath.Dir(path))
+		if err != nil {
+			return err
+		}
+		pkg := "./" + filepath.ToSlash(rel) + "/"
+		for _, m := range decl.FindAllStringSubmatch(string(src), -1) {
+			found[pkg] = append(found[pkg], m[1])
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	require.Contains(t, found, "./sync/reconcile/", "the walk found no benchmark where BenchmarkReconcile lives")
+
+	runs := scales["smoke"].Runs()
+	for pkg, names := range found {
+		for _, name := range names {
+			covered := false
+			for _, r := range runs {
+				top, _, _ := strings.Cut(r.Bench, "/")
+				if r.Pkg == pkg && regexp.MustCompile(top).MatchString(name) {
+					covered = true
+				}
+			}
+			require.True(t, covered, "%s in %s: no smoke run selects it (add one to Scale.Runs or smokeOnlyRuns)", name, pkg)
+		}
 	}
 }
 
