@@ -93,8 +93,7 @@ func (s Scale) Runs() []BenchRun {
 		{Name: "pull", Pkg: "./sync/pull/", Bench: "^BenchmarkPull_Messages$",
 			Env: []string{"CRMSYNC_BENCH_MESSAGES=" + strconv.Itoa(s.Messages)}, Timeout: time.Hour},
 		{Name: "pull-rate", Pkg: "./sync/pull/", Bench: "^BenchmarkPull_RateLimited$/^(SharedQuota|NoHeadroom)$",
-			Env: []string{"CRMSYNC_BENCH_RATE_REQUESTS=" + strconv.Itoa(s.RatePages), "CRMSYNC_BENCH_LATENCY_MS=" + strconv.Itoa(rateLatencyMS),
-				"CRMSYNC_BENCH_JITTER_MS=" + strconv.Itoa(rateJitterMS)}, Timeout: 10 * time.Minute},
+			Env: s.rateEnv(), Timeout: 10 * time.Minute},
 		{Name: "reconcile", Pkg: "./sync/reconcile/", Bench: "^BenchmarkReconcile$/^(Full|FullNoChange|Incremental1Percent)$",
 			Env: []string{"CRMSYNC_BENCH_IDENTITIES=" + strconv.Itoa(s.Identities)}, Timeout: time.Hour},
 		{Name: "push", Pkg: "./sync/push/", Bench: "^BenchmarkPush(Oho|Okeybot)$",
@@ -111,6 +110,13 @@ func (s Scale) Runs() []BenchRun {
 	return runs
 }
 
+// rateEnv is the environment of the rate-limited pull benchmark at s: its
+// number of pages, and the fake's latency and arrival jitter.
+func (s Scale) rateEnv() []string {
+	return []string{"CRMSYNC_BENCH_RATE_REQUESTS=" + strconv.Itoa(s.RatePages), "CRMSYNC_BENCH_LATENCY_MS=" + strconv.Itoa(rateLatencyMS),
+		"CRMSYNC_BENCH_JITTER_MS=" + strconv.Itoa(rateJitterMS)}
+}
+
 // smokeOnlyRuns are the benchmarks no table of docs/benchmarks.md reads
 // (development measurements, named in the docs beside their figures): the
 // smoke run runs them too, once each at its size, so that every benchmark
@@ -119,8 +125,7 @@ func smokeOnlyRuns(s Scale) []BenchRun {
 	ids := "CRMSYNC_BENCH_IDENTITIES=" + strconv.Itoa(s.Identities)
 	return []BenchRun{
 		{Name: "pull-rate-headroom", Pkg: "./sync/pull/", Bench: "^BenchmarkPull_RateLimited$/^Headroom$",
-			Env: []string{"CRMSYNC_BENCH_RATE_REQUESTS=" + strconv.Itoa(s.RatePages), "CRMSYNC_BENCH_LATENCY_MS=" + strconv.Itoa(rateLatencyMS),
-				"CRMSYNC_BENCH_JITTER_MS=" + strconv.Itoa(rateJitterMS)}, Timeout: 10 * time.Minute},
+			Env: s.rateEnv(), Timeout: 10 * time.Minute},
 		{Name: "reconcile-label-propagation", Pkg: "./sync/reconcile/", Bench: "^BenchmarkReconcile$/^LabelPropagationSQL$",
 			Env: []string{ids}, Timeout: 10 * time.Minute},
 		{Name: "conversations", Pkg: "./sync/reconcile/", Bench: "^BenchmarkConversations$", Env: []string{ids}, Timeout: 10 * time.Minute},
