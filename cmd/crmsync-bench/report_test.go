@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -467,16 +468,14 @@ func TestRuns_smokeCoversEveryBenchmark(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, found, "./sync/reconcile/", "the walk found no benchmark where BenchmarkReconcile lives")
 
-	runs := scales["smoke"].Runs()
+	selects := map[string][]*regexp.Regexp{} // package directory → its smoke runs' top-level -bench patterns
+	for _, r := range scales["smoke"].Runs() {
+		top, _, _ := strings.Cut(r.Bench, "/")
+		selects[r.Pkg] = append(selects[r.Pkg], regexp.MustCompile(top))
+	}
 	for pkg, names := range found {
 		for _, name := range names {
-			covered := false
-			for _, r := range runs {
-				top, _, _ := strings.Cut(r.Bench, "/")
-				if r.Pkg == pkg && regexp.MustCompile(top).MatchString(name) {
-					covered = true
-				}
-			}
+			covered := slices.ContainsFunc(selects[pkg], func(re *regexp.Regexp) bool { return re.MatchString(name) })
 			require.True(t, covered, "%s in %s: no smoke run selects it (add one to Scale.Runs or smokeOnlyRuns)", name, pkg)
 		}
 	}
