@@ -384,7 +384,7 @@ func (r *ReconcileTx) ApplyLinks(ctx context.Context, ch LinkChanges) error {
 			return err
 		}
 		if _, err := r.exec(ctx, what, `
-			UPDATE contacts c SET merged_into = m.into_id, identities = 0, content_hash = '', updated_at = $1
+			UPDATE contacts c SET merged_into = m.into_id, identities = 0, content_hash = '', identities_hash = NULL, updated_at = $1
 			FROM mg m WHERE c.id = m.from_id`, r.now); err != nil {
 			return err
 		}

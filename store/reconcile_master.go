@@ -8,6 +8,7 @@ import (
 // MasterStats counts what RebuildContacts did.
 type MasterStats struct {
 	Recomputed int // contacts whose master record was recomputed
+	FactsOnly  int // of those, window-only contacts: facts recomputed, the rest read from the stored record
 	Changed    int // of those, contacts whose record really changed (updated_at moved)
 }
 
@@ -45,6 +46,15 @@ const messageFacts = `min(m.sent_at) AS first_at, max(m.sent_at) AS last_at,
 // with overrides (or that had some applied), and the contacts with messages
 // that crossed a 7- or 30-day boundary between prev (the last run's clock)
 // and this run's clock, so every count stays as of this run.
+//
+// Of the last, those that nothing else brought in (window-only contacts,
+// temporary table acw) have the fields, attributes and tags they have
+// stored: none of their identities was queued or relinked and they have
+// no overrides. Only their facts are recomputed, and their content_hash
+// from the stored record (contacts.identities_hash keeps the one part of
+// the hash the record does not hold), so both give the same hash.
+// A record written before migration 00025 (identities_hash NULL) takes
+// the whole recomputation instead.
 func (r *ReconcileTx) RebuildContacts(ctx context.Context, full bool, prev time.Time) (MasterStats, error) {
 	var st MasterStats
 	what := "rebuild contacts"
@@ -53,6 +63,7 @@ func (r *ReconcileTx) RebuildContacts(ctx context.Context, full bool, prev time.
 		UPDATE contact_overrides o SET contact_id = c.merged_into
 		FROM contacts c WHERE c.id = o.contact_id AND c.merged_into IS NOT NULL`,
 		`CREATE TEMP TABLE ac (contact_id bigint PRIMARY KEY) ON COMMIT DROP`,
+		`CREATE TEMP TABLE acw (contact_id bigint PRIMARY KEY) ON COMMIT DROP`,
 	); err != nil {
 		return st, err
 	}
@@ -75,14 +86,24 @@ func (r *ReconcileTx) RebuildContacts(ctx context.Context, full bool, prev time.
 			lo, hi = hi, lo
 		}
 		if _, err := r.exec(ctx, what, `
-			INSERT INTO ac
+			INSERT INTO acw
 			SELECT DISTINCT i.contact_id
 			FROM omnichat_messages m
 			JOIN contact_identities i ON i.platform = m.platform AND i.channel_id = m.channel_id AND i.user_id = m.customer_user_id
 			WHERE (m.sent_at > $1::timestamptz - interval '7 days' AND m.sent_at <= $2::timestamptz - interval '7 days')
 			   OR (m.sent_at > $1::timestamptz - interval '30 days' AND m.sent_at <= $2::timestamptz - interval '30 days')
-			   OR (m.sent_at > $1::timestamptz AND m.sent_at <= $2::timestamptz)
-			ON CONFLICT DO NOTHING`, lo, hi); err != nil {
+			   OR (m.sent_at > $1::timestamptz AND m.sent_at <= $2::timestamptz)`, lo, hi); err != nil {
+			return st, err
+		}
+		if err := r.execAll(ctx, what,
+			// Those the run recomputes whole anyway, and those whose stored
+			// record cannot give their hash (new, tombstones, or not written
+			// since migration 00025), leave the facts-only set.
+			`INSERT INTO ac SELECT w.contact_id FROM acw w LEFT JOIN contacts c ON c.id = w.contact_id
+			 WHERE c.identities_hash IS NULL OR c.merged_into IS NOT NULL ON CONFLICT DO NOTHING`,
+			`DELETE FROM acw w USING ac WHERE ac.contact_id = w.contact_id`,
+			`ANALYZE acw`,
+		); err != nil {
 			return st, err
 		}
 	}
@@ -103,12 +124,23 @@ func (r *ReconcileTx) RebuildContacts(ctx context.Context, full bool, prev time.
 		CREATE TEMP TABLE occ ON COMMIT DROP AS
 		SELECT c.platform, c.channel_id, c.user_id, c.name, c.email, c.phone, c.member_id, c.subscribed, c.updated_at,
 		       c.tags, c.custom_attributes
-		FROM ai JOIN omnichat_contacts c ON c.platform = ai.platform AND c.channel_id = ai.channel_id AND c.user_id = ai.user_id`}
+		FROM ai JOIN omnichat_contacts c ON c.platform = ai.platform AND c.channel_id = ai.channel_id AND c.user_id = ai.user_id`,
+		// The facts are recomputed for the window-only contacts too: acf
+		// and aif are ac and ai with them.
+		`CREATE TEMP TABLE acf ON COMMIT DROP AS SELECT contact_id FROM ac UNION ALL SELECT contact_id FROM acw`,
+		`ANALYZE acf`, `
+		CREATE TEMP TABLE aif ON COMMIT DROP AS
+		SELECT id, contact_id, platform, channel_id, user_id FROM ai
+		UNION ALL
+		SELECT i.id, i.contact_id, i.platform, i.channel_id, i.user_id FROM contact_identities i JOIN acw USING (contact_id)`,
+		`ANALYZE aif`}
+	factsContacts, factsIdentities := `acf`, `aif`
 	if full {
 		ai = `(SELECT id, contact_id, platform, channel_id, user_id, has_profile, member_id, email, phone_e164
 			FROM contact_identities WHERE contact_id IS NOT NULL)`
 		oc = `omnichat_contacts`
 		stage = []string{`ANALYZE ac`, `ANALYZE contact_identities`}
+		factsContacts, factsIdentities = `ac`, ai
 	}
 	if err := r.execAll(ctx, what, stage...); err != nil {
 		return st, err
@@ -202,13 +234,13 @@ func (r *ReconcileTx) RebuildContacts(ctx context.Context, full bool, prev time.
 	// "Fourth round"). Both give the same rows.
 	perIdentity := `
 		SELECT ai.contact_id, ai.platform || '/' || ai.channel_id AS channel, ` + messageFacts + `
-		FROM ` + ai + ` ai
+		FROM ` + factsIdentities + ` ai
 		JOIN omnichat_messages m ON m.platform = ai.platform AND m.channel_id = ai.channel_id AND m.customer_user_id = ai.user_id
 		GROUP BY ai.contact_id, ai.id, ai.platform, ai.channel_id`
 	if full {
 		perIdentity = `
 		SELECT ai.contact_id, ai.platform || '/' || ai.channel_id AS channel, m.*
-		FROM ` + ai + ` ai
+		FROM ` + factsIdentities + ` ai
 		JOIN (SELECT m.platform, m.channel_id, m.customer_user_id, ` + messageFacts + `
 		      FROM omnichat_messages m GROUP BY 1, 2, 3) m
 		  ON m.platform = ai.platform AND m.channel_id = ai.channel_id AND m.customer_user_id = ai.user_id`
@@ -230,13 +262,41 @@ func (r *ReconcileTx) RebuildContacts(ctx context.Context, full bool, prev time.
 		       COALESCE(sum(f.b_d7), 0)::int AS bot_messages_7d,
 		       COALESCE(sum(f.b_d30), 0)::int AS bot_messages_30d,
 		       COALESCE(array_agg(DISTINCT f.channel ORDER BY f.channel) FILTER (WHERE f.channel IS NOT NULL), '{}') AS channels
-		FROM ac LEFT JOIN (`+perIdentity+`) f USING (contact_id)
+		FROM `+factsContacts+` ac LEFT JOIN (`+perIdentity+`) f USING (contact_id)
 		GROUP BY ac.contact_id`, r.now.Add(-7*24*time.Hour), r.now.Add(-30*24*time.Hour), r.now); err != nil {
+		return st, err
+	}
+	// One hash over everything the master record holds. For a window-only
+	// contact the parts other than the facts come from its stored record:
+	// the same columns, of the same types, in the same order as nc, np, ha
+	// and ht give them (TestRun_windowOnlyContactsKeepTheirHash).
+	hashes := `
+			SELECT nc.contact_id, md5(ROW(nc.name, nc.email, nc.phone, nc.member_id, nc.excluded, nc.pinned_fields,
+				nc.identities, np.identities_hash, ha.h, ht.h, f.*)::text) AS hash, true AS profile
+			FROM nc JOIN np USING (contact_id) JOIN nf f USING (contact_id)
+			LEFT JOIN ha USING (contact_id) LEFT JOIN ht USING (contact_id)`
+	stored := []string{}
+	if !full {
+		hashes += `
+			UNION ALL
+			SELECT hw.contact_id, md5(ROW(hw.name, hw.email, hw.phone, hw.member_id, hw.excluded_from_push, hw.pinned_fields,
+				hw.identities, hw.identities_hash, hw.ha, hw.ht, f.*)::text), false
+			FROM hw JOIN nf f USING (contact_id)`
+		stored = []string{`
+		CREATE TEMP TABLE hw ON COMMIT DROP AS
+		SELECT c.id AS contact_id, c.name, c.email, c.phone, c.member_id, c.excluded_from_push, c.pinned_fields,
+		       c.identities, c.identities_hash,
+		       (SELECT string_agg(ROW(a.key, a.value, a.type, a.display_name, a.updated_at)::text, ',' ORDER BY a.key)
+		        FROM contact_attributes a WHERE a.contact_id = c.id) AS ha,
+		       (SELECT string_agg(ROW(t.tag, t.applied_at, t.source)::text, ',' ORDER BY t.tag)
+		        FROM contact_tags t WHERE t.contact_id = c.id) AS ht
+		FROM acw JOIN contacts c ON c.id = acw.contact_id`, `ANALYZE hw`}
+	}
+	if err := r.execAll(ctx, what, stored...); err != nil {
 		return st, err
 	}
 	if err := r.execAll(ctx, what,
 		`ANALYZE nf`,
-		// One hash over everything the master record holds.
 		`CREATE TEMP TABLE ha ON COMMIT DROP AS
 		SELECT contact_id, string_agg(ROW(key, value, type, display_name, updated_at)::text, ',' ORDER BY key) AS h
 		FROM na GROUP BY contact_id`,
@@ -245,14 +305,12 @@ func (r *ReconcileTx) RebuildContacts(ctx context.Context, full bool, prev time.
 		FROM nt GROUP BY contact_id`,
 		`ANALYZE ha`,
 		`ANALYZE ht`,
+		// profile: the fields, attributes and tags were recomputed (false
+		// for a window-only contact, whose stored ones stay).
 		`CREATE TEMP TABLE chg ON COMMIT DROP AS
-		WITH h AS (
-			SELECT nc.contact_id, md5(ROW(nc.name, nc.email, nc.phone, nc.member_id, nc.excluded, nc.pinned_fields,
-				nc.identities, np.identities_hash, ha.h, ht.h, f.*)::text) AS hash
-			FROM nc JOIN np USING (contact_id) JOIN nf f USING (contact_id)
-			LEFT JOIN ha USING (contact_id) LEFT JOIN ht USING (contact_id)
+		WITH h AS (`+hashes+`
 		)
-		SELECT h.contact_id, h.hash, c.id IS NULL AS is_new
+		SELECT h.contact_id, h.hash, c.id IS NULL AS is_new, h.profile
 		FROM h LEFT JOIN contacts c ON c.id = h.contact_id
 		WHERE c.content_hash IS DISTINCT FROM h.hash`,
 		`ALTER TABLE chg ADD PRIMARY KEY (contact_id)`,
@@ -281,12 +339,12 @@ func (r *ReconcileTx) RebuildContacts(ctx context.Context, full bool, prev time.
 		 WHERE NOT EXISTS (SELECT 1 FROM contact_tags t WHERE t.contact_id = nt.contact_id AND t.tag = nt.tag
 		                   AND (nt.applied_at, nt.source) IS NOT DISTINCT FROM (t.applied_at, t.source))`,
 		`DELETE FROM contact_attributes a USING chg
-		 WHERE a.contact_id = chg.contact_id
+		 WHERE a.contact_id = chg.contact_id AND chg.profile
 		   AND NOT EXISTS (SELECT 1 FROM na WHERE na.contact_id = a.contact_id AND na.key = a.key
 		                   AND (na.value, na.type, na.display_name, na.updated_at, na.identity_id)
 		                       IS NOT DISTINCT FROM (a.value, a.type, a.display_name, a.updated_at, a.identity_id))`,
 		`DELETE FROM contact_tags t USING chg
-		 WHERE t.contact_id = chg.contact_id
+		 WHERE t.contact_id = chg.contact_id AND chg.profile
 		   AND NOT EXISTS (SELECT 1 FROM nt WHERE nt.contact_id = t.contact_id AND nt.tag = t.tag
 		                   AND (nt.applied_at, nt.source) IS NOT DISTINCT FROM (t.applied_at, t.source))`,
 		`INSERT INTO contact_attributes (contact_id, key, value, type, display_name, updated_at, identity_id)
@@ -316,18 +374,27 @@ func (r *ReconcileTx) RebuildContacts(ctx context.Context, full bool, prev time.
 		UPDATE contacts c
 		SET name = nc.name, email = nc.email, phone = nc.phone, member_id = nc.member_id,
 		    excluded_from_push = nc.excluded, pinned_fields = nc.pinned_fields, identities = nc.identities,
-		    content_hash = chg.hash, updated_at = $1
-		FROM chg JOIN nc USING (contact_id)
+		    identities_hash = np.identities_hash, content_hash = chg.hash, updated_at = $1
+		FROM chg JOIN nc USING (contact_id) JOIN np USING (contact_id)
 		WHERE c.id = chg.contact_id AND NOT chg.is_new`, r.now)
 	if err != nil {
 		return st, err
 	}
+	if !full {
+		factsOnly, err := r.exec(ctx, what, `
+			UPDATE contacts c SET content_hash = chg.hash, updated_at = $1
+			FROM chg WHERE c.id = chg.contact_id AND NOT chg.profile`, r.now)
+		if err != nil {
+			return st, err
+		}
+		n += factsOnly
+	}
 	created, err := r.exec(ctx, what, `
 		INSERT INTO contacts (id, name, email, phone, member_id, excluded_from_push, pinned_fields, identities,
-		                      created_at, updated_at, content_hash)
+		                      created_at, updated_at, content_hash, identities_hash)
 		SELECT nc.contact_id, nc.name, nc.email, nc.phone, nc.member_id, nc.excluded, nc.pinned_fields, nc.identities,
-		       $1, $1, chg.hash
-		FROM chg JOIN nc USING (contact_id)
+		       $1, $1, chg.hash, np.identities_hash
+		FROM chg JOIN nc USING (contact_id) JOIN np USING (contact_id)
 		WHERE chg.is_new
 		ORDER BY nc.contact_id`, r.now)
 	if err != nil {
@@ -335,6 +402,10 @@ func (r *ReconcileTx) RebuildContacts(ctx context.Context, full bool, prev time.
 	}
 	n += created
 	st.Changed = int(n)
+	if st.FactsOnly, err = r.count(ctx, what, `SELECT count(*) FROM acw`); err != nil {
+		return st, err
+	}
 	st.Recomputed, err = r.count(ctx, what, `SELECT count(*) FROM ac`)
+	st.Recomputed += st.FactsOnly
 	return st, err
 }

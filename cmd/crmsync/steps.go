@@ -248,6 +248,7 @@ func reconcileStep(cfg *config.Config, st *store.Store, full bool) schedule.Step
 			"contacts_merged":     int64(res.ContactsMerged),
 			"contacts_split":      int64(res.ContactsSplit),
 			"contacts_recomputed": int64(res.ContactsRecomputed),
+			"contacts_facts_only": int64(res.ContactsFactsOnly),
 			"shared_keys":         int64(res.SharedKeysHeldBack),
 			"full":                full,
 		}, nil

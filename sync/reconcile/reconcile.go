@@ -97,6 +97,7 @@ type Result struct {
 	ContactsMerged     int // contacts merged into another (now tombstones)
 	ContactsSplit      int // split records (identities moved away from a contact)
 	ContactsRecomputed int // master records recomputed
+	ContactsFactsOnly  int // of those, contacts whose only change was the 7- and 30-day counts: facts recomputed alone
 	ContactsUpdated    int // master records that really changed (updated_at moved), new ones included
 	SharedKeysHeldBack int // keys in shared_keys after the run
 	Duration           time.Duration
@@ -212,8 +213,8 @@ func Run(ctx context.Context, st *store.Store, opts Options, full bool) (Result,
 		if err != nil {
 			return err
 		}
-		res.ContactsRecomputed, res.ContactsUpdated = ms.Recomputed, ms.Changed
-		step("contacts rebuilt", logrus.Fields{"recomputed": ms.Recomputed, "changed": ms.Changed})
+		res.ContactsRecomputed, res.ContactsFactsOnly, res.ContactsUpdated = ms.Recomputed, ms.FactsOnly, ms.Changed
+		step("contacts rebuilt", logrus.Fields{"recomputed": ms.Recomputed, "facts_only": ms.FactsOnly, "changed": ms.Changed})
 		return rt.SaveState(ctx, cfg, res.Full)
 	})
 	res.Duration = time.Since(start)

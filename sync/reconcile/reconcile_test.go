@@ -406,6 +406,79 @@ func TestRun_derivedFacts(t *testing.T) {
 	require.True(t, cs[0].Facts.LastAgentMessageAt.Equal(t0.Add(-2*h)))
 }
 
+// A contact whose only change is that messages left (or entered) the 7- and
+// 30-day windows gets its facts recomputed alone and its content hash from
+// its stored record: the attributes and tags it has stay as they are, and a
+// full rebuild afterwards finds nothing to change (the same hash). A record
+// written before migration 00025 (no identities_hash) is recomputed whole.
+func TestRun_windowOnlyContactsKeepTheirHash(t *testing.T) {
+	t.Parallel()
+	st := storetest.New(t)
+	d := 24 * time.Hour
+	var s seed
+	s.contact(rawContact{User: "a", Name: "สมชาย", MemberID: "M1", Tags: []string{"vip", "ลูกค้าใหม่"},
+		Attrs:     []attr{{Key: "tier", Value: "gold", Type: "text", DisplayName: "Tier"}, {Key: "points", Value: 10, Type: "number"}},
+		UpdatedAt: t0.Add(-3 * time.Hour)})
+	s.contact(rawContact{User: "b", Platform: "facebook", Channel: "fb", Name: "Anna", MemberID: "M1", Tags: []string{"🔥hot"},
+		Attrs: []attr{{Key: "points", Value: "2026-01-01", Type: "date", DisplayName: "Points date"}}, UpdatedAt: t0.Add(-time.Hour)})
+	s.contact(rawContact{User: "c", Name: "Nok", Attrs: []attr{{Key: "tier", Value: "silver", Type: "text"}}})
+	s.contact(rawContact{User: "quiet", Name: "No messages"})
+	s.tagLog(rawTagLog{User: "a", Tag: "vip", Source: "agent", At: t0.Add(-24 * time.Hour)})
+	for i, m := range []rawMessage{
+		{User: "a", SenderType: "customer", SentAt: t0.Add(-2 * d)},
+		{User: "a", SenderType: "agent", SentAt: t0.Add(-20 * d)},
+		{Platform: "facebook", Channel: "fb", User: "b", SenderType: "bot", SentAt: t0.Add(-6 * d)},
+		{User: "c", SenderType: "customer", SentAt: t0.Add(-5 * d)},
+	} {
+		m.ID = formatInt(int64(i))
+		s.message(m)
+	}
+	s.apply(t, st)
+	c := &clock{t0}
+	run(t, st, opts(c), false)
+	a, cc := contactOf(t, st, "line/ch1/a"), contactOf(t, st, "line/ch1/c")
+	profile := func() []string {
+		return append(append(rows(t, st, `SELECT * FROM contact_attributes ORDER BY contact_id, key`),
+			rows(t, st, `SELECT * FROM contact_tags ORDER BY contact_id, tag`)...),
+			rows(t, st, `SELECT id, name, email, phone, member_id, identities, identities_hash FROM contacts ORDER BY id`)...)
+	}
+	before := profile()
+	require.Equal(t, []string{"3\t0"}, rows(t, st, `SELECT count(*), count(*) FILTER (WHERE identities_hash IS NULL) FROM contacts`),
+		"every record written has its identities_hash")
+
+	// Eight days on, nothing queued: a's and b's contact and c's had messages
+	// leave the 7-day window.
+	c.now = t0.Add(8 * d)
+	res := run(t, st, opts(c), false)
+	require.Equal(t, 0, res.IdentitiesTouched)
+	require.Equal(t, 2, res.ContactsFactsOnly)
+	require.Equal(t, 2, res.ContactsRecomputed)
+	require.Equal(t, 2, res.ContactsUpdated)
+	require.Equal(t, []string{"0\t3", "0\t1"}, rows(t, st,
+		`SELECT messages_7d, messages_30d FROM contact_facts WHERE contact_id IN ($1, $2) ORDER BY contact_id`, a, cc))
+	require.Equal(t, before, profile(), "fields, attributes and tags stay")
+	kept := snapshot(t, st)
+	full := run(t, st, opts(c), true)
+	require.Equal(t, 0, full.ContactsUpdated, "a full rebuild computes the same hashes")
+	require.Equal(t, kept, snapshot(t, st))
+
+	// A record from before migration 00025 is recomputed whole, once.
+	_, err := st.SQL().ExecContext(t.Context(), `UPDATE contacts SET identities_hash = NULL WHERE id = $1`, cc)
+	require.NoError(t, err)
+	c.now = t0.Add(40 * d)
+	res = run(t, st, opts(c), false)
+	require.Equal(t, 1, res.ContactsFactsOnly, "a's contact")
+	require.Equal(t, 2, res.ContactsRecomputed)
+	require.Equal(t, 2, res.ContactsUpdated)
+	require.Equal(t, []string{"0\t0", "0\t0"}, rows(t, st,
+		`SELECT messages_7d, messages_30d FROM contact_facts WHERE contact_id IN ($1, $2) ORDER BY contact_id`, a, cc))
+	require.Equal(t, []string{"true"}, rows(t, st, `SELECT identities_hash IS NOT NULL FROM contacts WHERE id = $1`, cc))
+	kept = snapshot(t, st)
+	full = run(t, st, opts(c), true)
+	require.Equal(t, 0, full.ContactsUpdated)
+	require.Equal(t, kept, snapshot(t, st))
+}
+
 func TestRun_overrides(t *testing.T) {
 	t.Parallel()
 	st := storetest.New(t)
