@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -37,6 +38,16 @@ const messageFacts = `min(m.sent_at) AS first_at, max(m.sent_at) AS last_at,
 	count(*) FILTER (WHERE m.sender_type IN ('bot', 'ai-chat'))::int AS b_total,
 	count(*) FILTER (WHERE m.sender_type IN ('bot', 'ai-chat') AND m.sent_at > $1 AND m.sent_at <= $3)::int AS b_d7,
 	count(*) FILTER (WHERE m.sender_type IN ('bot', 'ai-chat') AND m.sent_at > $2 AND m.sent_at <= $3)::int AS b_d30`
+
+// attributesHash and tagsHash aggregate a contact's attributes and tags
+// (rows of na or contact_attributes, nt or contact_tags, columns
+// unqualified) into their part of content_hash. Both the recomputed rows
+// and a window-only contact's stored rows go through them, so the two give
+// the same text.
+const (
+	attributesHash = `string_agg(ROW(key, value, type, display_name, updated_at)::text, ',' ORDER BY key)`
+	tagsHash       = `string_agg(ROW(tag, applied_at, source)::text, ',' ORDER BY tag)`
+)
 
 // RebuildContacts recomputes the master record (fields, attributes, tags,
 // facts, overrides) of every contact the run may have changed, and writes
@@ -275,7 +286,7 @@ func (r *ReconcileTx) RebuildContacts(ctx context.Context, full bool, prev time.
 				nc.identities, np.identities_hash, ha.h, ht.h, f.*)::text) AS hash, true AS profile
 			FROM nc JOIN np USING (contact_id) JOIN nf f USING (contact_id)
 			LEFT JOIN ha USING (contact_id) LEFT JOIN ht USING (contact_id)`
-	stored := []string{}
+	var stored []string
 	if !full {
 		hashes += `
 			UNION ALL
@@ -286,10 +297,8 @@ func (r *ReconcileTx) RebuildContacts(ctx context.Context, full bool, prev time.
 		CREATE TEMP TABLE hw ON COMMIT DROP AS
 		SELECT c.id AS contact_id, c.name, c.email, c.phone, c.member_id, c.excluded_from_push, c.pinned_fields,
 		       c.identities, c.identities_hash,
-		       (SELECT string_agg(ROW(a.key, a.value, a.type, a.display_name, a.updated_at)::text, ',' ORDER BY a.key)
-		        FROM contact_attributes a WHERE a.contact_id = c.id) AS ha,
-		       (SELECT string_agg(ROW(t.tag, t.applied_at, t.source)::text, ',' ORDER BY t.tag)
-		        FROM contact_tags t WHERE t.contact_id = c.id) AS ht
+		       (SELECT ` + attributesHash + ` FROM contact_attributes a WHERE a.contact_id = c.id) AS ha,
+		       (SELECT ` + tagsHash + ` FROM contact_tags t WHERE t.contact_id = c.id) AS ht
 		FROM acw JOIN contacts c ON c.id = acw.contact_id`, `ANALYZE hw`}
 	}
 	if err := r.execAll(ctx, what, stored...); err != nil {
@@ -298,10 +307,10 @@ func (r *ReconcileTx) RebuildContacts(ctx context.Context, full bool, prev time.
 	if err := r.execAll(ctx, what,
 		`ANALYZE nf`,
 		`CREATE TEMP TABLE ha ON COMMIT DROP AS
-		SELECT contact_id, string_agg(ROW(key, value, type, display_name, updated_at)::text, ',' ORDER BY key) AS h
+		SELECT contact_id, `+attributesHash+` AS h
 		FROM na GROUP BY contact_id`,
 		`CREATE TEMP TABLE ht ON COMMIT DROP AS
-		SELECT contact_id, string_agg(ROW(tag, applied_at, source)::text, ',' ORDER BY tag) AS h
+		SELECT contact_id, `+tagsHash+` AS h
 		FROM nt GROUP BY contact_id`,
 		`ANALYZE ha`,
 		`ANALYZE ht`,
@@ -402,10 +411,9 @@ func (r *ReconcileTx) RebuildContacts(ctx context.Context, full bool, prev time.
 	}
 	n += created
 	st.Changed = int(n)
-	if st.FactsOnly, err = r.count(ctx, what, `SELECT count(*) FROM acw`); err != nil {
-		return st, err
+	if err := r.tx.QueryRow(ctx, `SELECT (SELECT count(*) FROM ac) + (SELECT count(*) FROM acw), (SELECT count(*) FROM acw)`).
+		Scan(&st.Recomputed, &st.FactsOnly); err != nil {
+		return st, fmt.Errorf("%s: %w", what, err)
 	}
-	st.Recomputed, err = r.count(ctx, what, `SELECT count(*) FROM ac`)
-	st.Recomputed += st.FactsOnly
-	return st, err
+	return st, nil
 }
