@@ -146,6 +146,10 @@ func TestRun_incrementalEqualsFull(t *testing.T) {
 				t.Logf("batch %d: full %+v", b, rf)
 				got, want := snapshot(t, inc), snapshot(t, full)
 				require.Equal(t, want, got, "batch %d", b)
+				require.Equal(t, []string{"0"}, rows(t, inc, `
+					SELECT count(*) FROM contact_facts f LEFT JOIN contacts c ON c.id = f.contact_id
+					WHERE c.id IS NULL OR c.merged_into IS NOT NULL`),
+					"batch %d: contact_facts holds live contacts only (docs/analysts.md, example 13, counts over it alone)", b)
 
 				// Next batch: new people, changed people, more history, a
 				// few overrides, and time passing.
